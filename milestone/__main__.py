@@ -1,0 +1,5 @@
+import sys
+
+from milestone.cli import main
+
+sys.exit(main())

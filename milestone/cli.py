@@ -1,0 +1,170 @@
+"""`python -m milestone ...`: the command line mirror of the app (see README 'Commands')."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from datetime import date
+
+from milestone import db
+from milestone.config import PROJECT_ROOT, ConfigError
+
+
+def _positive_scale(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--scale must be a number such as 0.01, 1 or 10, got {raw!r}")
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"--scale must be greater than 0 and at most 100, got {raw}")
+    return value
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if not db.settings().embedded:
+        if args.action == "url":
+            print(db.database_url())
+            return 0
+        print("DATABASE_URL is set: Milestone uses that server, not the embedded one.", file=sys.stderr)
+        return 2
+    server = db.embedded_server()
+    if args.action == "start":
+        print(server.start())
+    elif args.action == "stop":
+        print(server.stop())
+    else:
+        print(server.url())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from milestone.migrate import migrate
+
+    db.ensure_database()
+    applied = migrate(db.owner_engine())
+    print(f"Applied {', '.join(applied)}." if applied else "Database schema is up to date.")
+    return 0
+
+
+def _print_passwords(created: dict[str, str]) -> None:
+    if created:
+        print("\nDemo users created. Their passwords are shown this once; write them down:")
+        for user, password in created.items():
+            print(f"  {user:<8} {password}")
+        print()
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from milestone import seed
+    from milestone.migrate import migrate
+
+    db.ensure_database()
+    migrate(db.owner_engine())
+    _print_passwords(seed.ensure_demo_users(db.owner_engine()))
+    with db.owner_engine().connect() as conn:
+        has_data = conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM milestone.projects)").scalar()
+    if has_data:
+        if args.if_empty:
+            print("Database already has data; not seeding.")
+            return 0
+        print("The database already has projects; seed only fills an empty database.", file=sys.stderr)
+        return 2
+    counts = seed.load(db.owner_engine(), args.scale, args.seed, progress=not args.quiet)
+    print("Loaded " + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.items()) + ".")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from milestone import auth, repository
+
+    if args.action == "list":
+        with db.engine().connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT username, role, disabled FROM milestone.app_users ORDER BY username").all()
+        for r in rows:
+            print(f"{r.username:<20} {r.role:<8} {'disabled' if r.disabled else 'active'}")
+        return 0
+    if args.action == "add":
+        password = args.password or auth.generate_password()
+        problems = auth.password_problems(password, args.username)
+        if problems:
+            print("Password " + "; ".join(problems) + ".", file=sys.stderr)
+            return 2
+        repository.create_user(args.username, args.name or args.username, args.role,
+                               auth.hash_password(password), actor="cli", email=args.email,
+                               must_change_password=not args.password)
+        print(f"Created {args.username} ({args.role}). Initial password: {password}" if not args.password
+              else f"Created {args.username} ({args.role}).")
+        return 0
+    print(f"'users {args.action}' is not available yet.", file=sys.stderr)
+    return 2
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    db.ensure_database()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+           "--server.port", str(args.port), "--server.address", args.address]
+    base = db.settings().base_path
+    if base:
+        cmd += ["--server.baseUrlPath", base.strip("/")]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """What `make run` needs before serving: database up, schema current, demo data present."""
+    cmd_migrate(args)
+    args.if_empty, args.scale, args.seed, args.quiet = True, args.scale, args.seed, False
+    return cmd_seed(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m milestone", description="Milestone P&L dashboard")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("db", help="start, stop or locate the embedded PostgreSQL")
+    p.add_argument("action", choices=["start", "stop", "url"])
+    p.set_defaults(func=cmd_db)
+
+    sub.add_parser("migrate", help="apply pending sql/NNN_*.sql migrations").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="fill an empty database with deterministic demo data")
+    p.add_argument("--scale", type=_positive_scale, default=1.0, help="1 = 1,000 projects, 100,000 invoices")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--if-empty", action="store_true", help="do nothing (exit 0) when data exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("demo", help="migrate and seed if empty (used by make run)")
+    p.add_argument("--scale", type=_positive_scale, default=1.0)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("users", help="manage app users")
+    p.add_argument("action", choices=["add", "list", "disable", "reset"])
+    p.add_argument("username", nargs="?")
+    p.add_argument("--role", choices=["admin", "finance", "viewer"], default="viewer")
+    p.add_argument("--name")
+    p.add_argument("--email")
+    p.add_argument("--password", help="omit to generate one (the user must change it at first login)")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("serve", help="serve the app")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("MILESTONE_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    if getattr(args, "action", None) in ("add", "disable", "reset") and not getattr(args, "username", None):
+        print(f"users {args.action} needs a USERNAME.", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (ConfigError, db.DatabaseUnavailable) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,137 @@
+"""Pure P&L arithmetic (shared/DESIGN.md 'P&L definitions') on Decimals and DataFrames. No I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+def margin(profit: Decimal, revenue: Decimal) -> Decimal | None:
+    """Margin % to one decimal; None (shown "—") when revenue is zero."""
+    if not revenue:
+        return None
+    return (Decimal(100) * profit / revenue).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums for a set of projects, as the repository returns them."""
+
+    revenue: Decimal = ZERO
+    costs: Decimal = ZERO
+    estimate_revenue: Decimal = ZERO
+    estimate_costs: Decimal = ZERO
+    outstanding: Decimal = ZERO
+    budget_revenue: Decimal = ZERO
+    budget_cost: Decimal = ZERO
+
+    @property
+    def profit(self) -> Decimal:
+        return self.revenue - self.costs
+
+    @property
+    def margin(self) -> Decimal | None:
+        return margin(self.profit, self.revenue)
+
+    @property
+    def forecast_revenue(self) -> Decimal:
+        return self.revenue + self.estimate_revenue
+
+    @property
+    def forecast_costs(self) -> Decimal:
+        return self.costs + self.estimate_costs
+
+    @property
+    def forecast_profit(self) -> Decimal:
+        return self.forecast_revenue - self.forecast_costs
+
+    @property
+    def forecast_margin(self) -> Decimal | None:
+        return margin(self.forecast_profit, self.forecast_revenue)
+
+    @property
+    def revenue_variance(self) -> Decimal:
+        return self.revenue - self.budget_revenue
+
+    @property
+    def cost_variance(self) -> Decimal:
+        return self.costs - self.budget_cost
+
+    def kpis(self) -> dict[str, Decimal | None]:
+        """The dashboard's cards, labelled as accountants read them."""
+        return {
+            "Revenue": self.revenue, "Costs": self.costs, "Profit": self.profit,
+            "Margin": self.margin, "Forecast profit": self.forecast_profit,
+            "Forecast margin": self.forecast_margin, "Outstanding": self.outstanding,
+        }
+
+
+def _margin_column(profit: pd.Series, revenue: pd.Series) -> pd.Series:
+    return pd.Series([margin(p, r) for p, r in zip(profit, revenue)], index=profit.index, dtype=object)
+
+
+def with_pnl(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add profit, margin, forecast and budget variance columns to per-project (or per-phase) sums.
+
+    Expects Decimal columns revenue, costs, estimate_revenue, estimate_costs and, when present,
+    budget_revenue/budget_cost (None = no budget, so no variance).
+    """
+    out = frame.copy()
+    out["profit"] = out["revenue"] - out["costs"]
+    out["margin"] = _margin_column(out["profit"], out["revenue"])
+    out["forecast_revenue"] = out["revenue"] + out["estimate_revenue"]
+    out["forecast_costs"] = out["costs"] + out["estimate_costs"]
+    out["forecast_profit"] = out["forecast_revenue"] - out["forecast_costs"]
+    out["forecast_margin"] = _margin_column(out["forecast_profit"], out["forecast_revenue"])
+    if "budget_revenue" in out:
+        out["revenue_variance"] = [None if b is None or pd.isna(b) else a - b
+                                   for a, b in zip(out["revenue"], out["budget_revenue"])]
+        out["cost_variance"] = [None if b is None or pd.isna(b) else a - b
+                                for a, b in zip(out["costs"], out["budget_cost"])]
+    return out
+
+
+def totals_of(frame: pd.DataFrame, outstanding: Decimal | None = None) -> Totals:
+    """Sum a per-project frame into Totals (budgets: projects without one count as zero)."""
+    def s(col: str) -> Decimal:
+        if col not in frame or frame.empty:
+            return ZERO
+        return sum((v for v in frame[col] if v is not None and not pd.isna(v)), ZERO)
+
+    return Totals(revenue=s("revenue"), costs=s("costs"), estimate_revenue=s("estimate_revenue"),
+                  estimate_costs=s("estimate_costs"),
+                  outstanding=s("outstanding") if outstanding is None else outstanding,
+                  budget_revenue=s("budget_revenue"), budget_cost=s("budget_cost"))
+
+
+def previous_period(date_from: date, date_to: date) -> tuple[date, date]:
+    """The period of equal length that ends the day before date_from (for KPI deltas)."""
+    length = (date_to - date_from).days + 1
+    return date_from - timedelta(days=length), date_from - timedelta(days=1)
+
+
+def with_cumulative_profit(monthly: pd.DataFrame) -> pd.DataFrame:
+    out = monthly.sort_values("month").copy()
+    out["profit"] = out["revenue"] - out["costs"]
+    out["cumulative_profit"] = out["profit"].cumsum()
+    return out
+
+
+AGEING_BUCKETS = ("Current", "1-30", "31-60", "61-90", "90+")
+
+
+def ageing_bucket(days_overdue: int) -> str:
+    if days_overdue <= 0:
+        return "Current"
+    if days_overdue <= 30:
+        return "1-30"
+    if days_overdue <= 60:
+        return "31-60"
+    if days_overdue <= 90:
+        return "61-90"
+    return "90+"

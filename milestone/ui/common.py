@@ -1,0 +1,47 @@
+"""Streamlit helpers every page uses: cached reads, the signed-in user, data freshness."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import streamlit as st
+
+from milestone import db, repository
+from milestone.repository import User
+
+STALE_AFTER = timedelta(hours=4)
+
+
+@st.cache_resource
+def engine():
+    return db.engine()
+
+
+def current_user() -> User:
+    """The signed-in user, set by the login gate in app.py."""
+    return st.session_state["user"]
+
+
+def clear_caches() -> None:
+    """Call after any write made through the app, so every view shows the new numbers."""
+    st.cache_data.clear()
+
+
+@st.cache_data(ttl=60, max_entries=4)
+def _sync_status() -> repository.SyncStatus:
+    return repository.sync_status(engine())
+
+
+def freshness_banner() -> None:
+    """'Xero data as of ...', with a warning when the last sync failed or is old."""
+    status = _sync_status()
+    if status.last_completed_at is None:
+        st.warning("No Xero sync has completed yet: invoices and bills may be missing.")
+        return
+    as_of = status.last_completed_at.astimezone()
+    text = f"Xero data as of {as_of:%d %b %Y %H:%M}"
+    if status.last_status == "FAILED":
+        st.warning(f"{text}. The last sync failed: {status.last_error or 'no reason given'}.")
+    elif datetime.now(timezone.utc) - status.last_completed_at > STALE_AFTER:
+        st.warning(f"{text}, more than {STALE_AFTER.seconds // 3600} hours ago.")
+    else:
+        st.caption(text)

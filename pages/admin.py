@@ -1,0 +1,5 @@
+"""Admin page (coming soon)."""
+import streamlit as st
+
+st.title("Admin")
+st.info("Coming soon.")

@@ -1,0 +1,5 @@
+"""Estimates page (coming soon)."""
+import streamlit as st
+
+st.title("Estimates")
+st.info("Coming soon.")

@@ -1,0 +1,5 @@
+"""Export page (coming soon)."""
+import streamlit as st
+
+st.title("Export")
+st.info("Coming soon.")

@@ -1,0 +1,117 @@
+"""Browser tests: the real app served by Streamlit on a free port, driven by headless Chromium.
+
+Playwright cannot download browsers here, so it launches Debian's chromium by path. Without
+it every browser test is skipped with that reason (`make test` tries to install it first).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+
+from milestone import seed
+from milestone.config import PROJECT_ROOT
+from tests.conftest import _fresh_database
+
+CHROMIUM = os.environ.get("MILESTONE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveApp:
+    url: str
+    passwords: dict[str, str]
+    database: object
+    process: subprocess.Popen
+
+
+def start_app(db_url: str, extra_env: dict[str, str] | None = None, base_path: str = "") -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", **(extra_env or {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    if base_path:
+        cmd += ["--server.baseUrlPath", base_path.strip("/")]
+    log = open(PROJECT_ROOT / "test-artifacts" / f"server-{port}.log", "w")
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}{base_path}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"the app did not start on port {port}; see test-artifacts/server-{port}.log")
+
+
+@pytest.fixture(scope="session")
+def live_app(server_url, template_db, artifacts):
+    """The app on demo data (scale 0.01), served for the whole browser session."""
+    gen = _fresh_database(server_url, template_db)
+    tdb = next(gen)
+    passwords = seed.ensure_demo_users(tdb.owner)
+    seed.load(tdb.owner, 0.01, 1, anchor=date.today().replace(day=1), progress=False)
+    proc, url = start_app(tdb.url)
+    yield LiveApp(url, passwords, tdb, proc)
+    proc.terminate()
+    proc.wait(10)
+    next(gen, None)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser tests skipped: no chromium at {CHROMIUM} (install Debian's 'chromium' package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def wait_for_app(pg) -> None:
+    """Wait until Streamlit has finished running the script."""
+    pg.wait_for_selector("[data-testid='stApp']")
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    pg.wait_for_timeout(300)
+
+
+def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
+    """Open the app as a demo user of `role`. (Before login exists the app acts as admin.)"""
+    pg.goto(f"{live.url}/{path}")
+    wait_for_app(pg)

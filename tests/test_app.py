@@ -1,0 +1,43 @@
+"""Every page renders (AppTest, in-process) on demo data and on an empty database."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from milestone import seed
+from milestone.config import PROJECT_ROOT
+
+PAGES = ["pages/dashboard.py", "pages/projects.py", "pages/project.py", "pages/estimates.py",
+         "pages/export.py", "pages/admin.py"]
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+
+
+@pytest.fixture(scope="module")
+def demo(database):
+    seed.ensure_demo_users(database.owner)
+    seed.load(database.owner, 0.01, 1, progress=False)
+    return database
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_renders_on_demo_data(demo, page):
+    at = _app().run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+
+
+def test_dashboard_shows_the_kpi_cards_in_money(demo):
+    at = _app().run()
+    labels = [m.label for m in at.metric]
+    assert labels[:7] == ["Revenue", "Costs", "Profit", "Margin", "Forecast profit", "Forecast margin", "Outstanding"]
+    values = {m.label: m.value for m in at.metric}
+    assert values["Revenue"].startswith("£") and values["Margin"].endswith("%")
+
+
+def test_dashboard_on_an_empty_database_is_friendly(fresh_database):
+    seed.ensure_demo_users(fresh_database.owner)
+    at = _app().run()
+    assert not at.exception
+    assert any("No projects yet" in i.value for i in at.info)
