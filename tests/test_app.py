@@ -1,16 +1,16 @@
 """Every page renders (AppTest, in-process) on demo data and on an empty database."""
 import pytest
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest  # noqa: F401
 
 from milestone import seed
-from milestone.config import PROJECT_ROOT
+from tests.apptest import app_as
 
 PAGES = ["pages/dashboard.py", "pages/projects.py", "pages/project.py", "pages/estimates.py",
          "pages/export.py", "pages/admin.py"]
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    return app_as("admin")
 
 
 @pytest.fixture(scope="module")
