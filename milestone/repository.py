@@ -18,6 +18,22 @@ from sqlalchemy.engine import Engine
 from milestone import db
 from milestone.validation import UNASSIGNED, Filters
 
+# --------------------------------------------------------------------------- permissions
+
+WRITE_ROLES = frozenset({"admin", "finance"})
+
+
+class PermissionDenied(Exception):
+    """The signed-in user's role may not do this; nothing was written."""
+
+
+def require_role(user: "User | None", roles: frozenset[str] | set[str] = WRITE_ROLES, action: str = "make changes") -> None:
+    """Server-side role check every write path calls first (hiding a button is not enough)."""
+    if user is None or user.disabled or user.role not in roles:
+        who = f"{user.username} ({user.role})" if user else "nobody signed in"
+        raise PermissionDenied(f"Not allowed: {who} may not {action}. Ask an admin if you need to.")
+
+
 # --------------------------------------------------------------------------- helpers
 
 

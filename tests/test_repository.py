@@ -150,3 +150,15 @@ def test_sync_status_reports_the_latest_completed_run(seeded):
     status = repository.sync_status(seeded.app)
     assert status.last_completed_at == seeded.scalar(
         "SELECT max(finished_at) FROM milestone.sync_runs WHERE status = 'COMPLETED'")
+
+
+def test_require_role_refuses_viewers_and_disabled_users():
+    from milestone.repository import PermissionDenied, User, require_role
+
+    viewer = User("1", "val", "Val", None, "viewer", False, False)
+    finance = User("2", "fran", "Fran", None, "finance", False, False)
+    disabled = User("3", "old", "Old", None, "admin", True, False)
+    require_role(finance)
+    for u in (viewer, disabled, None):
+        with pytest.raises(PermissionDenied, match="Not allowed"):
+            require_role(u)
