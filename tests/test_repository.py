@@ -142,7 +142,9 @@ def test_project_header_documents_and_audit(seeded):
     docs, total = repository.project_documents(pid, "invoices", limit=3, eng=seeded.app)
     assert len(docs) == min(3, total) and total == seeded.scalar(
         "SELECT count(*) FROM milestone.invoices WHERE project_id = :p", p=pid)
-    assert not repository.project_audit(pid, eng=seeded.app).empty
+    seeded.execute("UPDATE milestone.projects SET status = 'On Hold' WHERE id = :p", user="fran", p=pid)
+    audit = repository.project_audit(pid, eng=seeded.app)
+    assert list(audit["user"][:1]) == ["fran"] and list(audit["operation"][:1]) == ["UPDATE"]
     assert repository.project_header("00000000-0000-4000-8000-00000000dead", seeded.app) is None
 
 
