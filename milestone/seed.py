@@ -109,7 +109,9 @@ def generate(scale: float, seed: int, anchor: date, now: datetime | None = None)
 
     def documents(count: int, prefix: str, project_weights: np.ndarray, ratio: np.ndarray) -> pd.DataFrame:
         proj = rng.choice(n, size=count, p=project_weights / project_weights.sum())
-        offset = np.minimum(p_start[proj] + (rng.random(count) * p_len[proj]).astype(int), span_days - 1)
+        # spread over the part of the project that has happened by the anchor date
+        elapsed = np.minimum(p_len[proj], span_days - 1 - p_start[proj])
+        offset = p_start[proj] + (rng.random(count) * elapsed).astype(int)
         issue = pd.to_datetime(start) + pd.to_timedelta(offset, unit="D")
         # documents share their project's money budget: revenue per document ~ budget / count
         per_doc = budget_rev[proj] / np.maximum(np.bincount(proj, minlength=n)[proj], 1)
