@@ -1,34 +1,183 @@
 """Plotly figure builders: DataFrame in, Figure out. No Streamlit, no SQL.
 
 One colour map for every chart, so revenue, costs and profit look the same everywhere.
+Money arrives as Decimal and becomes float only here, for drawing; hovers show exact pounds.
 """
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from milestone.metrics import AGEING_BUCKETS
+
 COLOURS = {"revenue": "#2E7D32", "costs": "#C62828", "profit": "#1565C0", "forecast": "#90A4AE",
-           "loss": "#C62828", "budget": "#9E9E9E"}
-MONEY_HOVER = "£%{y:,.2f}"
+           "loss": "#C62828", "gain": "#2E7D32", "budget": "#9E9E9E", "over": "#E65100"}
+STATUS_COLOURS = {"Planning": "#90A4AE", "In Progress": "#1565C0", "Completed": "#2E7D32", "On Hold": "#F9A825"}
+AGEING_COLOURS = ["#2E7D32", "#9E9D24", "#F9A825", "#EF6C00", "#C62828"]
+MONEY_HOVER = "%{fullData.name}: £%{y:,.2f}<extra></extra>"
+MONEY_HOVER_X = "%{y}: £%{x:,.2f}<extra></extra>"
 
 
-def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                      yaxis=dict(tickprefix="£", tickformat=",.0f"), hovermode="x unified")
+def _f(series: pd.Series) -> list[float]:
+    return [float(v) for v in series]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380, money_axis: str = "y") -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=height,
+                      margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+    axis = dict(tickprefix="£", tickformat=",.0f", separatethousands=True)
+    fig.update_yaxes(**axis) if money_axis == "y" else fig.update_xaxes(**axis)
     return fig
+
+
+def empty(title: str, message: str = "Nothing to show for these filters") -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color="#666"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=220)
 
 
 def monthly_revenue_costs(monthly: pd.DataFrame) -> go.Figure:
     """Bars of revenue and costs per month with the profit line."""
+    title = "Monthly revenue and costs"
+    if monthly.empty:
+        return empty(title)
     m = monthly.sort_values("month")
     x = pd.to_datetime(m["month"])
-    rev, cost = m["revenue"].astype(float), m["costs"].astype(float)
+    rev, cost = _f(m["revenue"]), _f(m["costs"])
     fig = go.Figure([
         go.Bar(x=x, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
         go.Bar(x=x, y=cost, name="Costs", marker_color=COLOURS["costs"], hovertemplate=MONEY_HOVER),
-        go.Scatter(x=x, y=rev - cost, name="Profit", mode="lines+markers",
+        go.Scatter(x=x, y=[r - c for r, c in zip(rev, cost)], name="Profit", mode="lines+markers",
                    line=dict(color=COLOURS["profit"], width=3), hovertemplate=MONEY_HOVER),
     ])
+    fig.update_layout(barmode="group", hovermode="x unified")
+    return _layout(fig, title)
+
+
+def cumulative_profit(monthly: pd.DataFrame) -> go.Figure:
+    """Running total of profit month by month (expects a cumulative_profit column)."""
+    title = "Cumulative profit"
+    if monthly.empty:
+        return empty(title)
+    m = monthly.sort_values("month")
+    fig = go.Figure(go.Scatter(x=pd.to_datetime(m["month"]), y=_f(m["cumulative_profit"]), name="Cumulative profit",
+                               mode="lines", fill="tozeroy", line=dict(color=COLOURS["profit"], width=3),
+                               hovertemplate=MONEY_HOVER))
+    return _layout(fig, title, height=320)
+
+
+def margin_by_project(projects: pd.DataFrame, n: int = 10) -> go.Figure:
+    """Top and bottom n projects by margin; loss makers in red. Projects without revenue are left out."""
+    title = f"Margin by project (top and bottom {n})"
+    with_margin = projects[[m is not None for m in projects["margin"]]]
+    if with_margin.empty:
+        return empty(title, "No project has revenue for these filters")
+    ordered = with_margin.assign(m=[float(v) for v in with_margin["margin"]]).sort_values("m")
+    picked = pd.concat([ordered.head(n), ordered.tail(n)]).drop_duplicates("id").sort_values("m")
+    colours = [COLOURS["loss"] if p < 0 else COLOURS["gain"] for p in _f(picked["profit"])]
+    fig = go.Figure(go.Bar(
+        x=picked["m"], y=picked["name"], orientation="h", marker_color=colours, name="Margin",
+        customdata=[[float(p)] for p in picked["profit"]],
+        hovertemplate="%{y}<br>Margin %{x:.1f}%<br>Profit £%{customdata[0]:,.2f}<extra></extra>"))
+    fig = _layout(fig, title, height=max(320, 26 * len(picked) + 80), money_axis="none")
+    fig.update_xaxes(ticksuffix="%")
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def profit_by_client(projects: pd.DataFrame, n: int = 15) -> go.Figure:
+    title = f"Profit by client (top {n} by revenue)"
+    if projects.empty:
+        return empty(title)
+    by_client = projects.groupby("client_name").agg(revenue=("revenue", "sum"), profit=("profit", "sum")).reset_index()
+    by_client = by_client.assign(r=_f(by_client["revenue"])).sort_values("r", ascending=False).head(n)
+    by_client = by_client.assign(p=_f(by_client["profit"])).sort_values("p")
+    colours = [COLOURS["loss"] if p < 0 else COLOURS["profit"] for p in by_client["p"]]
+    fig = go.Figure(go.Bar(x=by_client["p"], y=by_client["client_name"], orientation="h", marker_color=colours,
+                           name="Profit", hovertemplate=MONEY_HOVER_X))
+    fig = _layout(fig, title, height=max(320, 26 * len(by_client) + 80), money_axis="x")
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def budget_vs_actual(projects: pd.DataFrame, n: int = 15) -> go.Figure:
+    """Revenue and costs against budget for the projects furthest over their cost budget."""
+    title = f"Budget vs actual ({n} projects most over their cost budget)"
+    budgeted = projects[[v is not None and not pd.isna(v) for v in projects["cost_variance"]]]
+    if budgeted.empty:
+        return empty(title, "No project with a budget matches these filters")
+    top = budgeted.assign(v=_f(budgeted["cost_variance"])).sort_values("v", ascending=False).head(n)
+    names = list(top["name"])
+    over = [v > 0 for v in top["v"]]
+    fig = go.Figure([
+        go.Bar(x=names, y=_f(top["budget_revenue"]), name="Revenue budget", marker_color="#A5D6A7", hovertemplate=MONEY_HOVER),
+        go.Bar(x=names, y=_f(top["revenue"]), name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
+        go.Bar(x=names, y=_f(top["budget_cost"]), name="Cost budget", marker_color="#EF9A9A", hovertemplate=MONEY_HOVER),
+        go.Bar(x=names, y=_f(top["costs"]), name="Costs", hovertemplate=MONEY_HOVER,
+               marker=dict(color=[COLOURS["over"] if o else COLOURS["costs"] for o in over],
+                           line=dict(color=["#000" if o else "rgba(0,0,0,0)" for o in over], width=2))),
+    ])
     fig.update_layout(barmode="group")
-    return _layout(fig, "Monthly revenue and costs")
+    fig = _layout(fig, title, height=420)
+    fig.update_xaxes(tickangle=-30, automargin=True)
+    return fig
+
+
+def receivables_ageing(ageing: pd.DataFrame) -> go.Figure:
+    title = "Receivables ageing (days past due)"
+    amounts = {b: 0.0 for b in AGEING_BUCKETS}
+    for _, r in ageing.iterrows():
+        amounts[r["bucket"]] = float(r["amount"])
+    fig = go.Figure(go.Bar(x=list(amounts), y=list(amounts.values()), marker_color=AGEING_COLOURS, name="Outstanding",
+                           hovertemplate="%{x}: £%{y:,.2f}<extra></extra>"))
+    return _layout(fig, title, height=320)
+
+
+def projects_by_status(projects: pd.DataFrame) -> go.Figure:
+    title = "Projects by status"
+    if projects.empty:
+        return empty(title)
+    counts = projects["status"].value_counts()
+    order = [s for s in STATUS_COLOURS if s in counts]
+    fig = go.Figure(go.Pie(labels=order, values=[int(counts[s]) for s in order], hole=0.5, sort=False,
+                           marker=dict(colors=[STATUS_COLOURS[s] for s in order]),
+                           hovertemplate="%{label}: %{value} projects<extra></extra>"))
+    return _layout(fig, title, height=320, money_axis="none")
+
+
+def by_phase(phases: pd.DataFrame) -> go.Figure:
+    """Revenue, costs and profit per build phase."""
+    title = "Revenue, costs and profit by build phase"
+    if phases.empty:
+        return empty(title)
+    names = list(phases["phase"])
+    rev, cost = _f(phases["revenue"]), _f(phases["costs"])
+    fig = go.Figure([
+        go.Bar(x=names, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
+        go.Bar(x=names, y=cost, name="Costs", marker_color=COLOURS["costs"], hovertemplate=MONEY_HOVER),
+        go.Bar(x=names, y=[r - c for r, c in zip(rev, cost)], name="Profit", marker_color=COLOURS["profit"],
+               hovertemplate=MONEY_HOVER),
+    ])
+    fig.update_layout(barmode="group")
+    return _layout(fig, title)
+
+
+def budget_actual_forecast(budget_revenue, revenue, forecast_revenue, budget_cost, costs, forecast_costs) -> go.Figure:
+    """One project's budget vs actual vs forecast, for revenue and for costs (None budget = no bar)."""
+    cats = ["Revenue", "Costs"]
+    def v(x):
+        return None if x is None or pd.isna(x) else float(x)
+    fig = go.Figure([
+        go.Bar(x=cats, y=[v(budget_revenue), v(budget_cost)], name="Budget", marker_color=COLOURS["budget"], hovertemplate=MONEY_HOVER),
+        go.Bar(x=cats, y=[v(revenue), v(costs)], name="Actual", marker_color=[COLOURS["revenue"], COLOURS["costs"]],
+               hovertemplate=MONEY_HOVER),
+        go.Bar(x=cats, y=[v(forecast_revenue), v(forecast_costs)], name="Forecast", marker_color=COLOURS["forecast"],
+               hovertemplate=MONEY_HOVER),
+    ])
+    fig.update_layout(barmode="group")
+    fig = _layout(fig, "Budget vs actual vs forecast", height=360)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))  # narrow column
+    return fig

@@ -135,3 +135,34 @@ def ageing_bucket(days_overdue: int) -> str:
     if days_overdue <= 90:
         return "61-90"
     return "90+"
+
+
+PRESETS = ("All time", "This month", "Last month", "This quarter", "This financial year", "Last 12 months", "Custom")
+FINANCIAL_YEAR_START_MONTH = 4  # UK practice: the financial year starts on 1 April
+
+
+def preset_range(preset: str, today: date) -> tuple[date | None, date | None]:
+    """The (from, to) dates of a period preset, inclusive; (None, None) for all time or custom."""
+    if preset == "This month":
+        return today.replace(day=1), _month_end(today)
+    if preset == "Last month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if preset == "This quarter":
+        first_month = 3 * ((today.month - 1) // 3) + 1
+        start = date(today.year, first_month, 1)
+        return start, _month_end(date(today.year, first_month + 2, 1))
+    if preset == "This financial year":
+        year = today.year if today.month >= FINANCIAL_YEAR_START_MONTH else today.year - 1
+        return date(year, FINANCIAL_YEAR_START_MONTH, 1), date(year + 1, FINANCIAL_YEAR_START_MONTH, 1) - timedelta(days=1)
+    if preset == "Last 12 months":
+        start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        for _ in range(10):
+            start = (start - timedelta(days=1)).replace(day=1)
+        return start, _month_end(today)
+    return None, None
+
+
+def _month_end(d: date) -> date:
+    nxt = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return nxt - timedelta(days=1)

@@ -6,6 +6,7 @@ only through the fixed fragments below, never by pasting values into text.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -339,3 +340,96 @@ def create_user(username: str, display_name: str, role: str, password_hash: str,
             VALUES (:u, :d, :e, :r, :h, :m) RETURNING id::text"""),
             {"u": username, "d": display_name, "e": email, "r": role, "h": password_hash,
              "m": must_change_password})
+
+
+# --------------------------------------------------------------------------- dashboard and projects
+
+
+@dataclass(frozen=True)
+class Preferences:
+    saved_views: dict[str, dict[str, Any]]
+    default_view: str | None
+    favourite_projects: tuple[str, ...]
+
+
+def preferences(user_id: str, eng: Engine | None = None) -> Preferences:
+    with _eng(eng).connect() as conn:
+        row = conn.execute(sa.text("""
+            SELECT saved_views, default_view, favourite_projects::text[] AS favourites
+            FROM user_preferences WHERE user_id = CAST(:u AS uuid)"""), {"u": user_id}).first()
+    if not row:
+        return Preferences({}, None, ())
+    return Preferences(dict(row.saved_views), row.default_view, tuple(row.favourites))
+
+
+def save_view(user: User, name: str, params: dict[str, Any], make_default: bool = False,
+              eng: Engine | None = None) -> None:
+    """Save (or overwrite) a named filter set for this user. Any signed-in role may."""
+    with db.transaction(user.username, eng) as conn:
+        conn.execute(sa.text("""
+            INSERT INTO user_preferences (user_id, saved_views, default_view)
+            VALUES (CAST(:u AS uuid), jsonb_build_object(CAST(:n AS text), CAST(:p AS jsonb)),
+                    CASE WHEN :d THEN CAST(:n AS text) END)
+            ON CONFLICT (user_id) DO UPDATE SET
+                saved_views = user_preferences.saved_views || EXCLUDED.saved_views,
+                default_view = CASE WHEN :d THEN CAST(:n AS text) ELSE user_preferences.default_view END,
+                updated_at = now()"""),
+            {"u": user.id, "n": name, "p": json.dumps(params), "d": make_default})
+
+
+def delete_view(user: User, name: str, eng: Engine | None = None) -> None:
+    with db.transaction(user.username, eng) as conn:
+        conn.execute(sa.text("""
+            UPDATE user_preferences SET saved_views = saved_views - CAST(:n AS text),
+                   default_view = CASE WHEN default_view = :n THEN NULL ELSE default_view END, updated_at = now()
+            WHERE user_id = CAST(:u AS uuid)"""), {"u": user.id, "n": name})
+
+
+def set_favourite(user: User, project_id: str, favourite: bool, eng: Engine | None = None) -> None:
+    with db.transaction(user.username, eng) as conn:
+        conn.execute(sa.text("""
+            INSERT INTO user_preferences (user_id, favourite_projects)
+            VALUES (CAST(:u AS uuid), CASE WHEN :f THEN ARRAY[CAST(:p AS uuid)] ELSE '{}'::uuid[] END)
+            ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), favourite_projects =
+                CASE WHEN :f THEN array_append(array_remove(user_preferences.favourite_projects, CAST(:p AS uuid)), CAST(:p AS uuid))
+                     ELSE array_remove(user_preferences.favourite_projects, CAST(:p AS uuid)) END"""),
+            {"u": user.id, "p": project_id, "f": favourite})
+
+
+class StaleEdit(Exception):
+    """Someone else changed the row since it was loaded; nothing was written."""
+
+
+_PROJECT_FIELDS = ("name", "client_name", "status", "start_date", "end_date", "budget_revenue", "budget_cost")
+
+
+def create_project(user: User, values: dict[str, Any], eng: Engine | None = None) -> str:
+    """Insert a project owned by `user` (values already validated by validation.ProjectInput)."""
+    require_role(user, action="create projects")
+    with db.transaction(user.username, eng) as conn:
+        return conn.scalar(sa.text(f"""
+            INSERT INTO projects (user_id, {', '.join(_PROJECT_FIELDS)})
+            VALUES (CAST(:user_id AS uuid), {', '.join(':' + f for f in _PROJECT_FIELDS)})
+            RETURNING id::text"""), {"user_id": user.id, **{f: values.get(f) for f in _PROJECT_FIELDS}})
+
+
+def update_project(user: User, project_id: str, version: int, values: dict[str, Any],
+                   eng: Engine | None = None) -> int:
+    """Update the given fields if nobody changed the project since `version`; return the new version."""
+    require_role(user, action="edit projects")
+    fields = [f for f in _PROJECT_FIELDS if f in values]
+    if not fields:
+        return version
+    with db.transaction(user.username, eng) as conn:
+        new_version = conn.scalar(sa.text(f"""
+            UPDATE projects SET {', '.join(f'{f} = :{f}' for f in fields)}
+            WHERE id = CAST(:id AS uuid) AND version = :version RETURNING version"""),
+            {"id": project_id, "version": version, **{f: values[f] for f in fields}})
+        if new_version is None:
+            who = conn.execute(sa.text("""
+                SELECT user_id, changed_at FROM audit_log WHERE table_name = 'projects' AND row_id = CAST(:id AS uuid)
+                ORDER BY id DESC LIMIT 1"""), {"id": project_id}).first()
+            detail = f" by {who.user_id} at {who.changed_at:%d %b %Y %H:%M}" if who else ""
+            raise StaleEdit(f"This project was changed{detail} after you opened it, or it was deleted. "
+                            "Nothing was saved: reload it to see the current values.")
+        return int(new_version)

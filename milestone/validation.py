@@ -46,6 +46,49 @@ def describe_errors(exc: ValidationError, labels: dict[str, str] | None = None) 
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "input"
         name = labels.get(field, field.replace("_", " ").capitalize())
-        msg = err["msg"].removeprefix("Value error, ")
-        out.append(f"{name}: {msg}")
+        msg = _plain(err["msg"].removeprefix("Value error, "))
+        out.append(f"{name}: {msg}" if err["loc"] else msg)
     return out
+
+
+PROJECT_LABELS = {"name": "Name", "client_name": "Client", "status": "Status", "start_date": "Start date",
+                  "end_date": "End date", "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"}
+
+
+class ProjectInput(BaseModel):
+    """A project as a person types it in the Projects form."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=255)
+    client_name: str = Field(min_length=1, max_length=255)
+    status: Literal["Planning", "In Progress", "Completed", "On Hold"] = "Planning"
+    start_date: date | None = None
+    end_date: date | None = None
+    budget_revenue: Money | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    budget_cost: Money | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> "ProjectInput":
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError(f"End date {self.end_date:%d %b %Y} is before the start date {self.start_date:%d %b %Y}")
+        return self
+
+
+def _plain(msg: str) -> str:
+    """pydantic's wording, made plain for accountants."""
+    replacements = {
+        "String should have at least 1 character": "must not be empty",
+        "Input should be greater than or equal to 0": "must not be negative",
+        "Input should be greater than 0": "must be greater than 0",
+        "Decimal input should have no more than 2 decimal places": "has more than 2 decimal places (pence)",
+        "Input should be a valid decimal": "must be a number",
+        "Input should be a valid date": "must be a date",
+    }
+    for k, v in replacements.items():
+        msg = msg.replace(k, v)
+    if msg.startswith("String should have at most"):
+        msg = "is too long (" + msg.removeprefix("String should have at most ") + " at most)"
+    if msg.startswith("Input should be less than or equal to"):
+        msg = "is too large"
+    return msg

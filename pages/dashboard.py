@@ -1,28 +1,69 @@
-"""Dashboard: the practice's P&L across all projects."""
+"""Dashboard: the practice's P&L across all projects, for the filters in the sidebar."""
+from datetime import date
+
 import streamlit as st
 
 from milestone import charts, metrics, repository
-from milestone.formatting import money, pct
 from milestone.ui.common import engine, freshness_banner
+from milestone.ui.filters import sidebar_filters
+from milestone.ui.tables import kpi_cards, money_table
 from milestone.validation import Filters
-
-st.title("Dashboard")
-freshness_banner()
 
 
 @st.cache_data(ttl=300, max_entries=32)
-def load(filters: Filters):
-    return repository.project_table(filters, engine()), repository.monthly_series(filters, engine())
+def load_projects(filters: Filters):
+    return metrics.with_pnl(repository.project_table(filters, engine()))
 
 
-filters = Filters()
-projects, monthly = load(filters)
+@st.cache_data(ttl=300, max_entries=32)
+def load_views(filters: Filters):
+    return (metrics.with_cumulative_profit(repository.monthly_series(filters, engine())),
+            repository.phase_breakdown(filters, engine()),
+            repository.receivables_ageing(filters, date.today(), engine()))
+
+
+st.title("Dashboard")
+freshness_banner()
+filters = sidebar_filters()
+projects = load_projects(filters)
 if projects.empty:
-    st.info("No projects yet. Run `python -m milestone seed` for demo data, or wait for the first Xero sync.")
+    if repository.counts(engine())["projects"] == 0:
+        st.info("No projects yet. Run `python -m milestone seed` for demo data, or wait for the first Xero sync.")
+    else:
+        st.info("No project matches these filters. Widen the period or clear a filter in the sidebar.")
     st.stop()
-totals = metrics.totals_of(projects)
-cards = totals.kpis()
-cols = st.columns(len(cards))
-for col, (label, value) in zip(cols, cards.items()):
-    col.metric(label, pct(value) if "margin" in label.lower() else money(value))
+
+previous, period_label = None, ""
+if filters.date_from and filters.date_to:
+    prev_from, prev_to = metrics.previous_period(filters.date_from, filters.date_to)
+    previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from, "date_to": prev_to})))
+    period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
+kpi_cards(metrics.totals_of(projects), previous, period_label)
+
+monthly, phases, ageing = load_views(filters)
 st.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")
+left, right = st.columns(2)
+left.plotly_chart(charts.cumulative_profit(monthly), width="stretch")
+right.plotly_chart(charts.receivables_ageing(ageing), width="stretch")
+left, right = st.columns(2)
+left.plotly_chart(charts.margin_by_project(projects), width="stretch")
+right.plotly_chart(charts.profit_by_client(projects), width="stretch")
+st.plotly_chart(charts.budget_vs_actual(projects), width="stretch")
+left, right = st.columns([2, 1])
+left.plotly_chart(charts.by_phase(phases), width="stretch")
+right.plotly_chart(charts.projects_by_status(projects), width="stretch")
+
+st.subheader("Projects")
+st.caption("Click a column heading to sort; select a row to open the project.")
+table = projects.assign(link="project?project=" + projects["id"])
+picked = money_table(
+    table, {"name": "Project", "client_name": "Client", "status": "Status", "revenue": "Revenue", "costs": "Costs",
+            "profit": "Profit", "margin": "Margin", "revenue_variance": "Revenue vs budget",
+            "cost_variance": "Costs vs budget", "forecast_profit": "Forecast profit", "forecast_margin": "Forecast margin",
+            "link": "Page"},
+    key="dash_projects", link_column="link", selectable=True, height=420)
+rows = picked.selection.rows if picked else []
+if rows:
+    chosen = table.iloc[rows[0]]
+    st.page_link("pages/project.py", label=f"Open {chosen['name']}", icon=":material/open_in_new:",
+                 query_params={"project": chosen["id"]})

@@ -1,5 +1,111 @@
-"""Project P&L page (coming soon)."""
+"""Project P&L: one project's budget, actuals, forecast, phases, documents and history."""
 import streamlit as st
 
+from milestone import charts, metrics, repository
+from milestone.formatting import money
+from milestone.ui.common import current_user, engine, freshness_banner
+from milestone.ui.tables import kpi_cards, money_table
+from milestone.validation import Filters
+
+DOCUMENT_CAP = 200
+
+
+@st.cache_data(ttl=300, max_entries=64)
+def load(project_id: str):
+    only = Filters(project_ids=(project_id,))
+    pnl = metrics.with_pnl(repository.project_table(only, engine()))
+    phases = metrics.with_pnl(repository.phase_breakdown(only, engine()))
+    monthly = repository.monthly_series(only, engine())
+    invoices = repository.project_documents(project_id, "invoices", DOCUMENT_CAP, engine())
+    bills = repository.project_documents(project_id, "bills", DOCUMENT_CAP, engine())
+    return pnl, phases, monthly, invoices, bills
+
+
+@st.cache_data(ttl=300, max_entries=4)
+def project_choices():
+    return repository.filter_options(engine())["projects"]
+
+
 st.title("Project P&L")
-st.info("Coming soon.")
+freshness_banner()
+choices = project_choices()
+if choices.empty:
+    st.info("No projects yet.")
+    st.stop()
+labels = dict(zip(choices["id"], choices["client_name"] + " — " + choices["name"]))
+wanted = st.query_params.get("project")
+ids = list(labels)
+project_id = st.selectbox("Project", ids, format_func=labels.get, key="pnl_project",
+                          index=ids.index(wanted) if wanted in labels else 0)
+if wanted and wanted not in labels:
+    st.warning("The project in the link no longer exists (or the link is wrong); showing the first project instead.")
+if st.query_params.get("project") != project_id:
+    st.query_params["project"] = project_id
+
+header = repository.project_header(project_id, engine())
+pnl, phases, monthly, (invoices, n_invoices), (bills, n_bills) = load(project_id)
+row = pnl.iloc[0]
+user = current_user()
+favourites = repository.preferences(user.id, engine()).favourite_projects
+fav = st.toggle("★ Favourite", value=project_id in favourites, key=f"pnl_fav_{project_id}")
+if fav != (project_id in favourites):
+    repository.set_favourite(user, project_id, fav, engine())
+
+dates = " to ".join(f"{d:%d %b %Y}" for d in (header.start_date, header.end_date) if d) or "no dates set"
+st.markdown(f"**{header.client_name}** · {header.status} · {dates} · owner: {header.owner or 'nobody yet'}")
+kpi_cards(metrics.totals_of(pnl))
+
+left, right = st.columns([1, 2])
+left.plotly_chart(charts.budget_actual_forecast(row["budget_revenue"], row["revenue"], row["forecast_revenue"],
+                                                row["budget_cost"], row["costs"], row["forecast_costs"]), width="stretch")
+right.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")
+if row["budget_revenue"] is None or row["budget_revenue"] != row["budget_revenue"]:
+    st.caption("This project has no budget, so there is no budget variance.")
+else:
+    st.caption(f"Revenue vs budget: {money(row['revenue_variance'])} · Costs vs budget: {money(row['cost_variance'])}")
+
+st.subheader("P&L by build phase")
+if phases.empty:
+    st.info("No invoices, bills or estimates for this project yet.")
+else:
+    money_table(phases, {"phase": "Build phase", "revenue": "Revenue", "costs": "Costs", "profit": "Profit",
+                         "margin": "Margin", "estimate_revenue": "Estimated revenue", "estimate_costs": "Estimated costs",
+                         "forecast_profit": "Forecast profit", "forecast_margin": "Forecast margin"}, key="pnl_phases")
+
+tab_inv, tab_bills, tab_est, tab_hist = st.tabs([f"Invoices ({n_invoices:,})", f"Bills ({n_bills:,})",
+                                                 "Estimates", "History"])
+for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (tab_bills, bills, n_bills, "bills")):
+    with tab:
+        if frame.empty:
+            st.info(f"No {what} for this project yet.")
+            continue
+        if total > len(frame):
+            st.caption(f"Showing the newest {len(frame):,} of {total:,} {what}.")
+        shown = frame.assign(**{c: [float(v) for v in frame[c]] for c in ("subtotal", "total_tax", "total", "amount_due")})
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            "party": "Customer" if what == "invoices" else "Supplier",
+            "doc_type": "Type", "subtotal": st.column_config.NumberColumn("Subtotal", format="£%.2f"),
+            "total_tax": st.column_config.NumberColumn("Tax", format="£%.2f"),
+            "total": st.column_config.NumberColumn("Total", format="£%.2f"),
+            "amount_due": st.column_config.NumberColumn("Due", format="£%.2f"),
+            "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+            "due_date": st.column_config.DateColumn("Due date", format="DD/MM/YYYY")})
+
+with tab_est:
+    # Estimates for this project (wired in by the estimates work)
+    estimates = repository.list_estimates(Filters(project_ids=(project_id,)), eng=engine())
+    if estimates.empty:
+        st.info("No estimates for this project.")
+    else:
+        money_table(estimates.assign(revenue=estimates["amount"]),
+                    {"kind": "Kind", "phase": "Build phase", "description": "Description", "revenue": "Amount",
+                     "date": "Expected", "updated_by": "Last changed by"}, key="pnl_estimates")
+
+with tab_hist:
+    history = repository.project_audit(project_id, eng=engine())
+    if history.empty:
+        st.info("No recorded changes to this project or its estimates.")
+    else:
+        st.dataframe(history, hide_index=True, width="stretch", column_config={
+            "changed_at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm"),
+            "user": "Who", "table_name": "What", "operation": "Change", "old_data": "Before", "new_data": "After"})

@@ -1,5 +1,95 @@
-"""Projects page (coming soon)."""
+"""Projects: find a project, open it, and (admin, finance) create or edit one."""
+from datetime import date
+
 import streamlit as st
+from pydantic import ValidationError
+
+from milestone import metrics, repository
+from milestone.repository import WRITE_ROLES, PermissionDenied, StaleEdit
+from milestone.ui.common import clear_caches, current_user, engine, freshness_banner
+from milestone.ui.filters import sidebar_filters
+from milestone.ui.tables import money_table
+from milestone.validation import PROJECT_LABELS, PROJECT_STATUSES, Filters, ProjectInput, describe_errors
+
+
+@st.cache_data(ttl=300, max_entries=32)
+def load_projects(filters: Filters):
+    return metrics.with_pnl(repository.project_table(filters, engine()))
+
+
+def project_form(key: str, current=None) -> dict | None:
+    """The create/edit form; returns validated values, or None (errors already shown per field)."""
+    with st.form(key, clear_on_submit=False):
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Name", value=current.name if current else "", max_chars=255)
+        client = c2.text_input("Client", value=current.client_name if current else "", max_chars=255)
+        c1, c2, c3 = st.columns(3)
+        status = c1.selectbox("Status", PROJECT_STATUSES,
+                              index=PROJECT_STATUSES.index(current.status) if current else 0)
+        start = c2.date_input("Start date", value=current.start_date if current else None, format="DD/MM/YYYY")
+        end = c3.date_input("End date", value=current.end_date if current else None, format="DD/MM/YYYY")
+        c1, c2 = st.columns(2)
+        budget_revenue = c1.text_input("Revenue budget (£)", value=str(current.budget_revenue or "") if current else "",
+                                       placeholder="e.g. 125000.00")
+        budget_cost = c2.text_input("Cost budget (£)", value=str(current.budget_cost or "") if current else "",
+                                    placeholder="e.g. 98000.00")
+        if not st.form_submit_button("Save project" if current else "Create project", type="primary"):
+            return None
+    try:
+        return ProjectInput(name=name, client_name=client, status=status, start_date=start, end_date=end,
+                            budget_revenue=budget_revenue.replace(",", "").replace("£", "").strip() or None,
+                            budget_cost=budget_cost.replace(",", "").replace("£", "").strip() or None).model_dump()
+    except ValidationError as exc:
+        st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {m}" for m in describe_errors(exc, PROJECT_LABELS)))
+        return None
+
 
 st.title("Projects")
-st.info("Coming soon.")
+freshness_banner()
+user = current_user()
+filters = sidebar_filters()
+projects = load_projects(filters)
+search = st.text_input("Search projects", placeholder="Name or client", key="proj_search")
+if search:
+    needle = search.casefold()
+    projects = projects[[needle in f"{n} {c}".casefold() for n, c in zip(projects["name"], projects["client_name"])]]
+
+if projects.empty:
+    st.info("No project matches. Clear the search or the sidebar filters" +
+            (", or create one below." if user.role in WRITE_ROLES else "."))
+else:
+    st.caption(f"{len(projects):,} projects. Select a row to open or edit it.")
+    table = projects.assign(link="project?project=" + projects["id"])
+    picked = money_table(table, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
+                                 "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
+                                 "budget_revenue": "Revenue budget", "budget_cost": "Cost budget", "link": "Page"},
+                         key="proj_table", link_column="link", selectable=True, height=380)
+    rows = picked.selection.rows if picked else []
+    if rows:
+        chosen = table.iloc[rows[0]]
+        st.page_link("pages/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
+                     query_params={"project": chosen["id"]})
+        if user.role in WRITE_ROLES:
+            header = repository.project_header(chosen["id"], engine())
+            st.subheader(f"Edit {header.name}")
+            values = project_form(f"proj_edit_{header.id}_{header.version}", header)
+            if values is not None:
+                try:
+                    repository.update_project(user, header.id, header.version, values, engine())
+                    clear_caches()
+                    st.success(f"Saved {values['name']}.")
+                except (StaleEdit, PermissionDenied) as exc:
+                    st.error(str(exc))
+
+if user.role in WRITE_ROLES:
+    with st.expander("New project", icon=":material/add:"):
+        values = project_form("proj_new")
+        if values is not None:
+            try:
+                repository.create_project(user, values, engine())
+                clear_caches()
+                st.success(f"Created {values['name']} for {values['client_name']}.")
+            except PermissionDenied as exc:
+                st.error(str(exc))
+else:
+    st.caption("You have read-only access: ask an admin or finance colleague to create or change projects.")

@@ -105,6 +105,7 @@ def _fresh_database(server_url: str, template: str):
             if cached.cache_info().currsize:
                 cached().dispose()
             cached.cache_clear()
+        _clear_streamlit_caches()
         if saved is None:
             os.environ.pop("DATABASE_URL", None)
         else:

@@ -49,3 +49,15 @@ def test_money_is_shown_in_full_with_the_pound_sign():
 def test_ageing_buckets_match_the_design():
     assert [metrics.ageing_bucket(d) for d in (-3, 0, 1, 30, 31, 60, 61, 90, 91)] == [
         "Current", "Current", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "90+"]
+
+
+def test_period_presets():
+    today = date(2026, 2, 14)
+    assert metrics.preset_range("This month", today) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert metrics.preset_range("Last month", today) == (date(2026, 1, 1), date(2026, 1, 31))
+    assert metrics.preset_range("This quarter", today) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert metrics.preset_range("This financial year", today) == (date(2025, 4, 1), date(2026, 3, 31))
+    assert metrics.preset_range("This financial year", date(2026, 4, 1)) == (date(2026, 4, 1), date(2027, 3, 31))
+    assert metrics.preset_range("Last 12 months", today) == (date(2025, 3, 1), date(2026, 2, 28))
+    assert metrics.preset_range("All time", today) == (None, None)
+    assert metrics.preset_range("This quarter", date(2026, 12, 31)) == (date(2026, 10, 1), date(2026, 12, 31))

@@ -1,0 +1,56 @@
+"""An accountant's path in a real browser: dashboard, a filter, a project, the same numbers."""
+from milestone.formatting import money
+from tests import oracle
+from tests.browser.conftest import sign_in, wait_for_app
+
+
+def _card(page, label: str) -> str:
+    card = page.locator("[data-testid='stMetric']", has_text=label).first
+    return card.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def test_dashboard_filter_and_project_show_the_database_numbers(live_app, page, artifacts):
+    sign_in(page, live_app)
+    page.get_by_text("Revenue").first.wait_for()
+    all_time = oracle.project_sums(live_app.database)
+    assert _card(page, "Revenue") == money(sum(p["revenue"] for p in all_time.values()))
+    page.screenshot(path=str(artifacts / "dashboard-all-time.png"))
+
+    # change the period filter in the sidebar
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name="Last 12 months").click()
+    wait_for_app(page)
+    assert "period=Last+12+months" in page.url
+    assert _card(page, "Revenue") != money(sum(p["revenue"] for p in all_time.values()))
+    page.screenshot(path=str(artifacts / "dashboard-last-12-months.png"))
+
+    # select the first project in the table (a canvas grid: click its row checkbox) and open it
+    grid = page.locator("[data-testid='stDataFrame']").last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    link = page.locator("[data-testid='stPageLink'] a").first
+    link.wait_for()
+    link.click()
+    wait_for_app(page)
+    page.get_by_text("P&L by build phase").wait_for()
+    project_id = page.url.split("project=")[1].split("&")[0]
+    mine = all_time[project_id]
+    assert _card(page, "Revenue") == money(mine["revenue"])
+    assert _card(page, "Costs") == money(mine["costs"])
+    assert _card(page, "Profit") == money(mine["revenue"] - mine["costs"])
+    page.screenshot(path=str(artifacts / "project-pnl.png"))
+
+
+def test_dashboard_at_tablet_width(live_app, browser, artifacts):
+    context = browser.new_context(viewport={"width": 800, "height": 1000})
+    page = context.new_page()
+    sign_in(page, live_app)
+    page.get_by_text("Outstanding").first.wait_for()
+    assert "£" in _card(page, "Outstanding")
+    # no card truncates its amount with an ellipsis: the text fits its box
+    overflowing = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricValue"] div')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""")
+    assert overflowing == []
+    page.screenshot(path=str(artifacts / "dashboard-tablet.png"))
+    context.close()
