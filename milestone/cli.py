@@ -76,33 +76,70 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+# The operator at the command line has database access already; they act as an admin
+# named "cli" (recorded in the audit), still bound by the last-admin rule.
+def _cli_admin():
+    from milestone.repository import User
+
+    return User(id="", username="cli", display_name="Command line", email=None, role="admin",
+                disabled=False, must_change_password=False)
+
+
 def cmd_users(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from milestone import auth, repository
+    from milestone.validation import USER_LABELS, NewUser, describe_errors
 
     if args.action == "list":
-        with db.engine().connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT username, role, disabled FROM milestone.app_users ORDER BY username").all()
-        for r in rows:
-            print(f"{r.username:<20} {r.role:<8} {'disabled' if r.disabled else 'active'}")
+        for r in repository.list_users().itertuples():
+            state = "disabled" if r.disabled else ("must change password" if r.must_change_password else "active")
+            print(f"{r.username:<20} {r.role:<8} {state}")
         return 0
     if args.action == "add":
+        try:
+            new = NewUser(username=args.username, display_name=args.name or args.username, email=args.email,
+                          role=args.role)
+        except ValidationError as exc:
+            print("\n".join(describe_errors(exc, USER_LABELS)), file=sys.stderr)
+            return 2
         password = args.password or auth.generate_password()
-        problems = auth.password_problems(password, args.username)
+        problems = auth.password_problems(password, new.username)
         if problems:
             print("Password " + "; ".join(problems) + ".", file=sys.stderr)
             return 2
-        repository.create_user(args.username, args.name or args.username, args.role,
-                               auth.hash_password(password), actor="cli", email=args.email,
-                               must_change_password=not args.password)
-        print(f"Created {args.username} ({args.role}). Initial password: {password}" if not args.password
-              else f"Created {args.username} ({args.role}).")
+        repository.create_user(new.username, new.display_name, new.role, auth.hash_password(password),
+                               actor="cli", email=new.email, must_change_password=not args.password)
+        print(f"Created {new.username} ({new.role}). One-time password: {password}" if not args.password
+              else f"Created {new.username} ({new.role}).")
         return 0
-    print(f"'users {args.action}' is not available yet.", file=sys.stderr)
-    return 2
+    if repository.get_user(args.username) is None:
+        print(f"There is no user called {args.username}.", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "disable":
+            repository.update_user(_cli_admin(), args.username, disabled=True)
+            print(f"Disabled {args.username} and ended their sessions.")
+        elif args.action == "enable":
+            repository.update_user(_cli_admin(), args.username, disabled=False)
+            print(f"Enabled {args.username}.")
+        elif args.action == "role":
+            repository.update_user(_cli_admin(), args.username, role=args.role)
+            print(f"{args.username} is now {args.role}.")
+        elif args.action == "reset":
+            password = auth.generate_password()
+            repository.set_password(_cli_admin(), args.username, auth.hash_password(password), must_change=True)
+            print(f"Reset {args.username}. One-time password: {password} (they choose a new one at sign-in).")
+    except repository.LastAdmin as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from milestone import config
+
+    config.cookie_key()  # refuses to serve with a missing or default key outside local mode
     db.ensure_database()
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
            "--server.port", str(args.port), "--server.address", args.address]
@@ -142,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("users", help="manage app users")
-    p.add_argument("action", choices=["add", "list", "disable", "reset"])
+    p.add_argument("action", choices=["add", "list", "disable", "enable", "reset", "role"])
     p.add_argument("username", nargs="?")
     p.add_argument("--role", choices=["admin", "finance", "viewer"], default="viewer")
     p.add_argument("--name")
@@ -160,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("MILESTONE_LOG_LEVEL", "WARNING"))
     args = build_parser().parse_args(argv)
-    if getattr(args, "action", None) in ("add", "disable", "reset") and not getattr(args, "username", None):
+    if args.command == "users" and args.action != "list" and not args.username:
         print(f"users {args.action} needs a USERNAME.", file=sys.stderr)
         return 2
     try:

@@ -46,3 +46,56 @@ def settings() -> Settings:
         base_path=_base_path(os.environ.get("MILESTONE_BASE_PATH", "")),
         cookie_key=os.environ.get("MILESTONE_COOKIE_KEY") or None,
     )
+
+
+_DEFAULT_KEYS = {"", "change-me", "changeme", "secret", "default", "milestone"}
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+def local_mode() -> bool:
+    """`make run` and the tests set MILESTONE_LOCAL=1; production never should."""
+    return os.environ.get("MILESTONE_LOCAL", "") == "1"
+
+
+def cookie_key() -> str:
+    """The key that signs login cookies.
+
+    From MILESTONE_COOKIE_KEY (or Streamlit's secrets as `cookie_key`). In local mode a random
+    key is made once and kept in MILESTONE_DATA_DIR; outside local mode a missing, default or
+    short key is refused, so a deployment never runs with a guessable key.
+    """
+    key = os.environ.get("MILESTONE_COOKIE_KEY", "")
+    if not key:
+        try:
+            import streamlit as st
+
+            key = str(st.secrets.get("cookie_key", ""))
+        except Exception:  # noqa: BLE001 - no secrets file is normal
+            key = ""
+    if key and key.lower() not in _DEFAULT_KEYS and len(key) >= MIN_COOKIE_KEY_LENGTH:
+        return key
+    if local_mode():
+        import secrets
+
+        path = settings().data_dir / "cookie_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+    raise ConfigError(
+        "MILESTONE_COOKIE_KEY is missing, a default value, or shorter than "
+        f"{MIN_COOKIE_KEY_LENGTH} characters. Set it to a long random secret, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` (for local use only, "
+        "MILESTONE_LOCAL=1 makes one).")
+
+
+def idle_minutes() -> int:
+    raw = os.environ.get("MILESTONE_IDLE_MINUTES", "30")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"MILESTONE_IDLE_MINUTES must be a whole number of minutes, got {raw!r}") from None
+    if not 1 <= value <= 24 * 60:
+        raise ConfigError(f"MILESTONE_IDLE_MINUTES must be between 1 and 1440, got {value}")
+    return value

@@ -433,3 +433,135 @@ def update_project(user: User, project_id: str, version: int, values: dict[str, 
             raise StaleEdit(f"This project was changed{detail} after you opened it, or it was deleted. "
                             "Nothing was saved: reload it to see the current values.")
         return int(new_version)
+
+
+# --------------------------------------------------------------------------- users and login
+
+LOCK_AFTER_FAILURES = 5
+LOCK_WINDOW_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    message: str | None  # what to tell the person when user is None
+
+
+def _locked_until(conn, username: str) -> datetime | None:
+    """Locked while the last 15 minutes hold 5 wrong passwords (since the last success);
+    the lock ends 15 minutes after the oldest of those five."""
+    return conn.scalar(sa.text("""
+        WITH fails AS (
+            SELECT at FROM login_events
+            WHERE username = :u AND reason = 'bad_password' AND at > now() - make_interval(mins => :w)
+              AND at > coalesce((SELECT max(at) FROM login_events WHERE username = :u AND success), '-infinity')
+            ORDER BY at DESC LIMIT :n)
+        SELECT min(at) + make_interval(mins => :w) FROM fails HAVING count(*) >= :n"""),
+        {"u": username, "w": LOCK_WINDOW_MINUTES, "n": LOCK_AFTER_FAILURES})
+
+
+def authenticate(username: str, password: str, eng: Engine | None = None) -> LoginResult:
+    """Check a sign-in attempt, throttled in the database (so it holds across tabs and restarts).
+
+    The messages never reveal whether a username exists: an unknown name is treated exactly
+    like a wrong password, including the lock-out after five attempts.
+    """
+    from milestone.auth import check_password
+
+    name = username.strip().lower()
+    wrong = "Username or password is incorrect."
+    with db.transaction(None, eng) as conn:
+        until = _locked_until(conn, name)
+        row = conn.execute(sa.text("SELECT password_hash, disabled FROM app_users WHERE username = :u"),
+                           {"u": name}).first()
+        if until is not None:
+            reason, message = "locked", (f"Too many failed sign-ins: this account is locked until "
+                                         f"{until.astimezone():%H:%M}. Try again then, or ask an admin.")
+        elif row is None or not check_password(password, row.password_hash):
+            reason, message = "bad_password", wrong
+        elif row.disabled:
+            reason, message = "disabled", wrong
+        else:
+            reason, message = "ok", None
+        conn.execute(sa.text("INSERT INTO login_events (username, success, reason) VALUES (:u, :s, :r)"),
+                     {"u": name[:64], "s": reason == "ok", "r": reason})
+        if reason == "bad_password" and _locked_until(conn, name) is not None:
+            message = (f"Too many failed sign-ins: this account is locked for {LOCK_WINDOW_MINUTES} minutes. "
+                       "Try again later, or ask an admin.")
+    return LoginResult(get_user(name, eng) if reason == "ok" else None, message)
+
+
+def recent_logins(limit: int = 100, eng: Engine | None = None) -> pd.DataFrame:
+    return _frame(eng, """SELECT at, username, success, reason FROM login_events ORDER BY at DESC, id DESC
+                          LIMIT :n""", {"n": limit})
+
+
+def list_users(eng: Engine | None = None) -> pd.DataFrame:
+    return _frame(eng, """
+        SELECT u.username, u.display_name, u.email, u.role, u.disabled, u.must_change_password,
+               (SELECT max(at) FROM login_events e WHERE e.username = u.username AND e.success) AS last_login
+        FROM app_users u ORDER BY u.username""")
+
+
+class LastAdmin(Exception):
+    """The change would leave no active admin; nothing was written."""
+
+
+def _guard_last_admin(conn, username: str) -> None:
+    """Refuse to disable or demote the last active admin (locks the admin rows meanwhile)."""
+    admins = conn.execute(sa.text("SELECT username FROM app_users WHERE role = 'admin' AND NOT disabled"
+                                  " ORDER BY username FOR UPDATE")).scalars().all()
+    if admins == [username]:
+        raise LastAdmin(f"{username} is the last active admin: make someone else an admin first.")
+
+
+def update_user(actor: User, username: str, *, role: str | None = None, disabled: bool | None = None,
+                eng: Engine | None = None) -> None:
+    """Change a user's role or disable/enable them (admins only)."""
+    require_role(actor, {"admin"}, "manage users")
+    with db.transaction(actor.username, eng) as conn:
+        current = conn.execute(sa.text("SELECT role, disabled FROM app_users WHERE username = :u FOR UPDATE"),
+                               {"u": username}).first()
+        if current is None:
+            raise ValueError(f"There is no user called {username}.")
+        if current.role == "admin" and not current.disabled and (disabled or (role and role != "admin")):
+            _guard_last_admin(conn, username)
+        conn.execute(sa.text("""
+            UPDATE app_users SET role = coalesce(:r, role), disabled = coalesce(:d, disabled), updated_at = now(),
+                   sessions_valid_after = CASE WHEN :d THEN now() ELSE sessions_valid_after END
+            WHERE username = :u"""), {"u": username, "r": role, "d": disabled})
+
+
+def set_password(actor: User | None, username: str, password_hash: str, *, must_change: bool,
+                 eng: Engine | None = None) -> None:
+    """Set a password: an admin resetting someone's (must_change=True), or a user changing their own."""
+    if actor is None or actor.username != username:
+        require_role(actor, {"admin"}, "reset other people's passwords")
+    with db.transaction(actor.username if actor else None, eng) as conn:
+        found = conn.execute(sa.text("""
+            UPDATE app_users SET password_hash = :h, must_change_password = :m, updated_at = now(),
+                   sessions_valid_after = CASE WHEN :m THEN now() ELSE sessions_valid_after END
+            WHERE username = :u RETURNING 1"""), {"u": username, "h": password_hash, "m": must_change}).first()
+    if not found:
+        raise ValueError(f"There is no user called {username}.")
+
+
+def end_sessions(username: str, eng: Engine | None = None) -> None:
+    """Invalidate every sign-in cookie issued to `username` until now (sign-out everywhere)."""
+    with db.transaction(username, eng) as conn:
+        conn.execute(sa.text("UPDATE app_users SET sessions_valid_after = now() WHERE username = :u"), {"u": username})
+
+
+def session_still_valid(username: str, issued_at: float, eng: Engine | None = None) -> bool:
+    with _eng(eng).connect() as conn:
+        return bool(conn.scalar(sa.text("""
+            SELECT sessions_valid_after < to_timestamp(:t) AND NOT disabled FROM app_users WHERE username = :u"""),
+            {"u": username, "t": issued_at}))
+
+
+def add_user(actor: User, username: str, display_name: str, role: str, password_hash: str,
+             email: str | None = None, eng: Engine | None = None) -> str:
+    """An admin creates a user, who must choose their own password at first sign-in."""
+    require_role(actor, {"admin"}, "manage users")
+    return create_user(username, display_name, role, password_hash, actor=actor.username, email=email,
+                       must_change_password=True, eng=eng)

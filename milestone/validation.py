@@ -91,4 +91,27 @@ def _plain(msg: str) -> str:
         msg = "is too long (" + msg.removeprefix("String should have at most ") + " at most)"
     if msg.startswith("Input should be less than or equal to"):
         msg = "is too large"
+    if msg.startswith("String should match pattern '^[a-z0-9._-]{2,64}$'"):
+        msg = "use 2 to 64 lower-case letters, digits, dots, dashes or underscores"
+    elif msg.startswith("String should match pattern '^[^@\\s]+@"):
+        msg = "is not an email address"
     return msg
+
+
+class NewUser(BaseModel):
+    """A user as an admin types them in (Users page or CLI)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    username: str = Field(pattern=r"^[a-z0-9._-]{2,64}$")
+    display_name: str = Field(min_length=1, max_length=255)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Literal["admin", "finance", "viewer"] = "viewer"
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _blank_email_is_none(cls, v):
+        return v or None
+
+
+USER_LABELS = {"username": "Username", "display_name": "Name", "email": "Email", "role": "Role"}

@@ -46,6 +46,20 @@ def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cookie_key():
+    """A real-looking signing key for the app under test (production refuses a missing one)."""
+    import secrets
+
+    saved = os.environ.get("MILESTONE_COOKIE_KEY")
+    os.environ["MILESTONE_COOKIE_KEY"] = secrets.token_urlsafe(48)
+    yield os.environ["MILESTONE_COOKIE_KEY"]
+    if saved is None:
+        os.environ.pop("MILESTONE_COOKIE_KEY", None)
+    else:
+        os.environ["MILESTONE_COOKIE_KEY"] = saved
+
+
 @pytest.fixture(scope="session")
 def server_url():
     """Admin URL of the PostgreSQL server the tests use."""

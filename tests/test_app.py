@@ -6,7 +6,7 @@ from milestone import seed
 from tests.apptest import app_as
 
 PAGES = ["pages/dashboard.py", "pages/projects.py", "pages/project.py", "pages/estimates.py",
-         "pages/export.py", "pages/admin.py"]
+         "pages/export.py", "pages/users.py"]
 
 
 def _app() -> AppTest:

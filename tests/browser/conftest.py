@@ -110,7 +110,25 @@ def wait_for_app(pg) -> None:
     pg.wait_for_timeout(300)
 
 
+def submit_login(pg, username: str, password: str) -> None:
+    pg.get_by_role("textbox", name="Username").fill(username)
+    pg.get_by_role("textbox", name="Password").fill(password)
+    pg.wait_for_timeout(300)  # let the inputs register with the form before submitting
+    pg.get_by_role("button", name="Sign in").click()
+    pg.wait_for_timeout(500)
+    wait_for_app(pg)
+
+
 def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
-    """Open the app as a demo user of `role`. (Before login exists the app acts as admin.)"""
+    """Open the app and sign in through the form as the demo user named like `role`."""
     pg.goto(f"{live.url}/{path}")
     wait_for_app(pg)
+    pg.get_by_role("button", name="Sign in").wait_for()
+    submit_login(pg, role, live.passwords[role])
+    try:
+        pg.get_by_text("Signed in as").wait_for()
+    except Exception:
+        pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"sign-in-failed-{role}.png"))
+        raise
+    if path:  # the form was shown on the requested page; make sure that page is what runs now
+        wait_for_app(pg)

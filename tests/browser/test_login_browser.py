@@ -1,0 +1,31 @@
+"""Signing in and out in a real browser, with the lock-out after five wrong passwords."""
+from tests.browser.conftest import submit_login, wait_for_app
+
+
+def test_wrong_password_lock_out_sign_in_and_sign_out(live_app, page, artifacts):
+    page.goto(live_app.url)
+    wait_for_app(page)
+    page.screenshot(path=str(artifacts / "login.png"))
+    assert "Revenue" not in page.inner_text("body")
+
+    submit_login(page, "viewer", "wrong password")
+    page.get_by_text("Username or password is incorrect.").wait_for()
+    for _ in range(4):
+        submit_login(page, "viewer", "wrong password")
+    page.get_by_text("locked for 15 minutes").wait_for()
+    submit_login(page, "viewer", live_app.passwords["viewer"])  # the right password, but locked
+    page.get_by_text("locked until").wait_for()
+    page.screenshot(path=str(artifacts / "login-locked.png"))
+
+    submit_login(page, "finance", live_app.passwords["finance"])
+    page.get_by_text("Signed in as").wait_for()
+    page.get_by_text("Revenue").first.wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign in").wait_for()
+    page.get_by_text("You have signed out.").wait_for()
+    # a reload does not bring the session back
+    page.reload()
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert "Signed in as" not in page.inner_text("body")

@@ -1,0 +1,123 @@
+"""Sign-in security: throttling in the database, password policy, last-admin rule, roles."""
+import pytest
+
+from milestone import auth, config, repository, seed
+from milestone.repository import LastAdmin, PermissionDenied
+
+WRONG = "Username or password is incorrect."
+
+
+@pytest.fixture(scope="module")
+def passwords(database):
+    return seed.ensure_demo_users(database.owner)
+
+
+def _user(database, name):
+    return repository.get_user(name, database.app)
+
+
+def test_the_right_password_signs_in_and_is_recorded_without_the_password(database, passwords):
+    result = repository.authenticate("Finance ", passwords["finance"], database.app)
+    assert result.user.username == "finance" and result.message is None
+    row = database.rows("SELECT * FROM milestone.login_events ORDER BY id DESC LIMIT 1")[0]
+    assert row["success"] and row["username"] == "finance" and passwords["finance"] not in str(dict(row))
+
+
+def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(fresh_database):
+    pw = seed.ensure_demo_users(fresh_database.owner)
+    messages = [repository.authenticate("viewer", "nope", fresh_database.app).message for _ in range(5)]
+    assert messages[:4] == [WRONG] * 4 and "locked for 15 minutes" in messages[4]
+    locked = repository.authenticate("viewer", pw["viewer"], fresh_database.app)
+    assert locked.user is None and "locked until" in locked.message
+    # fifteen minutes later (moved back in time here), the right password works again
+    fresh_database.execute("UPDATE milestone.login_events SET at = at - interval '16 minutes'")
+    assert repository.authenticate("viewer", pw["viewer"], fresh_database.app).user is not None
+
+
+def test_an_unknown_username_gets_the_same_messages_as_a_real_one(fresh_database):
+    seed.ensure_demo_users(fresh_database.owner)
+    unknown = [repository.authenticate("ghost", "nope", fresh_database.app).message for _ in range(6)]
+    real = [repository.authenticate("viewer", "nope", fresh_database.app).message for _ in range(6)]
+    assert [m.split(" until")[0] for m in unknown] == [m.split(" until")[0] for m in real]
+
+
+def test_a_success_resets_the_count(fresh_database):
+    pw = seed.ensure_demo_users(fresh_database.owner)
+    for _ in range(4):
+        repository.authenticate("finance", "nope", fresh_database.app)
+    assert repository.authenticate("finance", pw["finance"], fresh_database.app).user
+    assert repository.authenticate("finance", "nope", fresh_database.app).message == WRONG
+
+
+def test_a_disabled_user_cannot_sign_in_and_is_not_told_why(database, passwords):
+    admin = _user(database, "admin")
+    repository.update_user(admin, "priya", disabled=True, eng=database.app)
+    result = repository.authenticate("priya", passwords["priya"], database.app)
+    assert result.user is None and result.message == WRONG
+    repository.update_user(admin, "priya", disabled=False, eng=database.app)
+
+
+def test_password_policy():
+    assert auth.password_problems("short", "val") == ["must be at least 12 characters"]
+    assert auth.password_problems("averylongname", "averylongname") == ["must not be the username"]
+    assert auth.password_problems("correct horse battery", "val") == []
+
+
+def test_the_last_active_admin_cannot_be_disabled_or_demoted(database, passwords):
+    admin = _user(database, "admin")
+    with pytest.raises(LastAdmin):
+        repository.update_user(admin, "admin", disabled=True, eng=database.app)
+    with pytest.raises(LastAdmin):
+        repository.update_user(admin, "admin", role="finance", eng=database.app)
+    repository.update_user(admin, "finance", role="admin", eng=database.app)
+    repository.update_user(admin, "admin", role="viewer", eng=database.app)  # now allowed: finance is admin
+    assert _user(database, "admin").role == "viewer"
+    repository.update_user(_user(database, "finance"), "admin", role="admin", eng=database.app)
+    repository.update_user(_user(database, "admin"), "finance", role="finance", eng=database.app)
+
+
+@pytest.mark.parametrize("write", [
+    lambda u, eng: repository.add_user(u, "newbie", "New", "viewer", "x", eng=eng),
+    lambda u, eng: repository.update_user(u, "priya", role="admin", eng=eng),
+    lambda u, eng: repository.update_user(u, "priya", disabled=True, eng=eng),
+    lambda u, eng: repository.set_password(u, "priya", "x", must_change=True, eng=eng),
+])
+@pytest.mark.parametrize("role", ["viewer", "finance"])
+def test_only_admins_manage_users(database, passwords, write, role):
+    before = database.rows("SELECT username, role, disabled, password_hash FROM milestone.app_users ORDER BY 1")
+    with pytest.raises(PermissionDenied):
+        write(_user(database, role), database.app)
+    assert database.rows("SELECT username, role, disabled, password_hash FROM milestone.app_users ORDER BY 1") == before
+
+
+def test_a_reset_forces_a_new_password_and_ends_sessions(database, passwords):
+    import time
+
+    issued = time.time() - 1
+    assert repository.session_still_valid("viewer", issued, database.app)
+    repository.set_password(_user(database, "admin"), "viewer", auth.hash_password("a fresh one-time pw"),
+                            must_change=True, eng=database.app)
+    assert _user(database, "viewer").must_change_password
+    assert not repository.session_still_valid("viewer", issued, database.app)
+
+
+def test_signing_out_invalidates_earlier_cookies(database, passwords):
+    import time
+
+    issued = time.time() - 1
+    repository.end_sessions("finance", database.app)
+    assert not repository.session_still_valid("finance", issued, database.app)
+    assert repository.session_still_valid("finance", time.time() + 1, database.app)
+
+
+def test_cookie_key_is_required_outside_local_mode(monkeypatch, tmp_path):
+    monkeypatch.delenv("MILESTONE_LOCAL", raising=False)
+    for bad in ("", "change-me", "short-key"):
+        monkeypatch.setenv("MILESTONE_COOKIE_KEY", bad)
+        with pytest.raises(config.ConfigError, match="MILESTONE_COOKIE_KEY"):
+            config.cookie_key()
+    monkeypatch.setenv("MILESTONE_LOCAL", "1")
+    monkeypatch.setenv("MILESTONE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MILESTONE_COOKIE_KEY", "")
+    key = config.cookie_key()
+    assert len(key) >= 32 and config.cookie_key() == key  # made once, then kept
