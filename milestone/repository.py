@@ -565,3 +565,153 @@ def add_user(actor: User, username: str, display_name: str, role: str, password_
     require_role(actor, {"admin"}, "manage users")
     return create_user(username, display_name, role, password_hash, actor=actor.username, email=email,
                        must_change_password=True, eng=eng)
+
+
+# --------------------------------------------------------------------------- estimates writes
+
+
+class Conflict(Exception):
+    """Rows changed or deleted by someone else since they were loaded; nothing was written."""
+
+    def __init__(self, message: str, rows: pd.DataFrame):
+        super().__init__(message)
+        self.rows = rows
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    updated: int
+    added: int
+    deleted: int
+
+    @property
+    def summary(self) -> str:
+        total = self.updated + self.added + self.deleted
+        parts = [f"{n} {what}" for n, what in ((self.updated, "updated"), (self.added, "added"),
+                                                (self.deleted, "deleted")) if n]
+        return f"Saved {total} change{'s' if total != 1 else ''}" + (f": {', '.join(parts)}." if parts else ".")
+
+
+def _arrays(rows: list, *getters) -> list[list]:
+    return [[g(r) for r in rows] for g in getters]
+
+
+def save_estimate_changes(changes: "EstimateChanges", user: User, eng: Engine | None = None) -> SaveResult:
+    """Write a validated batch in one transaction, all or nothing.
+
+    Every touched row must still have the version it was loaded at, or the whole batch is
+    refused with a Conflict naming the rows and who changed them. The statements are set-based
+    (arrays in, one statement per kind of change), so 500 rows cost the same round trips as 1.
+    """
+    from milestone.validation import RowProblems
+
+    require_role(user, action="save estimates")
+    if not changes.count:
+        return SaveResult(0, 0, 0)
+    touched = [(i, v) for i, v, _ in changes.updates] + list(changes.deletes)
+    with db.transaction(user.username, eng) as conn:
+        if touched:
+            current = {r.id: r for r in conn.execute(sa.text("""
+                SELECT e.id::text AS id, e.version, e.updated_by, e.updated_at, e.description, e.amount, e.date,
+                       e.kind, p.name AS project
+                FROM estimates e JOIN projects p ON p.id = e.project_id
+                WHERE e.id = ANY(CAST(:ids AS uuid[])) ORDER BY e.id FOR UPDATE OF e"""),
+                {"ids": [i for i, _ in touched]})}
+            stale = [(i, v) for i, v in touched if i not in current or current[i].version != v]
+            if stale:
+                lines, fresh = [], []
+                for i, _ in stale:
+                    row = current.get(i)
+                    if row is None:
+                        lines.append(f"an estimate was deleted by someone else (id {i[:8]}…)")
+                    else:
+                        lines.append(f"“{row.description[:60]}” on {row.project} was changed by "
+                                     f"{row.updated_by or 'someone'} at {row.updated_at.astimezone():%H:%M}")
+                        fresh.append(dict(row._mapping))
+                raise Conflict("Nothing was saved: " + "; ".join(lines) + ". Their current values are shown "
+                               "below; discard your changes to reload, then make your edits again.",
+                               pd.DataFrame(fresh))
+        new_projects = {r.project_id for _, r in changes.inserts} | {r.project_id for _, _, r in changes.updates}
+        known = set(conn.execute(sa.text("SELECT id::text FROM projects WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                                 {"ids": list(new_projects)}).scalars())
+        if new_projects - known:
+            raise RowProblems([f"Project {p[:8]}…: no such project (it may have been deleted)" for p in new_projects - known])
+        cols = ("project_id", "build_phase_id", "kind", "description", "amount", "date")
+        getters = [lambda r, c=c: getattr(r, c) for c in cols]
+        if changes.updates:
+            rows = [r for _, _, r in changes.updates]
+            p, ph, k, d, a, dt = _arrays(rows, *getters)
+            conn.execute(sa.text("""
+                UPDATE estimates e SET project_id = i.project_id, build_phase_id = i.build_phase_id, kind = i.kind,
+                       description = i.description, amount = i.amount, date = i.date, updated_by = :user
+                FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS uuid[]), CAST(:ph AS uuid[]), CAST(:k AS text[]),
+                            CAST(:d AS text[]), CAST(:a AS numeric[]), CAST(:dt AS date[]))
+                     AS i(id, project_id, build_phase_id, kind, description, amount, date)
+                WHERE e.id = i.id"""),
+                {"ids": [i for i, _, _ in changes.updates], "p": p, "ph": ph, "k": k, "d": d, "a": a, "dt": dt,
+                 "user": user.username})
+        if changes.deletes:
+            conn.execute(sa.text("DELETE FROM estimates WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                         {"ids": [i for i, _ in changes.deletes]})
+        if changes.inserts:
+            rows = [r for _, r in changes.inserts]
+            p, ph, k, d, a, dt = _arrays(rows, *getters)
+            conn.execute(sa.text("""
+                INSERT INTO estimates (id, project_id, build_phase_id, kind, description, amount, date,
+                                       created_by, updated_by)
+                SELECT coalesce(i.id, gen_random_uuid()), i.project_id, i.build_phase_id, i.kind, i.description,
+                       i.amount, i.date, :user, :user
+                FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS uuid[]), CAST(:ph AS uuid[]), CAST(:k AS text[]),
+                            CAST(:d AS text[]), CAST(:a AS numeric[]), CAST(:dt AS date[]))
+                     AS i(id, project_id, build_phase_id, kind, description, amount, date)"""),
+                {"ids": [i for i, _ in changes.inserts], "p": p, "ph": ph, "k": k, "d": d, "a": a, "dt": dt,
+                 "user": user.username})
+    return SaveResult(len(changes.updates), len(changes.inserts), len(changes.deletes))
+
+
+def estimate_saves(user_filter: str | None = None, limit: int = 50, eng: Engine | None = None) -> pd.DataFrame:
+    """Saves of estimates, newest first: one row per transaction (who, when, what)."""
+    params: dict[str, Any] = {"n": limit}
+    where = ""
+    if user_filter:
+        where = "AND user_id = :who"
+        params["who"] = user_filter
+    return _frame(eng, f"""
+        SELECT changed_at, user_id AS "user", count(*) FILTER (WHERE operation = 'UPDATE') AS updated,
+               count(*) FILTER (WHERE operation = 'INSERT') AS added,
+               count(*) FILTER (WHERE operation = 'DELETE') AS deleted
+        FROM audit_log WHERE table_name = 'estimates' {where}
+        GROUP BY changed_at, user_id ORDER BY changed_at DESC LIMIT :n""", params)
+
+
+def estimate_save_details(changed_at: datetime, who: str, eng: Engine | None = None) -> pd.DataFrame:
+    """The audit rows of one save (same transaction time and user)."""
+    return _frame(eng, """
+        SELECT id AS audit_id, operation, row_id::text AS estimate_id, old_data, new_data
+        FROM audit_log WHERE table_name = 'estimates' AND changed_at = :t AND user_id = :u ORDER BY id""",
+        {"t": changed_at, "u": who})
+
+
+def undo_estimate_save(changed_at: datetime, who: str, user: User, eng: Engine | None = None) -> SaveResult:
+    """Put back what one save changed, through the same validated, audited, version-checked save.
+
+    Allowed to admins and to the person who made the save. Refused (Conflict) if any of those
+    rows has changed again since.
+    """
+    from milestone.validation import EstimateChanges, EstimateRow
+
+    if user.role != "admin" and user.username != who:
+        raise PermissionDenied(f"Not allowed: only an admin or {who} can undo {who}'s save.")
+    changes = EstimateChanges()
+
+    def values(data: dict) -> EstimateRow:
+        return EstimateRow.model_validate({k: data.get(k) for k in EstimateRow.model_fields})
+
+    for _, r in estimate_save_details(changed_at, who, eng).iterrows():
+        if r["operation"] == "UPDATE":
+            changes.updates.append((r["estimate_id"], int(r["new_data"]["version"]), values(r["old_data"])))
+        elif r["operation"] == "INSERT":
+            changes.deletes.append((r["estimate_id"], int(r["new_data"]["version"])))
+        else:
+            changes.inserts.append((r["estimate_id"], values(r["old_data"])))
+    return save_estimate_changes(changes, user, eng)

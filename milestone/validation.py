@@ -89,8 +89,9 @@ def _plain(msg: str) -> str:
         msg = msg.replace(k, v)
     if msg.startswith("String should have at most"):
         msg = "is too long (" + msg.removeprefix("String should have at most ") + " at most)"
-    if msg.startswith("Input should be less than or equal to"):
-        msg = "is too large"
+    if msg.startswith("Input should be less than or equal to") or "digits before the decimal point" in msg \
+            or msg.startswith("Decimal input should have no more than 14 digits"):
+        msg = "is too large (at most 100,000,000,000)"
     if msg.startswith("String should match pattern '^[a-z0-9._-]{2,64}$'"):
         msg = "use 2 to 64 lower-case letters, digits, dots, dashes or underscores"
     elif msg.startswith("String should match pattern '^[^@\\s]+@"):
@@ -115,3 +116,77 @@ class NewUser(BaseModel):
 
 
 USER_LABELS = {"username": "Username", "display_name": "Name", "email": "Email", "role": "Role"}
+
+
+ESTIMATE_LABELS = {"kind": "Kind", "project_id": "Project", "build_phase_id": "Build phase",
+                   "description": "Description", "amount": "Amount", "date": "Date"}
+
+
+class EstimateRow(BaseModel):
+    """One estimate as a person edits it in the grid (or a file gives it)."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)  # text is stored exactly as typed
+
+    project_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
+    kind: Literal["revenue", "cost"]
+    build_phase_id: str | None = None
+    description: str = Field(min_length=1, max_length=500)
+    amount: Decimal = Field(gt=0, le=MAX_AMOUNT, max_digits=14, decimal_places=2)
+    date: date
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount_text(cls, v):
+        if isinstance(v, str):
+            v = v.replace(",", "").replace("£", "").strip()
+        if isinstance(v, float):
+            v = Decimal(str(v))  # 12.3 typed in the grid arrives as a float; keep what was typed
+        return v
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+
+class EstimateChanges(BaseModel):
+    """A save: edited rows (with the version they were loaded at), new rows, deleted rows."""
+
+    updates: list[tuple[str, int, EstimateRow]] = []  # (id, version, values)
+    inserts: list[tuple[str | None, EstimateRow]] = []  # (id or None for a new one, values)
+    deletes: list[tuple[str, int]] = []  # (id, version)
+
+    @property
+    def count(self) -> int:
+        return len(self.updates) + len(self.inserts) + len(self.deletes)
+
+
+class RowProblems(ValueError):
+    """Every problem of a batch, as 'Row 3, Amount: must be greater than 0' lines."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def estimate_row(values: dict, where: str) -> tuple[EstimateRow | None, list[str]]:
+    """Validate one grid row; `where` names it for messages ('Row 3', 'New row 1')."""
+    try:
+        return EstimateRow.model_validate(values), []
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            label = ESTIMATE_LABELS.get(field, field.capitalize())
+            msg = _plain(err["msg"].removeprefix("Value error, "))
+            if err["type"] == "missing" or (err["type"] in ("literal_error", "date_type", "string_type", "decimal_type")
+                                           and err.get("input") in (None, "")):
+                msg = "is required"
+            elif field == "amount" and err["type"] == "decimal_parsing":
+                msg = f"must be a number, not {err.get('input')!r}"
+            elif field == "project_id":
+                msg = "choose a project"
+            out.append(f"{where}, {label}: {msg}")
+        return None, out

@@ -4,6 +4,7 @@ import streamlit as st
 from milestone import charts, metrics, repository
 from milestone.formatting import money
 from milestone.ui.common import current_user, engine, freshness_banner
+from milestone.ui.estimates import render_estimates_editor
 from milestone.ui.tables import kpi_cards, money_table
 from milestone.validation import Filters
 
@@ -92,14 +93,7 @@ for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (ta
             "due_date": st.column_config.DateColumn("Due date", format="DD/MM/YYYY")})
 
 with tab_est:
-    # Estimates for this project (wired in by the estimates work)
-    estimates = repository.list_estimates(Filters(project_ids=(project_id,)), eng=engine())
-    if estimates.empty:
-        st.info("No estimates for this project.")
-    else:
-        money_table(estimates.assign(revenue=estimates["amount"]),
-                    {"kind": "Kind", "phase": "Build phase", "description": "Description", "revenue": "Amount",
-                     "date": "Expected", "updated_by": "Last changed by"}, key="pnl_estimates")
+    render_estimates_editor(key="project_estimates_editor", project_id=project_id)
 
 with tab_hist:
     history = repository.project_audit(project_id, eng=engine())

@@ -120,8 +120,9 @@ def submit_login(pg, username: str, password: str) -> None:
 
 
 def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
-    """Open the app and sign in through the form as the demo user named like `role`."""
-    pg.goto(f"{live.url}/{path}")
+    """Sign in through the form as the demo user named like `role`, then open `path`
+    (a fresh page load: the signed cookie must carry the session)."""
+    pg.goto(live.url)
     wait_for_app(pg)
     pg.get_by_role("button", name="Sign in").wait_for()
     submit_login(pg, role, live.passwords[role])
@@ -130,5 +131,8 @@ def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
     except Exception:
         pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"sign-in-failed-{role}.png"))
         raise
-    if path:  # the form was shown on the requested page; make sure that page is what runs now
+    if path:
+        pg.wait_for_timeout(500)  # let the cookie component store the cookie
+        pg.goto(f"{live.url}/{path}")
         wait_for_app(pg)
+        pg.get_by_text("Signed in as").wait_for()
