@@ -5,16 +5,11 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import private_database
 
-from milestone import db, seed  # noqa: E402
-from milestone.migrate import migrate  # noqa: E402
+from milestone import seed
 
 
 def main() -> None:
@@ -22,22 +17,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ms-bench-"))
-    server = db.EmbeddedServer(tmp)
-    try:
-        server.start()
-        eng = db.make_engine(server.url(), app_role=False)
-        migrate(eng)
-        seed.ensure_demo_users(eng)
+    with private_database() as (eng, _):
         t0 = time.perf_counter()
         counts = seed.load(eng, args.scale, args.seed, progress=True)
         elapsed = time.perf_counter() - t0
         rows = sum(counts.values())
         print(f"seed --scale {args.scale}: {rows:,} rows in {elapsed:.1f} s ({rows / elapsed:,.0f} rows/s)")
-        eng.dispose()
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,18 +6,10 @@ triggers on, and check project_metrics against a recount afterwards.
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from milestone import db, seed  # noqa: E402
-from milestone.migrate import migrate  # noqa: E402
+from common import private_database
 
 UPSERT = """
     INSERT INTO milestone.invoices (project_id, build_phase_id, xero_id, number, contact, issue_date, due_date,
@@ -41,14 +33,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ms-bench-"))
-    server = db.EmbeddedServer(tmp)
-    try:
-        server.start()
-        eng = db.make_engine(server.url(), app_role=False)
-        migrate(eng)
-        seed.ensure_demo_users(eng)
-        seed.load(eng, args.scale, 42, progress=False)
+    with private_database(args.scale) as (eng, _):
         for label, n in (("1 row", 1), (f"{args.rows:,} rows", args.rows)):
             with eng.begin() as conn:
                 conn.execute(sa.text("SET LOCAL ROLE xero_sync"))
@@ -58,10 +43,6 @@ def main() -> None:
             print(f"upsert {label} as xero_sync (metrics maintained in the same statement): {elapsed * 1000:,.0f} ms")
         with eng.connect() as conn:
             print(f"projects whose revenue differs from a recount: {conn.scalar(sa.text(MISMATCHES))}")
-        eng.dispose()
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

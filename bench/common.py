@@ -1,0 +1,36 @@
+"""A private embedded PostgreSQL for a benchmark: started, migrated and seeded, then removed."""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from milestone import db, seed  # noqa: E402
+from milestone.migrate import migrate  # noqa: E402
+
+
+@contextmanager
+def private_database(scale: float | None = None, seed_number: int = 42) -> Iterator[tuple[Engine, str]]:
+    """Yield (owner engine, url) of a migrated database with demo users, seeded at `scale`
+    (None: not seeded, for benchmarks that time the seeding itself)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ms-bench-"))
+    server = db.EmbeddedServer(tmp)
+    try:
+        server.start()
+        owner = db.make_engine(server.url(), app_role=False)
+        migrate(owner)
+        seed.ensure_demo_users(owner)
+        if scale is not None:
+            seed.load(owner, scale, seed_number, progress=False)
+        yield owner, server.url()
+        owner.dispose()
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
