@@ -6,7 +6,7 @@ import streamlit as st
 from milestone import charts, metrics, repository
 from milestone.ui.common import engine, freshness_banner
 from milestone.ui.filters import sidebar_filters
-from milestone.ui.tables import kpi_cards, money_table
+from milestone.ui.tables import kpi_cards, project_table
 from milestone.validation import Filters
 
 
@@ -55,15 +55,7 @@ right.plotly_chart(charts.projects_by_status(projects), width="stretch")
 
 st.subheader("Projects")
 st.caption("Click a column heading to sort; select a row to open the project.")
-table = projects.assign(link="project?project=" + projects["id"])
-picked = money_table(
-    table, {"name": "Project", "client_name": "Client", "status": "Status", "revenue": "Revenue", "costs": "Costs",
-            "profit": "Profit", "margin": "Margin", "revenue_variance": "Revenue vs budget",
-            "cost_variance": "Costs vs budget", "forecast_profit": "Forecast profit", "forecast_margin": "Forecast margin",
-            "link": "Page"},
-    key="dash_projects", link_column="link", selectable=True, height=420)
-rows = picked.selection.rows if picked else []
-if rows:
-    chosen = table.iloc[rows[0]]
-    st.page_link("pages/project.py", label=f"Open {chosen['name']}", icon=":material/open_in_new:",
-                 query_params={"project": chosen["id"]})
+project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "revenue": "Revenue",
+                         "costs": "Costs", "profit": "Profit", "margin": "Margin", "revenue_variance": "Revenue vs budget",
+                         "cost_variance": "Costs vs budget", "forecast_profit": "Forecast profit",
+                         "forecast_margin": "Forecast margin"}, key="dash_projects", height=420)

@@ -8,7 +8,7 @@ from milestone import metrics, repository
 from milestone.repository import WRITE_ROLES, PermissionDenied, StaleEdit
 from milestone.ui.common import clear_caches, current_user, engine, freshness_banner
 from milestone.ui.filters import sidebar_filters
-from milestone.ui.tables import money_table
+from milestone.ui.tables import project_table
 from milestone.validation import PROJECT_LABELS, PROJECT_STATUSES, Filters, ProjectInput, describe_errors
 
 
@@ -59,27 +59,21 @@ if projects.empty:
             (", or create one below." if user.role in WRITE_ROLES else "."))
 else:
     st.caption(f"{len(projects):,} projects. Select a row to open or edit it.")
-    table = projects.assign(link="project?project=" + projects["id"])
-    picked = money_table(table, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
-                                 "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
-                                 "budget_revenue": "Revenue budget", "budget_cost": "Cost budget", "link": "Page"},
-                         key="proj_table", link_column="link", selectable=True, height=380)
-    rows = picked.selection.rows if picked else []
-    if rows:
-        chosen = table.iloc[rows[0]]
-        st.page_link("pages/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
-                     query_params={"project": chosen["id"]})
-        if user.role in WRITE_ROLES:
-            header = repository.project_header(chosen["id"], engine())
-            st.subheader(f"Edit {header.name}")
-            values = project_form(f"proj_edit_{header.id}_{header.version}", header)
-            if values is not None:
-                try:
-                    repository.update_project(user, header.id, header.version, values, engine())
-                    clear_caches()
-                    st.success(f"Saved {values['name']}.")
-                except (StaleEdit, PermissionDenied) as exc:
-                    st.error(str(exc))
+    chosen = project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
+                                      "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
+                                      "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"},
+                           key="proj_table", height=380)
+    if chosen is not None and user.role in WRITE_ROLES:
+        header = repository.project_header(chosen["id"], engine())
+        st.subheader(f"Edit {header.name}")
+        values = project_form(f"proj_edit_{header.id}_{header.version}", header)
+        if values is not None:
+            try:
+                repository.update_project(user, header.id, header.version, values, engine())
+                clear_caches()
+                st.success(f"Saved {values['name']}.")
+            except (StaleEdit, PermissionDenied) as exc:
+                st.error(str(exc))
 
 if user.role in WRITE_ROLES:
     with st.expander("New project", icon=":material/add:"):

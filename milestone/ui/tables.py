@@ -69,3 +69,18 @@ def money_table(frame: pd.DataFrame, columns: dict[str, str], height: int | None
     if selectable:
         kwargs.update(on_select="rerun", selection_mode="single-row")
     return st.dataframe(styler, **kwargs)
+
+
+def project_table(projects: pd.DataFrame, columns: dict[str, str], key: str, height: int = 400) -> pd.Series | None:
+    """A sortable P&L table of projects with a link to each project's page; when a row is
+    selected, offer to open it and return that project's row."""
+    table = projects.assign(link="project?project=" + projects["id"])
+    picked = money_table(table, columns | {"link": "Page"}, key=key, link_column="link", selectable=True,
+                         height=height)
+    rows = picked.selection.rows if picked else []
+    if not rows:
+        return None
+    chosen = table.iloc[rows[0]]
+    st.page_link("pages/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
+                 query_params={"project": chosen["id"]})
+    return chosen
