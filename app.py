@@ -1,7 +1,7 @@
 """Milestone: the entry point. Page registry, sign-in gate and the shared sidebar."""
 import streamlit as st
 
-from milestone import repository
+from milestone import observability, repository
 from milestone.ui.common import engine
 
 st.set_page_config(page_title="Milestone", page_icon=":bar_chart:", layout="wide")
@@ -29,4 +29,5 @@ nav = st.navigation([PAGES[name] for name in ROLE_PAGES[role]])
 with st.sidebar:
     if user:
         st.caption(f"Signed in as **{user.display_name}** ({user.role})")
-nav.run()
+with observability.page_timer(nav.title):
+    nav.run()

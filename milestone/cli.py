@@ -103,13 +103,27 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from milestone import server
+    server.check_cookie_key()
     db.ensure_database()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
-           "--server.port", str(args.port), "--server.address", args.address]
-    base = db.settings().base_path
-    if base:
-        cmd += ["--server.baseUrlPath", base.strip("/")]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    return server.serve(port=args.port, address=args.address)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Ask a running server for /health; exit 0 only when it answers 200."""
+    import json
+    import urllib.error
+    import urllib.request
+    url = args.url or f"http://127.0.0.1:8501{db.settings().base_path.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            print(resp.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(), file=sys.stderr)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"Unhealthy: {url} did not answer ({exc}).", file=sys.stderr)
+    return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -154,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("health", help="check a running server's /health (exit 1 when unhealthy)")
+    p.add_argument("--url", help="default http://127.0.0.1:8501<base path>/health")
+    p.set_defaults(func=cmd_health)
     return parser
 
 

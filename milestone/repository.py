@@ -339,3 +339,28 @@ def create_user(username: str, display_name: str, role: str, password_hash: str,
             VALUES (:u, :d, :e, :r, :h, :m) RETURNING id::text"""),
             {"u": username, "d": display_name, "e": email, "r": role, "h": password_hash,
              "m": must_change_password})
+
+
+# ---- operations (issue 8): write rate limiter
+
+
+def take_write_slot(username: str, limit: int, window_s: int, eng: Engine | None = None) -> float | None:
+    """Record a write by `username` if fewer than `limit` happened in the last `window_s` seconds.
+
+    Returns None when the write is allowed, else the seconds until the oldest counted write
+    leaves the window. A per-user advisory lock makes check-and-insert atomic across processes.
+    """
+    with _eng(eng).begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('ratelimit:' || :u))"), {"u": username})
+        conn.execute(sa.text("""
+            DELETE FROM rate_limit_events
+            WHERE username = :u AND at < clock_timestamp() - make_interval(secs => :w)"""),
+            {"u": username, "w": window_s})
+        row = conn.execute(sa.text("""
+            SELECT count(*) AS n,
+                   EXTRACT(EPOCH FROM min(at) + make_interval(secs => :w) - clock_timestamp()) AS retry
+            FROM rate_limit_events WHERE username = :u"""), {"u": username, "w": window_s}).mappings().one()
+        if row["n"] >= limit:
+            return max(float(row["retry"] or 0), 0.0)
+        conn.execute(sa.text("INSERT INTO rate_limit_events (username) VALUES (:u)"), {"u": username})
+        return None
