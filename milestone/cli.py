@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 from milestone import db
 from milestone.config import PROJECT_ROOT, ConfigError
@@ -126,6 +127,23 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from milestone import backup
+    db.ensure_database()
+    directory = Path(args.dir) if args.dir else db.settings().data_dir / "backups"
+    path = backup.backup(directory, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
+    print(f"Backup written: {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from milestone import backup
+    db.ensure_database()
+    counts = backup.restore(Path(args.file), force=args.force)
+    print(f"Restored {args.file}: {len(counts)} tables, {sum(counts.values()):,} rows, row counts verified.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """What `make run` needs before serving: database up, schema current, demo data present."""
     cmd_migrate(args)
@@ -168,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="pg_dump to DIR with checksum; prune old backups")
+    p.add_argument("dir", nargs="?", help="default <data dir>/backups")
+    p.add_argument("--keep-daily", type=int, default=7)
+    p.add_argument("--keep-weekly", type=int, default=4)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an empty database (verifies checksum and rows)")
+    p.add_argument("file")
+    p.add_argument("--force", action="store_true", help="replace a non-empty database")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("health", help="check a running server's /health (exit 1 when unhealthy)")
     p.add_argument("--url", help="default http://127.0.0.1:8501<base path>/health")

@@ -364,3 +364,40 @@ def take_write_slot(username: str, limit: int, window_s: int, eng: Engine | None
             return max(float(row["retry"] or 0), 0.0)
         conn.execute(sa.text("INSERT INTO rate_limit_events (username) VALUES (:u)"), {"u": username})
         return None
+
+
+# ---- operations (issue 8): backups
+
+
+def table_row_counts(conn: sa.Connection) -> dict[str, int]:
+    """Rows in every table of the milestone schema (names from the catalog, quoted)."""
+    names = conn.scalars(sa.text(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'milestone' ORDER BY tablename")).all()
+    prep = conn.dialect.identifier_preparer
+    return {n: conn.scalar(sa.text(f"SELECT count(*) FROM milestone.{prep.quote(n)}")) for n in names}
+
+
+def export_snapshot(conn: sa.Connection) -> str:
+    conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+    return conn.scalar(sa.text("SELECT pg_export_snapshot()"))
+
+
+def user_table_count(eng: Engine | None = None) -> int:
+    with _eng(eng).connect() as conn:
+        return conn.scalar(sa.text(
+            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"))
+
+
+def record_backup(file_name: str, size_bytes: int, sha256: str, eng: Engine | None = None) -> None:
+    with _eng(eng).begin() as conn:
+        conn.execute(sa.text("INSERT INTO backups (file_name, size_bytes, sha256) VALUES (:f, :s, :h)"),
+                     {"f": file_name, "s": size_bytes, "h": sha256})
+
+
+def last_backup(eng: Engine | None = None) -> dict | None:
+    with _eng(eng).connect() as conn:
+        if conn.scalar(sa.text("SELECT to_regclass('milestone.backups')")) is None:
+            return None
+        row = conn.execute(sa.text(
+            "SELECT file_name, size_bytes, created_at FROM backups ORDER BY created_at DESC LIMIT 1")).mappings().first()
+    return dict(row) if row else None
