@@ -18,6 +18,7 @@ PAGES = {
     "Estimates": st.Page("pages/estimates.py", title="Estimates", icon=":material/edit_note:"),
     "Export": st.Page("pages/export.py", title="Export", icon=":material/download:"),
     "Admin": st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
+    "Monitoring": st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 }
 ROLE_PAGES = {
     "admin": list(PAGES),

@@ -135,3 +135,44 @@ def report_error(exc: BaseException) -> bool:
 
 def uptime_s() -> float:
     return time.time() - STARTED
+
+
+def _quantile(hist: Histogram, q: float) -> float | None:
+    """Approximate quantile (upper bucket bound) over all label sets of a histogram."""
+    buckets: dict[float, float] = {}
+    for metric in hist.collect():
+        for s in metric.samples:
+            if s.name.endswith("_bucket"):
+                le = float(s.labels["le"])
+                buckets[le] = buckets.get(le, 0) + s.value
+    if not buckets or buckets[max(buckets)] == 0:
+        return None
+    total = buckets[max(buckets)]
+    for le in sorted(buckets):
+        if buckets[le] >= q * total:
+            return le
+    return None
+
+
+def _total(counter) -> float:
+    return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+def snapshot() -> dict:
+    """What the monitoring page shows, read from this process's metrics."""
+    import resource
+    requests = _total(HTTP_REQUESTS)
+    errors = _total(ERRORS)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "uptime_s": uptime_s(),
+        "render_p50_s": _quantile(PAGE_RENDER, 0.5),
+        "render_p95_s": _quantile(PAGE_RENDER, 0.95),
+        "errors": errors,
+        "error_rate": errors / requests if requests else 0.0,
+        "active_sessions": _active_sessions(),
+        "db_pool_in_use": _pool_in_use(),
+        "memory_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "recent_errors": list(RECENT_ERRORS)[:10],
+    }

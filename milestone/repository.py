@@ -401,3 +401,12 @@ def last_backup(eng: Engine | None = None) -> dict | None:
         row = conn.execute(sa.text(
             "SELECT file_name, size_bytes, created_at FROM backups ORDER BY created_at DESC LIMIT 1")).mappings().first()
     return dict(row) if row else None
+
+
+def recent_logins(limit: int = 10, eng: Engine | None = None) -> list[dict]:
+    """Recent sign-ins from login_events (added by migration 004) when that table exists."""
+    with _eng(eng).connect() as conn:
+        if conn.scalar(sa.text("SELECT to_regclass('milestone.login_events')")) is None:
+            return []
+        return [dict(r) for r in conn.execute(sa.text(
+            "SELECT * FROM login_events ORDER BY 1 DESC LIMIT :n"), {"n": limit}).mappings()]
