@@ -91,10 +91,19 @@ def restore(file: Path, url: str | None = None, force: bool = False) -> dict[str
         raise ConfigError("The target database is not empty: restore into an empty database, or pass --force "
                           "to replace its contents.")
     libpq, env = _libpq(url)
-    cmd = [str(db._bin("pg_restore")), "--exit-on-error", "--no-owner", "--dbname", libpq]
+    with eng.connect() as conn:
+        old_server = conn.dialect.server_version_info < (17,)
+    # pg_restore 18 emits `SET transaction_timeout`, unknown before PostgreSQL 17: on older
+    # servers run on past errors and accept only that one (row counts are verified below).
+    cmd = [str(db._bin("pg_restore")), "--no-owner", "--dbname", libpq]
+    if not old_server:
+        cmd.append("--exit-on-error")
     if force:
         cmd += ["--clean", "--if-exists"]
-    subprocess.run(cmd + [str(file)], check=True, env=env, capture_output=True, text=True)
+    res = subprocess.run(cmd + [str(file)], env=env, capture_output=True, text=True)
+    errors = [line for line in res.stderr.splitlines() if "ERROR:" in line]
+    if res.returncode != 0 and (not old_server or any("transaction_timeout" not in e for e in errors)):
+        raise ConfigError(f"pg_restore failed: {res.stderr.strip()[-1000:]}")
     want = json.loads(Path(f"{file}.json").read_text())["row_counts"]
     with eng.connect() as conn:
         got = repository.table_row_counts(conn)
