@@ -1,6 +1,7 @@
 """Milestone: the entry point. Page registry, sign-in gate and the shared sidebar."""
 import streamlit as st
 
+from milestone import observability
 from milestone.ui.auth import require_user, sign_out
 
 st.set_page_config(page_title="Milestone", page_icon=":bar_chart:", layout="wide")
@@ -12,6 +13,7 @@ PAGES = {
     "Estimates": st.Page("pages/estimates.py", title="Estimates", icon=":material/edit_note:"),
     "Export": st.Page("pages/export.py", title="Export", icon=":material/download:"),
     "Users": st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
+    "Monitoring": st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 }
 ROLE_PAGES = {
     "admin": list(PAGES),
@@ -23,5 +25,5 @@ with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}** ({user.role})")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
         sign_out("You have signed out.")
-        st.rerun()
-nav.run()
+with observability.page_timer(nav.title):
+    nav.run()

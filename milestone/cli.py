@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 from milestone import db
 from milestone.config import PROJECT_ROOT, ConfigError
@@ -137,16 +138,45 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from milestone import config
+    from milestone import config, server
 
     config.cookie_key()  # refuses to serve with a missing or default key outside local mode
     db.ensure_database()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
-           "--server.port", str(args.port), "--server.address", args.address]
-    base = db.settings().base_path
-    if base:
-        cmd += ["--server.baseUrlPath", base.strip("/")]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    return server.serve(port=args.port, address=args.address)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Ask a running server for /health; exit 0 only when it answers 200."""
+    import json
+    import urllib.error
+    import urllib.request
+    url = args.url or f"http://127.0.0.1:8501{db.settings().base_path.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            print(resp.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(), file=sys.stderr)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"Unhealthy: {url} did not answer ({exc}).", file=sys.stderr)
+    return 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from milestone import backup
+    db.ensure_database()
+    directory = Path(args.dir) if args.dir else db.settings().data_dir / "backups"
+    path = backup.backup(directory, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
+    print(f"Backup written: {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from milestone import backup
+    db.ensure_database()
+    counts = backup.restore(Path(args.file), force=args.force)
+    print(f"Restored {args.file}: {len(counts)} tables, {sum(counts.values()):,} rows, row counts verified.")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -191,6 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="pg_dump to DIR with checksum; prune old backups")
+    p.add_argument("dir", nargs="?", help="default <data dir>/backups")
+    p.add_argument("--keep-daily", type=int, default=7)
+    p.add_argument("--keep-weekly", type=int, default=4)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an empty database (verifies checksum and rows)")
+    p.add_argument("file")
+    p.add_argument("--force", action="store_true", help="replace a non-empty database")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("health", help="check a running server's /health (exit 1 when unhealthy)")
+    p.add_argument("--url", help="default http://127.0.0.1:8501<base path>/health")
+    p.set_defaults(func=cmd_health)
     return parser
 
 

@@ -715,3 +715,65 @@ def undo_estimate_save(changed_at: datetime, who: str, user: User, eng: Engine |
         else:
             changes.inserts.append((r["estimate_id"], values(r["old_data"])))
     return save_estimate_changes(changes, user, eng)
+# ---- operations (issue 8): write rate limiter
+
+
+def take_write_slot(username: str, limit: int, window_s: int, eng: Engine | None = None) -> float | None:
+    """Record a write by `username` if fewer than `limit` happened in the last `window_s` seconds.
+
+    Returns None when the write is allowed, else the seconds until the oldest counted write
+    leaves the window. A per-user advisory lock makes check-and-insert atomic across processes.
+    """
+    with _eng(eng).begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('ratelimit:' || :u))"), {"u": username})
+        conn.execute(sa.text("""
+            DELETE FROM rate_limit_events
+            WHERE username = :u AND at < clock_timestamp() - make_interval(secs => :w)"""),
+            {"u": username, "w": window_s})
+        row = conn.execute(sa.text("""
+            SELECT count(*) AS n,
+                   EXTRACT(EPOCH FROM min(at) + make_interval(secs => :w) - clock_timestamp()) AS retry
+            FROM rate_limit_events WHERE username = :u"""), {"u": username, "w": window_s}).mappings().one()
+        if row["n"] >= limit:
+            return max(float(row["retry"] or 0), 0.0)
+        conn.execute(sa.text("INSERT INTO rate_limit_events (username) VALUES (:u)"), {"u": username})
+        return None
+
+
+# ---- operations (issue 8): backups
+
+
+def table_row_counts(conn: sa.Connection) -> dict[str, int]:
+    """Rows in every table of the milestone schema (names from the catalog, quoted)."""
+    names = conn.scalars(sa.text(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'milestone' ORDER BY tablename")).all()
+    prep = conn.dialect.identifier_preparer
+    return {n: conn.scalar(sa.text(f"SELECT count(*) FROM milestone.{prep.quote(n)}")) for n in names}
+
+
+def export_snapshot(conn: sa.Connection) -> str:
+    conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+    return conn.scalar(sa.text("SELECT pg_export_snapshot()"))
+
+
+def user_table_count(eng: Engine | None = None) -> int:
+    with _eng(eng).connect() as conn:
+        return conn.scalar(sa.text(
+            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"))
+
+
+def record_backup(file_name: str, size_bytes: int, sha256: str, eng: Engine | None = None) -> None:
+    with _eng(eng).begin() as conn:
+        conn.execute(sa.text("INSERT INTO backups (file_name, size_bytes, sha256) VALUES (:f, :s, :h)"),
+                     {"f": file_name, "s": size_bytes, "h": sha256})
+
+
+def last_backup(eng: Engine | None = None) -> dict | None:
+    with _eng(eng).connect() as conn:
+        if conn.scalar(sa.text("SELECT to_regclass('milestone.backups')")) is None:
+            return None
+        row = conn.execute(sa.text(
+            "SELECT file_name, size_bytes, created_at FROM backups ORDER BY created_at DESC LIMIT 1")).mappings().first()
+    return dict(row) if row else None
+
+

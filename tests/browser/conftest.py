@@ -48,11 +48,9 @@ class LiveApp:
 
 def start_app(db_url: str, extra_env: dict[str, str] | None = None, base_path: str = "") -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", **(extra_env or {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
-    if base_path:
-        cmd += ["--server.baseUrlPath", base_path.strip("/")]
+    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", "MILESTONE_BASE_PATH": base_path,
+           **(extra_env or {})}
+    cmd = [sys.executable, "-m", "milestone", "serve", "--port", str(port), "--address", "127.0.0.1"]
     log = open(PROJECT_ROOT / "test-artifacts" / f"server-{port}.log", "w")
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}{base_path}"

@@ -1,0 +1,178 @@
+"""Metrics (Prometheus), error reporting (Sentry or JSON logs) and DB query timing.
+
+Everything here is process-wide: the ASGI server and the Streamlit scripts it runs share
+one registry, which /metrics exposes. Process memory and CPU come from prometheus-client's
+default process collector (process_resident_memory_bytes, process_cpu_seconds_total).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from collections import deque
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
+
+import sqlalchemy as sa
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter("milestone_http_requests_total", "HTTP requests", ["route", "status"])
+HTTP_DURATION = Histogram("milestone_http_request_duration_seconds", "HTTP request duration", ["route"])
+PAGE_RENDER = Histogram("milestone_page_render_seconds", "Page script run duration", ["page"],
+                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30))
+DB_QUERY = Histogram("milestone_db_query_seconds", "DB query duration by repository function", ["function"],
+                     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30))
+ERRORS = Counter("milestone_errors_total", "Uncaught errors by exception type", ["type"])
+ACTIVE_SESSIONS = Gauge("milestone_active_sessions", "Browser sessions connected")
+DB_POOL_IN_USE = Gauge("milestone_db_pool_in_use", "Connections checked out of the app pool")
+
+STARTED = time.time()
+RECENT_ERRORS: deque[dict] = deque(maxlen=50)
+log = logging.getLogger("milestone")
+
+
+def _active_sessions() -> float:
+    try:
+        from streamlit.runtime import Runtime
+        return float(Runtime.instance()._session_mgr.num_active_sessions()) if Runtime.exists() else 0.0
+    except Exception:  # noqa: BLE001 - a gauge must never break /metrics
+        return 0.0
+
+
+def _pool_in_use() -> float:
+    from milestone import db
+    if db.engine.cache_info().currsize == 0:  # engine not created yet: nothing checked out
+        return 0.0
+    try:
+        return float(db.engine().pool.checkedout())
+    except Exception:  # noqa: BLE001
+        return 0.0
+
+
+ACTIVE_SESSIONS.set_function(_active_sessions)
+DB_POOL_IN_USE.set_function(_pool_in_use)
+
+
+# ---- DB query timing, without touching repository functions
+
+
+def _repository_caller() -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "milestone.repository":
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return "other"
+
+
+def _before(conn, cursor, statement, parameters, context, executemany):
+    conn.info.setdefault("ms_query_start", []).append(time.perf_counter())
+
+
+def _after(conn, cursor, statement, parameters, context, executemany):
+    starts = conn.info.get("ms_query_start")
+    if starts:
+        DB_QUERY.labels(_repository_caller()).observe(time.perf_counter() - starts.pop())
+
+
+def instrument_sqlalchemy() -> None:
+    """Time every query on every engine, labelled by the calling milestone.repository function."""
+    if not sa.event.contains(sa.Engine, "before_cursor_execute", _before):
+        sa.event.listen(sa.Engine, "before_cursor_execute", _before)
+        sa.event.listen(sa.Engine, "after_cursor_execute", _after)
+
+
+instrument_sqlalchemy()
+
+
+@contextmanager
+def page_timer(page: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        PAGE_RENDER.labels(page).observe(time.perf_counter() - start)
+
+
+# ---- errors: Sentry when SENTRY_DSN is set, else one JSON line on stdout
+
+
+def setup_error_reporting() -> bool:
+    """Initialise Sentry when SENTRY_DSN is set and sentry-sdk is installed; True if so."""
+    dsn = os.environ.get("SENTRY_DSN")
+    if not dsn:
+        return False
+    try:
+        import sentry_sdk
+    except ImportError:
+        log.warning("SENTRY_DSN is set but sentry-sdk is not installed: errors go to the JSON log only.")
+        return False
+    sentry_sdk.init(dsn=dsn, send_default_pii=False)
+    return True
+
+
+def report_error(exc: BaseException) -> bool:
+    """on_script_error hook: count, remember, and report; False keeps Streamlit's own display."""
+    ERRORS.labels(type(exc).__name__).inc()
+    entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "level": "error",
+             "type": type(exc).__name__, "message": str(exc)[:500]}
+    RECENT_ERRORS.appendleft(entry)
+    if os.environ.get("SENTRY_DSN"):
+        try:
+            import sentry_sdk
+            sentry_sdk.capture_exception(exc)
+            return False
+        except ImportError:
+            pass
+    print(json.dumps({**entry, "traceback": "".join(traceback.format_exception(exc))[-4000:]}),
+          file=sys.stdout, flush=True)
+    return False
+
+
+def uptime_s() -> float:
+    return time.time() - STARTED
+
+
+def _quantile(hist: Histogram, q: float) -> float | None:
+    """Approximate quantile (upper bucket bound) over all label sets of a histogram."""
+    buckets: dict[float, float] = {}
+    for metric in hist.collect():
+        for s in metric.samples:
+            if s.name.endswith("_bucket"):
+                le = float(s.labels["le"])
+                buckets[le] = buckets.get(le, 0) + s.value
+    if not buckets or buckets[max(buckets)] == 0:
+        return None
+    total = buckets[max(buckets)]
+    for le in sorted(buckets):
+        if buckets[le] >= q * total:
+            return le
+    return None
+
+
+def _total(counter) -> float:
+    return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+def snapshot() -> dict:
+    """What the monitoring page shows, read from this process's metrics."""
+    import resource
+    requests = _total(HTTP_REQUESTS)
+    errors = _total(ERRORS)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "uptime_s": uptime_s(),
+        "render_p50_s": _quantile(PAGE_RENDER, 0.5),
+        "render_p95_s": _quantile(PAGE_RENDER, 0.95),
+        "errors": errors,
+        "error_rate": errors / requests if requests else 0.0,
+        "active_sessions": _active_sessions(),
+        "db_pool_in_use": _pool_in_use(),
+        "memory_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "recent_errors": list(RECENT_ERRORS)[:10],
+    }

@@ -1,0 +1,21 @@
+"""The app served under MILESTONE_BASE_PATH loads in a real browser, websocket included."""
+import urllib.request
+
+from tests.browser.conftest import start_app, wait_for_app
+
+
+def test_the_app_loads_under_the_base_path(live_app, page, artifacts):
+    proc, url = start_app(live_app.database.url, base_path="/milestone-app")
+    try:
+        assert url.endswith("/milestone-app")
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
+            assert r.status == 200
+        page.goto(f"{url}/")
+        wait_for_app(page)
+        page.get_by_text("Revenue").first.wait_for()  # rendered over the websocket under the prefix
+        assert "£" in page.inner_text("body")
+        page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)  # CSP lets plotly draw
+        page.screenshot(path=str(artifacts / "base-path.png"), full_page=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,25 @@
+"""The write rate limiter: ten writes a minute per user, the eleventh is refused."""
+import pytest
+
+from milestone.ratelimit import RateLimited, check_write
+
+
+def test_the_eleventh_write_in_a_minute_is_refused(fresh_database):
+    for _ in range(10):
+        check_write("alice", eng=fresh_database.app)
+    with pytest.raises(RateLimited) as exc:
+        check_write("alice", eng=fresh_database.app)
+    assert str(exc.value).startswith("Too many changes: try again in ")
+    assert 1 <= exc.value.retry_after_s <= 60
+    check_write("bob", eng=fresh_database.app)  # other users are unaffected
+
+
+def test_a_refused_write_is_not_counted_and_the_window_slides(fresh_database):
+    with fresh_database.owner.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO milestone.rate_limit_events (username, at) "
+            "SELECT 'carol', now() - interval '2 minutes' FROM generate_series(1, 10)")
+    for _ in range(10):  # the old writes fell out of the window
+        check_write("carol", eng=fresh_database.app)
+    with pytest.raises(RateLimited):
+        check_write("carol", eng=fresh_database.app)
