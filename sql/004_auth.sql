@@ -15,4 +15,4 @@ GRANT SELECT, INSERT ON login_events TO milestone_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA milestone TO milestone_app;
 
 -- Signing out (or an admin disabling / resetting) invalidates cookies issued before this time.
-ALTER TABLE app_users ADD COLUMN sessions_valid_after timestamptz NOT NULL DEFAULT '-infinity';
+ALTER TABLE app_users ADD COLUMN sessions_valid_after timestamptz NOT NULL DEFAULT 'epoch';

@@ -18,7 +18,7 @@ def _pages(at) -> set[str]:
 
 
 @pytest.mark.parametrize("role,pages", [
-    ("admin", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Users"}),
+    ("admin", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Users", "Monitoring"}),
     ("finance", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export"}),
     ("viewer", {"Dashboard", "Projects", "Project P&L", "Export"}),
 ])

@@ -1,7 +1,7 @@
 """The app served under MILESTONE_BASE_PATH loads in a real browser, websocket included."""
 import urllib.request
 
-from tests.browser.conftest import start_app, wait_for_app
+from tests.browser.conftest import start_app, submit_login, wait_for_app
 
 
 def test_the_app_loads_under_the_base_path(live_app, page, artifacts):
@@ -12,6 +12,8 @@ def test_the_app_loads_under_the_base_path(live_app, page, artifacts):
             assert r.status == 200
         page.goto(f"{url}/")
         wait_for_app(page)
+        page.get_by_role("button", name="Sign in").wait_for()
+        submit_login(page, "viewer", live_app.passwords["viewer"])  # the sign-in works under the prefix too
         page.get_by_text("Revenue").first.wait_for()  # rendered over the websocket under the prefix
         assert "£" in page.inner_text("body")
         page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)  # CSP lets plotly draw
