@@ -6,6 +6,7 @@ processes and restarts. Every save/import path calls check_write(username) befor
 from __future__ import annotations
 
 import math
+import os
 
 from sqlalchemy import Engine
 
@@ -21,9 +22,13 @@ class RateLimited(Exception):
         super().__init__(f"Too many changes: try again in {self.retry_after_s} s")
 
 
-def check_write(username: str, *, limit: int = WRITES_PER_WINDOW, window_s: int = WINDOW_S,
+def check_write(username: str, *, limit: int | None = None, window_s: int = WINDOW_S,
                 eng: Engine | None = None) -> None:
-    """Count one write for `username`, or raise RateLimited (and count nothing)."""
+    """Count one write for `username`, or raise RateLimited (and count nothing).
+
+    The limit is MILESTONE_WRITES_PER_MINUTE (default 10) unless given."""
+    if limit is None:
+        limit = int(os.environ.get("MILESTONE_WRITES_PER_MINUTE", WRITES_PER_WINDOW))
     retry = repository.take_write_slot(username, limit, window_s, eng=eng)
     if retry is not None:
         raise RateLimited(retry)

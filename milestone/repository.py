@@ -35,6 +35,13 @@ def require_role(user: "User | None", roles: frozenset[str] | set[str] = WRITE_R
         raise PermissionDenied(f"Not allowed: {who} may not {action}. Ask an admin if you need to.")
 
 
+def _rate_limit(user: "User", eng: Engine | None) -> None:
+    """Ten saves a minute per user (milestone/ratelimit.py); raises RateLimited, writing nothing."""
+    from milestone.ratelimit import check_write
+
+    check_write(user.username, eng=eng)
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -406,6 +413,7 @@ _PROJECT_FIELDS = ("name", "client_name", "status", "start_date", "end_date", "b
 def create_project(user: User, values: dict[str, Any], eng: Engine | None = None) -> str:
     """Insert a project owned by `user` (values already validated by validation.ProjectInput)."""
     require_role(user, action="create projects")
+    _rate_limit(user, eng)
     with db.transaction(user.username, eng) as conn:
         return conn.scalar(sa.text(f"""
             INSERT INTO projects (user_id, {', '.join(_PROJECT_FIELDS)})
@@ -417,6 +425,7 @@ def update_project(user: User, project_id: str, version: int, values: dict[str, 
                    eng: Engine | None = None) -> int:
     """Update the given fields if nobody changed the project since `version`; return the new version."""
     require_role(user, action="edit projects")
+    _rate_limit(user, eng)
     fields = [f for f in _PROJECT_FIELDS if f in values]
     if not fields:
         return version
@@ -606,6 +615,7 @@ def save_estimate_changes(changes: "EstimateChanges", user: User, eng: Engine | 
     from milestone.validation import RowProblems
 
     require_role(user, action="save estimates")
+    _rate_limit(user, eng)
     if not changes.count:
         return SaveResult(0, 0, 0)
     touched = [(i, v) for i, v, _ in changes.updates] + list(changes.deletes)

@@ -5,6 +5,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from milestone import metrics, repository
+from milestone.ratelimit import RateLimited
 from milestone.repository import WRITE_ROLES, PermissionDenied, StaleEdit
 from milestone.ui.common import clear_caches, current_user, engine, freshness_banner
 from milestone.ui.filters import sidebar_filters
@@ -72,7 +73,7 @@ else:
                 repository.update_project(user, header.id, header.version, values, engine())
                 clear_caches()
                 st.success(f"Saved {values['name']}.")
-            except (StaleEdit, PermissionDenied) as exc:
+            except (StaleEdit, PermissionDenied, RateLimited) as exc:
                 st.error(str(exc))
 
 if user.role in WRITE_ROLES:
@@ -83,7 +84,7 @@ if user.role in WRITE_ROLES:
                 repository.create_project(user, values, engine())
                 clear_caches()
                 st.success(f"Created {values['name']} for {values['client_name']}.")
-            except PermissionDenied as exc:
+            except (PermissionDenied, RateLimited) as exc:
                 st.error(str(exc))
 else:
     st.caption("You have read-only access: ask an admin or finance colleague to create or change projects.")

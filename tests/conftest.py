@@ -47,6 +47,12 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def generous_write_limit():
+    """Tests save faster than people do; tests of the limit itself set it back to 10."""
+    os.environ.setdefault("MILESTONE_WRITES_PER_MINUTE", "100000")
+
+
+@pytest.fixture(scope="session", autouse=True)
 def cookie_key():
     """A real-looking signing key for the app under test (production refuses a missing one)."""
     import secrets

@@ -4,6 +4,12 @@ import pytest
 from milestone.ratelimit import RateLimited, check_write
 
 
+@pytest.fixture(autouse=True)
+def production_limit(monkeypatch):
+    """The suite raises the limit for speed; these tests check the real one."""
+    monkeypatch.setenv("MILESTONE_WRITES_PER_MINUTE", "10")
+
+
 def test_the_eleventh_write_in_a_minute_is_refused(fresh_database):
     for _ in range(10):
         check_write("alice", eng=fresh_database.app)
@@ -23,3 +29,24 @@ def test_a_refused_write_is_not_counted_and_the_window_slides(fresh_database):
         check_write("carol", eng=fresh_database.app)
     with pytest.raises(RateLimited):
         check_write("carol", eng=fresh_database.app)
+
+
+def test_the_eleventh_save_through_the_app_is_refused_and_writes_nothing(fresh_database, monkeypatch):
+    from datetime import date
+    from decimal import Decimal
+
+    from milestone import repository, seed
+    from milestone.validation import EstimateChanges, EstimateRow
+    from tests import builders
+
+    monkeypatch.setenv("MILESTONE_WRITES_PER_MINUTE", "10")
+    seed.ensure_demo_users(fresh_database.owner)
+    finance = repository.get_user("finance", fresh_database.app)
+    pid = builders.project(fresh_database, "Rate limited")
+    one = EstimateChanges(inserts=[(None, EstimateRow(project_id=pid, kind="cost", description="d",
+                                                      amount=Decimal("1.00"), date=date(2026, 1, 1)))])
+    for _ in range(10):
+        repository.save_estimate_changes(one, finance, fresh_database.app)
+    with pytest.raises(RateLimited, match="try again in"):
+        repository.save_estimate_changes(one, finance, fresh_database.app)
+    assert fresh_database.scalar("SELECT count(*) FROM milestone.estimates") == 10

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from milestone import repository
+from milestone.ratelimit import RateLimited
 from milestone.repository import WRITE_ROLES, Conflict, PermissionDenied
 from milestone.ui.common import clear_caches, current_user, engine
 from milestone.validation import UNASSIGNED, EstimateChanges, Filters, RowProblems, estimate_row
@@ -135,8 +136,8 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
         if not exc.rows.empty:
             st.dataframe(exc.rows.drop(columns=["id"]), hide_index=True, width="stretch")
         return
-    except PermissionDenied as exc:
-        st.error(str(exc))
+    except (PermissionDenied, RateLimited) as exc:
+        st.error(f"Nothing was saved. {exc}.")
         return
     clear_caches()
     st.session_state.pop(loaded_key, None)
@@ -179,5 +180,5 @@ def render_history(key: str = "est_history") -> None:
                         clear_caches()
                         st.session_state.pop("estimates_editor__loaded", None)
                         st.success("Undone. " + result.summary)
-                    except (Conflict, RowProblems, PermissionDenied) as exc:
+                    except (Conflict, RowProblems, PermissionDenied, RateLimited) as exc:
                         st.error(str(exc))
