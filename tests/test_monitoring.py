@@ -27,3 +27,16 @@ def test_viewer_is_refused(fresh_database):
     at.session_state["user"] = repository.get_user("viewer", fresh_database.app)
     at.run()
     assert any("only admins" in e.value for e in at.error)
+
+
+def test_sentry_is_initialised_when_a_dsn_is_set(monkeypatch):
+    """With SENTRY_DSN set, errors go to Sentry (the SDK is a pinned dependency), not only the log."""
+    import sentry_sdk
+
+    from milestone import observability
+
+    monkeypatch.setenv("SENTRY_DSN", "https://public@sentry.invalid/1")
+    calls = []
+    monkeypatch.setattr(sentry_sdk, "init", lambda **kw: calls.append(kw))
+    assert observability.setup_error_reporting() is True
+    assert calls and calls[0]["dsn"] == "https://public@sentry.invalid/1" and calls[0]["send_default_pii"] is False

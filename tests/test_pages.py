@@ -83,10 +83,11 @@ def test_filters_are_kept_in_the_url(demo):
 
 def test_pages_are_friendly_on_an_empty_database(fresh_database):
     seed.ensure_demo_users(fresh_database.owner)
-    for page in PAGES:
-        at = _run("admin", page)
-        assert not at.exception
-        assert at.info, page
+    for role in ROLES:
+        for page in PAGES:
+            at = _run(role, page)
+            assert not at.exception, (role, page)
+            assert at.info, (role, page)
 
 
 def test_project_page_numbers_equal_sql(demo):
