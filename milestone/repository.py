@@ -787,3 +787,82 @@ def last_backup(eng: Engine | None = None) -> dict | None:
     return dict(row) if row else None
 
 
+
+
+# --------------------------------------------------------------------------- exports
+
+# What each export contains: (column expression, heading, kind). Kinds: text, money, date, time, int.
+# Only these expressions ever reach SQL; the filters are bound parameters.
+EXPORT_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
+    "invoices": [("d.number", "number", "text"), ("p.name", "project", "text"), ("p.client_name", "client", "text"),
+                 ("d.contact", "contact", "text"), ("d.issue_date", "issue_date", "date"),
+                 ("d.due_date", "due_date", "date"), ("d.status", "status", "text"), ("d.doc_type", "doc_type", "text"),
+                 ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
+                 ("d.total_tax", "total_tax", "money"), ("d.total", "total", "money"),
+                 ("d.amount_due", "amount_due", "money"), ("d.currency", "currency", "text"),
+                 ("d.xero_id", "xero_id", "text")],
+    "bills": [("d.number", "number", "text"), ("p.name", "project", "text"), ("p.client_name", "client", "text"),
+              ("d.supplier", "supplier", "text"), ("d.date", "date", "date"), ("d.due_date", "due_date", "date"),
+              ("d.status", "status", "text"), ("d.doc_type", "doc_type", "text"),
+              ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
+              ("d.total_tax", "total_tax", "money"), ("d.total", "total", "money"),
+              ("d.amount_due", "amount_due", "money"), ("d.currency", "currency", "text"),
+              ("d.xero_id", "xero_id", "text")],
+    "estimates": [("p.name", "project", "text"), ("p.client_name", "client", "text"), ("d.kind", "kind", "text"),
+                  ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.description", "description", "text"),
+                  ("d.amount", "amount", "money"), ("d.date", "date", "date"), ("d.updated_by", "updated_by", "text"),
+                  ("d.id::text", "id", "text")],
+    "audit": [("a.changed_at", "changed_at", "time"), ("a.user_id", "user", "text"), ("a.table_name", "table", "text"),
+              ("a.operation", "operation", "text"), ("a.row_id::text", "row_id", "text"),
+              ("a.old_data::text", "old_data", "text"), ("a.new_data::text", "new_data", "text")],
+}
+_EXPORT_SOURCES = {
+    "invoices": ("invoices d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
+                 "d", "issue_date", "d.issue_date, d.number"),
+    "bills": ("bills d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
+              "d", "date", "d.date, d.number"),
+    "estimates": ("estimates d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
+                  "d", "date", "p.client_name, p.name, d.date, d.id"),
+}
+
+
+def export_query(table: str, f: Filters, excel_safe: bool = False) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
+    """(SELECT statement, parameters, [(heading, kind)]) for one exportable table and the filters.
+
+    With excel_safe, text cells that start with = + - or @ get a leading apostrophe so a
+    spreadsheet shows them instead of running them as formulas (money columns are numbers
+    and are left alone, so negative amounts stay numbers)."""
+    cols = EXPORT_COLUMNS[table]
+    select = []
+    for expr, heading, kind in cols:
+        if excel_safe and kind == "text":
+            expr = f"CASE WHEN {expr} ~ '^[=+@-]' THEN '''' || {expr} ELSE {expr} END"
+        select.append(f"{expr} AS {heading}")
+    if table == "audit":
+        clauses, params = ["TRUE"], {}
+        if f.date_from:
+            clauses.append("a.changed_at >= CAST(:date_from AS date)")
+            params["date_from"] = f.date_from
+        if f.date_to:
+            clauses.append("a.changed_at < CAST(:date_to AS date) + 1")
+            params["date_to"] = f.date_to
+        sql = f"SELECT {', '.join(select)} FROM audit_log a WHERE {' AND '.join(clauses)} ORDER BY a.id"
+    else:
+        source, alias, date_col, order = _EXPORT_SOURCES[table]
+        pw, params = _project_where(f)
+        dw, dp = _doc_where(f, alias, date_col)
+        params |= dp
+        sql = f"SELECT {', '.join(select)} FROM {source} WHERE {pw} AND {dw} ORDER BY {order}"
+    return sql, params, [(h, k) for _, h, k in cols]
+
+
+def log_export(user: User, table: str, fmt: str, filters: dict[str, Any], rows: int, eng: Engine | None = None) -> None:
+    with db.transaction(user.username, eng) as conn:
+        conn.execute(sa.text("""INSERT INTO export_log (username, table_name, format, filters, row_count)
+                                VALUES (:u, :t, :f, CAST(:filters AS jsonb), :n)"""),
+                     {"u": user.username, "t": table, "f": fmt, "filters": json.dumps(filters, default=str), "n": rows})
+
+
+def export_history(limit: int = 100, eng: Engine | None = None) -> pd.DataFrame:
+    return _frame(eng, """SELECT exported_at, username, table_name, format, filters::text AS filters, row_count
+                          FROM export_log ORDER BY exported_at DESC, id DESC LIMIT :n""", {"n": limit})

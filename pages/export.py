@@ -1,5 +1,50 @@
-"""Export page (coming soon)."""
+"""Export: take the numbers out as CSV or Excel, with the filters applied."""
+from datetime import date
+
 import streamlit as st
+from pydantic import ValidationError
+
+from milestone import exports, repository
+from milestone.ui.common import current_user, engine
+from milestone.validation import Filters, describe_errors
 
 st.title("Export")
-st.info("Coming soon.")
+user = current_user()
+opts = repository.filter_options(engine())
+c1, c2 = st.columns(2)
+table = c1.selectbox("What", list(exports.TABLES), format_func=exports.TABLES.get, key="exp_table")
+fmt = c2.radio("Format", ["csv", "xlsx"], format_func=lambda f: {"csv": "CSV", "xlsx": "Excel (.xlsx)"}[f],
+               horizontal=True, key="exp_format")
+c1, c2 = st.columns(2)
+period = c1.date_input("Between (by each document's own date; leave empty for all time)", value=(),
+                       key="exp_dates", format="DD/MM/YYYY")
+clients = c2.multiselect("Clients", list(opts["clients"]["client_name"]), key="exp_clients", placeholder="All clients")
+excel_friendly = fmt == "csv" and st.checkbox(
+    "Excel-friendly CSV", key="exp_excel",
+    help="Adds a byte-order mark so Excel reads £ and accents, and puts an apostrophe before text cells that "
+         "start with = + - or @ so Excel cannot run them as formulas. Plain CSV keeps every value exactly.")
+date_from, date_to = (tuple(period) + (None, None))[:2] if isinstance(period, tuple) else (period, None)
+try:
+    filters = Filters(date_from=date_from, date_to=date_to, clients=tuple(clients))
+except ValidationError as exc:
+    st.error(" ".join(describe_errors(exc)))
+    st.stop()
+
+name = exports.file_name(table, filters, fmt)
+st.download_button(
+    f"Download {name}", type="primary", icon=":material/download:", file_name=name, key="exp_download",
+    mime="text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    # built only when clicked, straight from the database (COPY for CSV)
+    data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly, eng=engine()))
+st.caption("CSV: UTF-8, ISO dates (YYYY-MM-DD), amounts as plain numbers with two decimals, a header row. "
+           "Excel: real number and date cells, a frozen header row. Every export is recorded.")
+
+if user.role == "admin":
+    st.subheader("Recent exports")
+    history = repository.export_history(100, engine())
+    if history.empty:
+        st.info("Nothing exported yet.")
+    else:
+        st.dataframe(history, hide_index=True, width="stretch", column_config={
+            "exported_at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm"),
+            "username": "Who", "table_name": "What", "format": "Format", "filters": "Filters", "row_count": "Rows"})

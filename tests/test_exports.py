@@ -1,0 +1,134 @@
+"""Exports: CSV and XLSX equal the database row for row, typed cells, neutralised formulas, logged."""
+import csv
+import io
+import os
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from milestone import exports, repository, seed
+from milestone.config import PROJECT_ROOT
+from milestone.validation import Filters
+from tests import builders, oracle
+from tests.apptest import app_as
+
+ANCHOR = date(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def demo(database):
+    seed.ensure_demo_users(database.owner)
+    seed.load(database.owner, 0.01, 4, anchor=ANCHOR, progress=False)
+    pid = builders.project(database, "=HYPERLINK(\"http://evil\")", client="@Risky Client")
+    builders.estimate(database, pid, "12.00", kind="cost", description="-5% discount, typed by a person")
+    builders.document(database, "bills", pid, "100.00", doc_type="credit_note")
+    return {"db": database, "user": repository.get_user("viewer", database.app)}
+
+
+def _csv(demo, table, f=Filters(), excel=False):
+    buf = io.BytesIO()
+    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel, eng=demo["db"].app)
+    data = buf.getvalue()
+    return rows, data, list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_invoice_csv_equals_the_database_row_for_row(demo):
+    f = Filters(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    rows, data, parsed = _csv(demo, "invoices", f)
+    assert not data.startswith(exports.BOM)
+    want = demo["db"].rows("""
+        SELECT i.number, i.issue_date::text AS d, i.status, i.subtotal::text AS s, i.amount_due::text AS due, i.xero_id
+        FROM milestone.invoices i WHERE i.issue_date BETWEEN '2025-01-01' AND '2025-12-31'
+        ORDER BY i.issue_date, i.number""")
+    header, body = parsed[0], parsed[1:]
+    assert rows == len(body) == len(want) > 0
+    got = [(r[header.index("number")], r[header.index("issue_date")], r[header.index("status")],
+            r[header.index("subtotal")], r[header.index("amount_due")], r[header.index("xero_id")]) for r in body]
+    assert got == [(w["number"], w["d"], w["status"], w["s"], w["due"], w["xero_id"]) for w in want]
+
+
+@pytest.mark.parametrize("table,sql", [
+    ("bills", "SELECT count(*) FROM milestone.bills"),
+    ("estimates", "SELECT count(*) FROM milestone.estimates"),
+    ("audit", "SELECT count(*) FROM milestone.audit_log"),
+])
+def test_every_table_exports_all_its_rows(demo, table, sql):
+    rows, _, parsed = _csv(demo, table)
+    assert rows == len(parsed) - 1 == demo["db"].scalar(sql)
+
+
+def test_project_csv_matches_the_pnl_oracle(demo):
+    _, _, parsed = _csv(demo, "projects")
+    header = parsed[0]
+    sums = oracle.project_sums(demo["db"])
+    names = {r["id"]: r["name"] for r in demo["db"].rows("SELECT id::text AS id, name FROM milestone.projects")}
+    by_name = {r[header.index("name")]: r for r in parsed[1:]}
+    for pid, s in sums.items():
+        row = by_name[names[pid]]
+        assert Decimal(row[header.index("revenue")]) == s["revenue"]
+        assert Decimal(row[header.index("profit")]) == s["revenue"] - s["costs"]
+
+
+def test_excel_friendly_csv_has_a_bom_and_neutralises_formulas_but_not_numbers(demo):
+    _, data, parsed = _csv(demo, "estimates", excel=True)
+    assert data.startswith(exports.BOM)
+    text = data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'@Risky Client" in text and "'-5% discount" in text
+    _, plain, _ = _csv(demo, "estimates")
+    assert '=HYPERLINK(""http://evil"")' in plain.decode() and "'=HYPERLINK" not in plain.decode()
+    _, _, projects = _csv(demo, "projects", excel=True)
+    header = projects[0]
+    loss = next(r for r in projects[1:] if r[header.index("name")] == "'=HYPERLINK(\"http://evil\")")
+    assert loss[header.index("profit")] == "100.00"  # a credit note on costs: a plain number, not neutralised
+
+
+def test_xlsx_has_typed_cells_and_a_frozen_header(demo):
+    buf = io.BytesIO()
+    rows = exports.export("bills", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    ws = load_workbook(io.BytesIO(buf.getvalue())).active
+    assert ws.freeze_panes == "A2" and ws.max_row == rows + 1
+    header = [c.value for c in ws[1]]
+    first = [c for c in ws[2]]
+    assert isinstance(first[header.index("subtotal")].value, float)
+    assert first[header.index("subtotal")].number_format == "#,##0.00"
+    assert first[header.index("date")].is_date
+    assert ws.column_dimensions["A"].width >= 10
+
+
+def test_every_export_is_logged_with_its_filters(demo):
+    before = demo["db"].scalar("SELECT count(*) FROM milestone.export_log")
+    rows, _, _ = _csv(demo, "invoices", Filters(date_from=date(2026, 1, 1)))
+    log = demo["db"].rows("SELECT * FROM milestone.export_log ORDER BY id DESC LIMIT 1")[0]
+    assert demo["db"].scalar("SELECT count(*) FROM milestone.export_log") == before + 1
+    assert (log["username"], log["table_name"], log["format"], log["row_count"]) == ("viewer", "invoices", "csv", rows)
+    assert log["filters"] == {"date_from": "2026-01-01"}
+
+
+def test_file_names_say_what_and_when():
+    f = Filters(date_from=date(2026, 4, 1), date_to=date(2027, 3, 31))
+    assert exports.file_name("projects", f, "csv") == "milestone-projects-2026-04-01_2027-03-31.csv"
+    assert exports.file_name("bills", Filters(), "xlsx", today=date(2026, 11, 23)) == "milestone-bills-2026-11-23.xlsx"
+
+
+def test_the_cli_exports_and_explains_bad_dates(demo, tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "milestone", "export", *args], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, env=dict(os.environ), timeout=120)
+
+    out = tmp_path / "bills.xlsx"
+    done = run("bills", "--from", "2025-01-01", "--format", "xlsx", "--out", str(out))
+    assert done.returncode == 0 and out.exists() and "rows to" in done.stdout
+    bad = run("bills", "--from", "2026-02-01", "--to", "2026-01-01")
+    assert bad.returncode == 2 and "before the start date" in bad.stderr
+
+
+@pytest.mark.parametrize("role", ["admin", "finance", "viewer"])
+def test_each_role_gets_the_download_button(demo, role):
+    at = app_as(role).run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception
+    assert len(at.get("download_button")) == 1
