@@ -18,11 +18,9 @@ from starlette.routing import Route
 
 from milestone import db, observability
 from milestone.observability import HTTP_DURATION, HTTP_REQUESTS
-from milestone.config import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
-
 
 
 def base_path() -> str:
