@@ -5,6 +5,7 @@ import streamlit as st
 
 from milestone import charts, metrics, repository
 from milestone.ui.common import engine, freshness_banner
+from milestone.ui.export import export_buttons
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import kpi_cards, project_table
 from milestone.validation import Filters
@@ -42,6 +43,7 @@ kpi_cards(metrics.totals_of(projects), previous, period_label)
 
 monthly, phases, ageing = load_views(filters)
 st.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")
+export_buttons("monthly", filters, key="dash_export_monthly")
 left, right = st.columns(2)
 left.plotly_chart(charts.cumulative_profit(monthly), width="stretch")
 right.plotly_chart(charts.receivables_ageing(ageing), width="stretch")
@@ -54,6 +56,7 @@ left.plotly_chart(charts.by_phase(phases), width="stretch")
 right.plotly_chart(charts.projects_by_status(projects), width="stretch")
 
 st.subheader("Projects")
+export_buttons("projects", filters, key="dash_export_projects")
 st.caption("Click a column heading to sort; select a row to open the project.")
 project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "revenue": "Revenue",
                          "costs": "Costs", "profit": "Profit", "margin": "Margin", "revenue_variance": "Revenue vs budget",

@@ -4,6 +4,7 @@ import streamlit as st
 from milestone import repository
 from milestone.ui.common import engine, freshness_banner
 from milestone.ui.estimates import render_estimates_editor, render_history
+from milestone.ui.export import export_buttons
 from milestone.validation import Filters
 
 st.title("Estimates")
@@ -27,5 +28,6 @@ with tab_edit:
     st.caption("Edit cells, add rows at the bottom, select rows and press Delete to remove them; "
                "nothing is written until you press Save changes.")
     render_estimates_editor(filters, kind=kind)
+    export_buttons("estimates", filters, key="est_export")
 with tab_history:
     render_history()

@@ -5,6 +5,7 @@ from milestone import charts, metrics, repository
 from milestone.formatting import money
 from milestone.ui.common import current_user, engine, freshness_banner
 from milestone.ui.estimates import render_estimates_editor
+from milestone.ui.export import export_buttons
 from milestone.ui.tables import kpi_cards, money_table
 from milestone.validation import Filters
 
@@ -81,7 +82,8 @@ for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (ta
             st.info(f"No {what} for this project yet.")
             continue
         if total > len(frame):
-            st.caption(f"Showing the newest {len(frame):,} of {total:,} {what}.")
+            st.caption(f"Showing the newest {len(frame):,} of {total:,} {what}: the downloads have all of them.")
+        export_buttons(what, Filters(project_ids=(project_id,)), key=f"pnl_export_{what}")
         shown = frame.assign(**{c: [float(v) for v in frame[c]] for c in ("subtotal", "total_tax", "total", "amount_due")})
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "party": "Customer" if what == "invoices" else "Supplier",

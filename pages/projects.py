@@ -8,6 +8,7 @@ from milestone import metrics, repository
 from milestone.ratelimit import RateLimited
 from milestone.repository import WRITE_ROLES, PermissionDenied, StaleEdit
 from milestone.ui.common import clear_caches, current_user, engine, freshness_banner
+from milestone.ui.export import export_buttons
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import project_table
 from milestone.validation import PROJECT_LABELS, PROJECT_STATUSES, Filters, ProjectInput, describe_errors
@@ -60,6 +61,7 @@ if projects.empty:
             (", or create one below." if user.role in WRITE_ROLES else "."))
 else:
     st.caption(f"{len(projects):,} projects. Select a row to open or edit it.")
+    export_buttons("projects", filters, key="proj_export")
     chosen = project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
                                       "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
                                       "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"},
