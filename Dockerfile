@@ -13,7 +13,7 @@ RUN groupadd --system milestone && useradd --system --gid milestone --home-dir /
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=milestone:milestone milestone/ milestone/
-COPY --chown=milestone:milestone pages/ pages/
+COPY --chown=milestone:milestone views/ views/
 COPY --chown=milestone:milestone sql/ sql/
 COPY --chown=milestone:milestone app.py ./
 COPY --chown=milestone:milestone .streamlit/ .streamlit/

@@ -7,13 +7,13 @@ from milestone.ui.auth import require_user, sign_out
 st.set_page_config(page_title="Milestone", page_icon=":bar_chart:", layout="wide")
 user = require_user()  # nobody sees anything before signing in
 PAGES = {
-    "Dashboard": st.Page("pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
-    "Projects": st.Page("pages/projects.py", title="Projects", icon=":material/folder:"),
-    "Project": st.Page("pages/project.py", title="Project P&L", icon=":material/request_quote:", url_path="project"),
-    "Estimates": st.Page("pages/estimates.py", title="Estimates", icon=":material/edit_note:"),
-    "Export": st.Page("pages/export.py", title="Export", icon=":material/download:"),
-    "Users": st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
-    "Monitoring": st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
+    "Dashboard": st.Page("views/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
+    "Projects": st.Page("views/projects.py", title="Projects", icon=":material/folder:"),
+    "Project": st.Page("views/project.py", title="Project P&L", icon=":material/request_quote:", url_path="project"),
+    "Estimates": st.Page("views/estimates.py", title="Estimates", icon=":material/edit_note:"),
+    "Export": st.Page("views/export.py", title="Export", icon=":material/download:"),
+    "Users": st.Page("views/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
+    "Monitoring": st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 }
 ROLE_PAGES = {
     "admin": list(PAGES),

@@ -5,8 +5,8 @@ from streamlit.testing.v1 import AppTest  # noqa: F401
 from milestone import seed
 from tests.apptest import app_as
 
-PAGES = ["pages/dashboard.py", "pages/projects.py", "pages/project.py", "pages/estimates.py",
-         "pages/export.py", "pages/users.py"]
+PAGES = ["views/dashboard.py", "views/projects.py", "views/project.py", "views/estimates.py",
+         "views/export.py", "views/users.py"]
 
 
 def _app() -> AppTest:

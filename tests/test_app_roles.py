@@ -71,12 +71,12 @@ def test_a_user_with_a_reset_password_must_choose_a_new_one_first(passwords, dat
 def test_a_viewer_cannot_reach_the_users_page(passwords):
     at = app_as("viewer").run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/users.py")
+        at.switch_page("views/users.py")
 
 
 def test_admin_creates_a_user_with_a_one_time_password(passwords, database):
     at = app_as("admin").run()
-    at.switch_page("pages/users.py").run()
+    at.switch_page("views/users.py").run()
     assert not at.exception, at.exception
     at.text_input(key="users_new_username").input("Jo Smith")  # not a valid username
     at.text_input(key="users_new_name").input("Jo Smith")

@@ -19,7 +19,7 @@ def demo(database):
 
 def _page(role="finance"):
     at = app_as(role).run()
-    at.switch_page("pages/estimates.py").run()
+    at.switch_page("views/estimates.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -67,7 +67,7 @@ def test_an_invalid_batch_lists_every_problem_and_writes_nothing(demo):
 
 def test_a_viewer_sees_estimates_read_only_on_the_project_page(demo):
     at = app_as("viewer").run()
-    at.switch_page("pages/project.py").run()
+    at.switch_page("views/project.py").run()
     assert not at.exception
     assert not [b for b in at.button if b.label == "Save changes"]
 

@@ -129,22 +129,22 @@ def test_the_cli_exports_and_explains_bad_dates(demo, tmp_path):
 @pytest.mark.parametrize("role", ["admin", "finance", "viewer"])
 def test_each_role_gets_the_download_button(demo, role):
     at = app_as(role).run()
-    at.switch_page("pages/export.py").run()
+    at.switch_page("views/export.py").run()
     assert not at.exception
     assert len(at.get("download_button")) == 1
 
 
 @pytest.mark.parametrize("role", ["admin", "finance", "viewer"])
 def test_tables_have_export_buttons_beside_them(demo, role):
-    pages = {"pages/dashboard.py": 4, "pages/projects.py": 2, "pages/project.py": 4}
+    pages = {"views/dashboard.py": 4, "views/projects.py": 2, "views/project.py": 4}
     if role != "viewer":
-        pages["pages/estimates.py"] = 2
+        pages["views/estimates.py"] = 2
     busiest = demo["db"].scalar("""SELECT project_id::text FROM milestone.project_metrics
                                    WHERE invoice_count > 0 AND bill_count > 0 LIMIT 1""")
     for page, buttons in pages.items():
         at = app_as(role).run()
         at.switch_page(page).run()
-        if page == "pages/project.py":  # a project with invoices and bills: a pair of buttons for each
+        if page == "views/project.py":  # a project with invoices and bills: a pair of buttons for each
             at.selectbox(key="pnl_project").set_value(busiest).run()
         assert not at.exception, (role, page)
         assert len(at.get("download_button")) == buttons, (role, page)

@@ -9,7 +9,7 @@ def test_admin_sees_health_and_last_backup(fresh_database, tmp_path: Path):
     backup.backup(tmp_path, url=fresh_database.url)
     from streamlit.testing.v1 import AppTest
     from milestone import repository
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "monitoring.py"), default_timeout=60)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "views" / "monitoring.py"), default_timeout=60)
     at.session_state["user"] = repository.get_user("admin", fresh_database.app)
     at.run()
     assert not at.exception
@@ -23,7 +23,7 @@ def test_viewer_is_refused(fresh_database):
     from streamlit.testing.v1 import AppTest
     from milestone import repository
     seed.ensure_demo_users(fresh_database.owner)
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "monitoring.py"), default_timeout=60)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "views" / "monitoring.py"), default_timeout=60)
     at.session_state["user"] = repository.get_user("viewer", fresh_database.app)
     at.run()
     assert any("only admins" in e.value for e in at.error)

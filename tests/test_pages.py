@@ -9,7 +9,7 @@ from milestone.formatting import money, pct
 from tests import oracle
 from tests.apptest import app_as
 
-PAGES = ["pages/dashboard.py", "pages/projects.py", "pages/project.py"]
+PAGES = ["views/dashboard.py", "views/projects.py", "views/project.py"]
 ROLES = ["admin", "finance", "viewer"]
 
 
@@ -92,7 +92,7 @@ def test_pages_are_friendly_on_an_empty_database(fresh_database):
 
 def test_project_page_numbers_equal_sql(demo):
     pid = demo.scalar("SELECT project_id::text FROM milestone.project_metrics ORDER BY revenue DESC LIMIT 1")
-    at = _run("viewer", "pages/project.py")
+    at = _run("viewer", "views/project.py")
     at.selectbox(key="pnl_project").set_value(pid).run()
     assert not at.exception
     want = _expected(demo, where=f"pr.id = '{pid}'")
@@ -101,7 +101,7 @@ def test_project_page_numbers_equal_sql(demo):
 
 def test_creating_a_project_with_bad_values_lists_every_problem_and_saves_nothing(demo):
     before = demo.scalar("SELECT count(*) FROM milestone.projects")
-    at = _run("finance", "pages/projects.py")
+    at = _run("finance", "views/projects.py")
     form = next(e for e in at.expander if e.label == "New project")
     form.text_input[0].set_value("")
     form.text_input[2].set_value("-5")
@@ -114,7 +114,7 @@ def test_creating_a_project_with_bad_values_lists_every_problem_and_saves_nothin
 
 
 def test_creating_a_valid_project_saves_it_with_the_audit_user(demo):
-    at = _run("finance", "pages/projects.py")
+    at = _run("finance", "views/projects.py")
     form = next(e for e in at.expander if e.label == "New project")
     form.text_input[0].set_value("Quayside Offices")
     form.text_input[1].set_value("Harbour Trust")
@@ -127,6 +127,6 @@ def test_creating_a_valid_project_saves_it_with_the_audit_user(demo):
 
 
 def test_viewers_get_no_project_form(demo):
-    at = _run("viewer", "pages/projects.py")
+    at = _run("viewer", "views/projects.py")
     assert not [e for e in at.expander if e.label == "New project"]
     assert not at.main.get("form")

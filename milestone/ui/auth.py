@@ -131,7 +131,7 @@ def require_user() -> repository.User:
             st.session_state.update(user=user, last_seen=time.time(), cookie_renewed=time.time())
     if user is None:
         # Register only a hidden sign-in page, so the sidebar lists nothing before sign-in
-        # (otherwise Streamlit would list the files in pages/).
+        # (the page scripts live in views/, which Streamlit never registers by itself).
         st.navigation([st.Page(_no_page, title="Sign in", url_path="signin", default=True)], position="hidden")
         user = _login_form(ctrl)
         if user is None:

@@ -81,6 +81,6 @@ def project_table(projects: pd.DataFrame, columns: dict[str, str], key: str, hei
     if not rows:
         return None
     chosen = table.iloc[rows[0]]
-    st.page_link("pages/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
+    st.page_link("views/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
                  query_params={"project": chosen["id"]})
     return chosen
