@@ -118,8 +118,7 @@ def submit_login(pg, username: str, password: str) -> None:
 
 
 def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
-    """Sign in through the form as the demo user named like `role`, then open `path`
-    (a fresh page load: the signed cookie must carry the session)."""
+    """Sign in through the form as the demo user named like `role`, then open `path` from the sidebar."""
     pg.goto(live.url)
     wait_for_app(pg)
     pg.get_by_role("button", name="Sign in").wait_for()
@@ -129,8 +128,7 @@ def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
     except Exception:
         pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"sign-in-failed-{role}.png"))
         raise
-    if path:
-        pg.wait_for_timeout(500)  # let the cookie component store the cookie
-        pg.goto(f"{live.url}/{path}")
+    if path:  # within the session via the sidebar: a reload would race the cookie component storing the cookie
+        pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first.click()
         wait_for_app(pg)
         pg.get_by_text("Signed in as").wait_for()
