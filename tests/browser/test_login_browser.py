@@ -23,7 +23,7 @@ def test_wrong_password_lock_out_sign_in_and_sign_out(live_app, page, artifacts)
     page.get_by_role("button", name="Sign out").click()
     wait_for_app(page)
     page.get_by_role("button", name="Sign in").wait_for()
-    page.get_by_text("You have signed out.").wait_for()
+    page.get_by_text("You have signed out.").first.wait_for()
     # a reload does not bring the session back
     page.reload()
     wait_for_app(page)
