@@ -12,12 +12,13 @@ PAGES = {
     "Project": st.Page("views/project.py", title="Project P&L", icon=":material/request_quote:", url_path="project"),
     "Estimates": st.Page("views/estimates.py", title="Estimates", icon=":material/edit_note:"),
     "Export": st.Page("views/export.py", title="Export", icon=":material/download:"),
+    "Import": st.Page("views/import_xero.py", title="Import", icon=":material/upload:", url_path="import"),
     "Users": st.Page("views/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
     "Monitoring": st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 }
 ROLE_PAGES = {
     "admin": list(PAGES),
-    "finance": ["Dashboard", "Projects", "Project", "Estimates", "Export"],
+    "finance": ["Dashboard", "Projects", "Project", "Estimates", "Export", "Import"],
     "viewer": ["Dashboard", "Projects", "Project", "Export"],
 }
 nav = st.navigation([PAGES[name] for name in ROLE_PAGES[user.role]])

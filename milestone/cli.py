@@ -198,6 +198,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_xero(args: argparse.Namespace) -> int:
+    """Validate a Xero CSV export as a whole, then upsert it (or, with --dry-run, say what would change)."""
+    from milestone import xero_import
+    from milestone.validation import RowProblems
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"No such file: {path}", file=sys.stderr)
+        return 2
+    data = path.read_bytes()
+
+    def progress(fraction: float, text: str) -> None:
+        print(f"\r{text} ({fraction:.0%})", end="", file=sys.stderr, flush=True)
+
+    try:
+        result = xero_import.import_file(data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run,
+                                         progress=progress)
+    except RowProblems as exc:
+        print(f"\nNothing was imported: {path.name} has {len(exc.problems)} problem(s):", file=sys.stderr)
+        print("\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
+        return 1
+    print(f"\n{result.summary}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    if args.dry_run and not result.changes.empty:
+        print(result.changes.to_string(index=False, max_rows=20))
+        print("Nothing was written (dry run). Run again without --dry-run to import.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """What `make run` needs before serving: database up, schema current, demo data present."""
     cmd_migrate(args)
@@ -245,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--excel-friendly", action="store_true", help="CSV with a BOM and formula-like cells neutralised")
     p.add_argument("--out", help="file to write (default: milestone-TABLE-PERIOD.FORMAT)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import-xero", help="import a Xero invoice/bill CSV export (all or nothing)")
+    p.add_argument("file", help="the CSV file Xero exported")
+    p.add_argument("--kind", choices=["auto", "invoices", "bills"], default="auto",
+                   help="auto (default) reads the Type column; otherwise every line is this kind")
+    p.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
+    p.set_defaults(func=cmd_import_xero)
 
     p = sub.add_parser("serve", help="serve the app")
     p.add_argument("--port", type=int, default=8501)

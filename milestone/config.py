@@ -99,3 +99,23 @@ def idle_minutes() -> int:
     if not 1 <= value <= 24 * 60:
         raise ConfigError(f"MILESTONE_IDLE_MINUTES must be between 1 and 1440, got {value}")
     return value
+
+
+def import_max_bytes() -> int:
+    """Largest Xero CSV the importer reads (MILESTONE_IMPORT_MAX_MB, default 20 MB)."""
+    raw = os.environ.get("MILESTONE_IMPORT_MAX_MB", "20")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"MILESTONE_IMPORT_MAX_MB must be a number of megabytes, got {raw!r}") from None
+    if not 0 < value <= 200:
+        raise ConfigError(f"MILESTONE_IMPORT_MAX_MB must be between 0 and 200, got {value}")
+    return int(value * 1024 * 1024)
+
+
+def n8n_webhook_url() -> str | None:
+    """The n8n webhook that starts a Xero sync (N8N_SYNC_WEBHOOK_URL); None when unset."""
+    url = os.environ.get("N8N_SYNC_WEBHOOK_URL", "").strip()
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"N8N_SYNC_WEBHOOK_URL must be an http(s) URL, got {url!r}")
+    return url or None

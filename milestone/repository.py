@@ -866,3 +866,191 @@ def log_export(user: User, table: str, fmt: str, filters: dict[str, Any], rows: 
 def export_history(limit: int = 100, eng: Engine | None = None) -> pd.DataFrame:
     return _frame(eng, """SELECT exported_at, username, table_name, format, filters::text AS filters, row_count
                           FROM export_log ORDER BY exported_at DESC, id DESC LIMIT :n""", {"n": limit})
+
+
+# --------------------------------------------------------------------------- Xero CSV import
+
+AMBIGUOUS = "ambiguous"  # a project name that more than one project has
+_DOC_TABLES = {"invoices": ("contact", "issue_date"), "bills": ("supplier", "date")}  # party column, date column
+_DOC_COMPARED = ("project_id", "build_phase_id", "number", "{party}", "{date}", "due_date", "status", "doc_type",
+                 "subtotal", "total_tax", "total", "amount_due", "currency")
+
+
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    changes: pd.DataFrame  # up to 100 new or changed documents, for the dry run's preview
+    notes: list[str]
+
+    @property
+    def summary(self) -> str:
+        verb = "Would import" if self.dry_run else "Imported"
+        return (f"{verb} {self.created + self.updated + self.unchanged:,} documents: {self.created:,} new, "
+                f"{self.updated:,} updated, {self.unchanged:,} unchanged.")
+
+
+def import_lookups(eng: Engine | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """How an import finds projects (by tracking id, id, or name in any case) and build phases (id -> name)."""
+    with _eng(eng).connect() as conn:
+        rows = conn.execute(sa.text("SELECT id::text AS id, name, xero_tracking_id FROM projects")).all()
+        phases = dict(conn.execute(sa.text("SELECT id::text, name FROM build_phases")).all())
+    projects: dict[str, str] = {}
+    for r in rows:  # names first, so an exact tracking id or id always wins over a name
+        key = r.name.strip().lower()
+        projects[key] = AMBIGUOUS if key in projects else r.id
+    for r in rows:
+        projects[r.id] = r.id
+        if r.xero_tracking_id:
+            projects[r.xero_tracking_id] = r.id
+    return projects, phases
+
+
+def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha256: str, lines: int,
+                      dry_run: bool, eng: Engine | None = None) -> ImportResult:
+    """Upsert validated documents in one transaction; a dry run classifies them and rolls back.
+
+    Documents are matched by xero_id; one without (an export with no InvoiceID column) matches an
+    existing document with the same number and contact, else gets the key 'csv:<table>:<contact>:<number>'.
+    Only documents that differ are updated, so importing the same file twice changes nothing.
+    """
+    from milestone.validation import RowProblems
+
+    require_role(user, action="import Xero files")
+    if not dry_run:
+        _rate_limit(user, eng)
+    cols = ("table", "xero_id", "number", "contact", "issue_date", "due_date", "status", "doc_type", "subtotal",
+            "total_tax", "total", "amount_due", "currency", "project_id", "phase_id")
+    arrays = {c: [d[c] for d in documents] for c in cols}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    samples = []
+    with db.transaction(user.username, eng) as conn:
+        conn.execute(sa.text("""
+            CREATE TEMP TABLE xero_stage ON COMMIT DROP AS
+            SELECT * FROM unnest(CAST(:table AS text[]), CAST(:xero_id AS text[]), CAST(:number AS text[]),
+                                 CAST(:contact AS text[]), CAST(:issue_date AS date[]), CAST(:due_date AS date[]),
+                                 CAST(:status AS text[]), CAST(:doc_type AS text[]), CAST(:subtotal AS numeric[]),
+                                 CAST(:total_tax AS numeric[]), CAST(:total AS numeric[]),
+                                 CAST(:amount_due AS numeric[]), CAST(:currency AS text[]),
+                                 CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
+                 AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, subtotal, total_tax, total,
+                      amount_due, currency, project_id, build_phase_id)"""), arrays)
+        for table, (party, date_col) in _DOC_TABLES.items():
+            conn.execute(sa.text(f"""
+                UPDATE xero_stage s SET xero_id = coalesce(
+                    (SELECT min(d.xero_id) FROM {table} d WHERE d.number = s.number AND d.{party} = s.party
+                     HAVING count(*) = 1),
+                    'csv:{table}:' || s.party || ':' || s.number)
+                WHERE s.tbl = '{table}' AND s.xero_id IS NULL"""))
+        twice = conn.execute(sa.text("""SELECT tbl, xero_id FROM xero_stage GROUP BY 1, 2 HAVING count(*) > 1
+                                        ORDER BY 2 LIMIT 20""")).all()
+        if twice:
+            raise RowProblems([f"{t}: the document {x!r} appears twice (with and without an InvoiceID?)"
+                               for t, x in twice])
+        for table, (party, date_col) in _DOC_TABLES.items():
+            mine = ", ".join(f"d.{c.format(party=party, date=date_col)}" for c in _DOC_COMPARED)
+            theirs = ", ".join(f"s.{c.format(party='party', date='doc_date')}" for c in _DOC_COMPARED)
+            classified = f"""
+                SELECT s.*, CASE WHEN d.id IS NULL THEN 'new'
+                                 WHEN ({mine}) IS DISTINCT FROM ({theirs}) THEN 'updated'
+                                 ELSE 'unchanged' END AS change
+                FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'"""
+            for change, n in conn.execute(sa.text(f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1")):
+                counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
+            samples.append(pd.DataFrame(conn.execute(sa.text(f"""
+                SELECT c.change, '{table}' AS kind, c.number, c.party, c.doc_date AS date, c.status, c.total,
+                       p.name AS project
+                FROM ({classified}) c JOIN projects p ON p.id = c.project_id
+                WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100""")).mappings().all()))
+            if dry_run:
+                continue
+            target = ", ".join(c.format(party=party, date=date_col) for c in _DOC_COMPARED)
+            source = ", ".join(c.format(party="party", date="doc_date") for c in _DOC_COMPARED)
+            conn.execute(sa.text(f"""
+                INSERT INTO {table} AS d (xero_id, {target})
+                SELECT xero_id, {source} FROM xero_stage WHERE tbl = '{table}'
+                ON CONFLICT (xero_id) DO UPDATE SET ({target}, updated_at) =
+                    ({', '.join('EXCLUDED.' + c for c in target.split(', '))}, now())
+                WHERE ({', '.join('d.' + c for c in target.split(', '))})
+                      IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in target.split(', '))})"""))
+        if dry_run:
+            conn.rollback()
+        else:
+            conn.execute(sa.text("""
+                INSERT INTO import_runs (username, file_name, sha256, rows_read, created, updated, unchanged)
+                VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged)"""),
+                {"u": user.username, "f": file_name[:255], "sha": sha256, "lines": lines, **counts})
+    changes = pd.concat([s for s in samples if not s.empty], ignore_index=True) if any(
+        not s.empty for s in samples) else pd.DataFrame(columns=["change", "kind", "number", "party", "date",
+                                                                 "status", "total", "project"])
+    return ImportResult(counts["created"], counts["updated"], counts["unchanged"], dry_run, changes.head(100), [])
+
+
+def import_history(limit: int = 50, eng: Engine | None = None) -> pd.DataFrame:
+    return _frame(eng, """SELECT imported_at, username, file_name, rows_read, created, updated, unchanged
+                          FROM import_runs ORDER BY imported_at DESC, id DESC LIMIT :n""", {"n": limit})
+
+
+# --------------------------------------------------------------------------- sync requests (n8n webhook)
+
+
+class SyncRefused(Exception):
+    """A sync cannot be asked for now (one is running, or the cooldown has not passed)."""
+
+
+@dataclass(frozen=True)
+class SyncRequestState:
+    running_since: datetime | None  # a RUNNING sync_runs row started in the last 2 hours
+    last_requested_at: datetime | None
+    last_requested_by: str | None
+    last_status: str | None
+    next_allowed_at: datetime | None  # None when a request is allowed now
+
+
+def _sync_state(conn: sa.Connection, cooldown_s: int) -> SyncRequestState:
+    row = conn.execute(sa.text("""
+        SELECT (SELECT max(started_at) FROM sync_runs
+                WHERE status = 'RUNNING' AND started_at > now() - interval '2 hours') AS running_since,
+               r.requested_at, r.username, r.status,
+               CASE WHEN r.requested_at + make_interval(secs => :cool) > now()
+                    THEN r.requested_at + make_interval(secs => :cool) END AS next_allowed_at
+        FROM (SELECT 1) one
+        LEFT JOIN LATERAL (SELECT requested_at, username, status FROM sync_requests
+                           WHERE status <> 'failed' ORDER BY requested_at DESC LIMIT 1) r ON true"""),
+        {"cool": cooldown_s}).one()
+    return SyncRequestState(*row)
+
+
+def sync_request_state(cooldown_s: int = 600, eng: Engine | None = None) -> SyncRequestState:
+    """Whether an admin may ask n8n for a sync now. A RUNNING row older than 2 hours is a crashed run,
+    and a request whose webhook call failed does not start the cooldown."""
+    with _eng(eng).connect() as conn:
+        return _sync_state(conn, cooldown_s)
+
+
+def begin_sync_request(user: User, cooldown_s: int = 600, eng: Engine | None = None) -> int:
+    """Record a sync request if one is allowed now (admins only); raises SyncRefused otherwise.
+
+    Serialised by an advisory lock, so two admins clicking at once send one request."""
+    require_role(user, frozenset({"admin"}), action="start a Xero sync")
+    with db.transaction(user.username, eng) as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('milestone.sync_requests'))"))
+        state = _sync_state(conn, cooldown_s)
+        if state.running_since:
+            raise SyncRefused(f"A Xero sync is already running (since {state.running_since.astimezone():%H:%M}).")
+        if state.next_allowed_at:
+            raise SyncRefused(f"{state.last_requested_by} asked for a sync at "
+                              f"{state.last_requested_at.astimezone():%H:%M}; the next one can be asked for "
+                              f"at {state.next_allowed_at.astimezone():%H:%M}.")
+        return conn.scalar(sa.text("INSERT INTO sync_requests (username) VALUES (:u) RETURNING id"),
+                           {"u": user.username})
+
+
+def finish_sync_request(request_id: int, ok: bool, http_status: int | None, error: str | None,
+                        eng: Engine | None = None) -> None:
+    with db.transaction(None, eng) as conn:
+        conn.execute(sa.text("""UPDATE sync_requests SET status = :s, http_status = :h, error = :e
+                                WHERE id = :id"""),
+                     {"s": "sent" if ok else "failed", "h": http_status, "e": error and error[:500], "id": request_id})

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_STATUSES = ("Planning", "In Progress", "Completed", "On Hold")
 UNASSIGNED = "unassigned"  # the phase filter's token for documents with no build phase
@@ -190,3 +190,131 @@ def estimate_row(values: dict, where: str) -> tuple[EstimateRow | None, list[str
                 msg = "choose a project"
             out.append(f"{where}, {label}: {msg}")
         return None, out
+
+
+# --------------------------------------------------------------------------- Xero CSV files
+
+XERO_STATUSES = {"draft": "Draft", "submitted": "Submitted", "awaiting approval": "Submitted",
+                 "authorised": "Authorised", "awaiting payment": "Authorised", "paid": "Paid",
+                 "voided": "Voided", "void": "Voided", "deleted": "Voided"}
+# Xero's Type column, as its API names it and as its CSV exports word it: (table, doc_type)
+XERO_TYPES = {"accrec": ("invoices", "invoice"), "sales invoice": ("invoices", "invoice"),
+              "invoice": ("invoices", "invoice"), "accreccredit": ("invoices", "credit_note"),
+              "sales credit note": ("invoices", "credit_note"), "accpay": ("bills", "bill"),
+              "bill": ("bills", "bill"), "purchase bill": ("bills", "bill"),
+              "accpaycredit": ("bills", "credit_note"), "bill credit note": ("bills", "credit_note"),
+              "purchase credit note": ("bills", "credit_note")}
+XERO_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y")
+
+
+def _blank_to_none(v):
+    return None if isinstance(v, str) and not v.strip() else v
+
+
+def _xero_date(v):
+    from datetime import datetime
+
+    v = _blank_to_none(v)
+    if v is None or isinstance(v, date):
+        return v
+    text = str(v).strip()
+    for fmt in XERO_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def _xero_amount(v):
+    v = _blank_to_none(v)
+    if v is None or isinstance(v, Decimal):
+        return v
+    text = str(v).strip().replace(",", "").replace("£", "")
+    try:
+        amount = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{str(v).strip()!r} is not a number") from None
+    if not amount.is_finite():
+        raise ValueError(f"{str(v).strip()!r} is not a number")
+    return amount
+
+
+XeroDate = Annotated[date, BeforeValidator(_xero_date)]
+XeroMoney = Annotated[Decimal, BeforeValidator(_xero_amount), Field(max_digits=14, decimal_places=2, le=MAX_AMOUNT)]
+
+
+class XeroLine(BaseModel):
+    """One line of a Xero invoice or bill CSV export, by Xero's own column names.
+
+    Xero writes one line per line item with the document's fields repeated, so several
+    lines may describe one document; the importer groups them by InvoiceID / InvoiceNumber.
+    """
+
+    model_config = ConfigDict(str_strip_whitespace=True, populate_by_name=True)
+
+    contact: str = Field(alias="ContactName", min_length=1, max_length=255)
+    number: str = Field(alias="InvoiceNumber", min_length=1, max_length=255)
+    xero_id: str | None = Field(default=None, alias="InvoiceID", max_length=255)
+    issue_date: XeroDate = Field(alias="InvoiceDate")
+    due_date: XeroDate | None = Field(default=None, alias="DueDate")
+    total: XeroMoney = Field(alias="Total", ge=0)
+    total_tax: XeroMoney = Field(default=Decimal(0), alias="TaxTotal", ge=0)
+    subtotal: XeroMoney | None = Field(default=None, alias="SubTotal", ge=0)
+    amount_due: XeroMoney = Field(default=Decimal(0), alias="AmountDue", ge=0)
+    status: str = Field(alias="Status")
+    currency: str = Field(default="GBP", alias="Currency", pattern=r"^[A-Z]{3}$")
+    type: str | None = Field(default=None, alias="Type")
+
+    @field_validator("xero_id", "due_date", "total_tax", "subtotal", "amount_due", "currency", "type", mode="before")
+    @classmethod
+    def _optional(cls, v, info):
+        v = _blank_to_none(v)
+        if v is None and info.field_name in ("total_tax", "amount_due"):
+            return Decimal(0)
+        if v is None and info.field_name == "currency":
+            return "GBP"
+        return v.upper() if info.field_name == "currency" and isinstance(v, str) else v
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, v):
+        key = str(v or "").strip().lower()
+        if not key:
+            raise ValueError("is required")
+        if key not in XERO_STATUSES:
+            raise ValueError(f"{str(v).strip()!r} is not a Xero status (Draft, Submitted, Authorised, Paid, Voided)")
+        return XERO_STATUSES[key]
+
+    @field_validator("type", mode="after")
+    @classmethod
+    def _type(cls, v):
+        if v is not None and v.lower() not in XERO_TYPES:
+            raise ValueError(f"{v!r} is not a Xero document type (e.g. Sales invoice, Bill, ACCREC, ACCPAY)")
+        return v
+
+    @model_validator(mode="after")
+    def _totals_agree(self) -> "XeroLine":
+        if self.subtotal is None:
+            self.subtotal = self.total - self.total_tax
+            if self.subtotal < 0:
+                raise ValueError(f"TaxTotal {self.total_tax} is more than Total {self.total}")
+        if self.amount_due > self.total:
+            raise ValueError(f"AmountDue {self.amount_due} is more than Total {self.total}")
+        if self.due_date and self.due_date < self.issue_date:
+            raise ValueError(f"DueDate {self.due_date} is before InvoiceDate {self.issue_date}")
+        return self
+
+
+def xero_line_problems(exc: ValidationError, line: int, headers: dict[str, str]) -> list[str]:
+    """'Line 7, InvoiceDate: '31/02/2026' is not a date ...', naming the column as the file does."""
+    out = []
+    for err in exc.errors():
+        column = headers.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else ""
+        msg = _plain(err["msg"].removeprefix("Value error, "))
+        if err["type"] == "missing" or (err["type"] == "string_too_short" and err.get("input") in ("", None)):
+            msg = "is required"
+        elif err["type"] == "string_pattern_mismatch" and column:
+            msg = f"{err.get('input')!r} is not a three-letter currency code"
+        out.append(f"Line {line}, {column}: {msg}" if column else f"Line {line}: {msg}")
+    return out

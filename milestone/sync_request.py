@@ -1,0 +1,53 @@
+"""Ask the n8n Xero sync to run now: a POST to N8N_SYNC_WEBHOOK_URL (docs/xero-sync.md).
+
+Allowed for admins when the URL is set, no sync is RUNNING, and nobody asked in the last
+10 minutes. Each request is recorded in sync_requests; a failed call does not start the cooldown.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from sqlalchemy.engine import Engine
+
+from milestone import config, repository
+from milestone.repository import SyncRefused, User
+
+COOLDOWN_S = 600
+TIMEOUT_S = 10
+
+
+def availability(eng: Engine | None = None) -> tuple[bool, str]:
+    """(may ask now, why not) for the button's state."""
+    if not config.n8n_webhook_url():
+        return False, "Not configured: set N8N_SYNC_WEBHOOK_URL to the n8n webhook that starts the Xero sync."
+    state = repository.sync_request_state(COOLDOWN_S, eng)
+    if state.running_since:
+        return False, f"A Xero sync is running (started {state.running_since.astimezone():%H:%M})."
+    if state.next_allowed_at:
+        return False, (f"{state.last_requested_by} asked for a sync at {state.last_requested_at.astimezone():%H:%M}; "
+                       f"you can ask again at {state.next_allowed_at.astimezone():%H:%M}.")
+    return True, ""
+
+
+def request_sync(user: User, eng: Engine | None = None) -> str:
+    """Call the webhook; return what to tell the user, or raise SyncRefused saying why not."""
+    url = config.n8n_webhook_url()
+    if not url:
+        raise SyncRefused("Not configured: set N8N_SYNC_WEBHOOK_URL.")
+    request_id = repository.begin_sync_request(user, COOLDOWN_S, eng)
+    body = json.dumps({"source": "milestone", "request_id": request_id, "requested_by": user.username}).encode()
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 - an admin-configured http(s) URL
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        repository.finish_sync_request(request_id, False, exc.code, str(exc), eng)
+        raise SyncRefused(f"n8n refused the request (HTTP {exc.code}); check the workflow is active.") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        repository.finish_sync_request(request_id, False, None, str(reason), eng)
+        raise SyncRefused(f"Could not reach n8n ({reason}); nothing was started. Try again later.") from None
+    repository.finish_sync_request(request_id, True, status, None, eng)
+    return "Sync requested: n8n accepted it. The “Xero data as of” time changes when the sync finishes."

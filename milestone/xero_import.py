@@ -1,0 +1,239 @@
+"""Load Xero's invoice and bill CSV exports: validate the whole file, then upsert in one transaction.
+
+The flow is read -> validate every line -> group lines into documents -> dry run or write.
+Nothing is written unless every line is valid, so a refused file changes nothing; the same
+file imported twice changes nothing the second time (rows are matched by InvoiceID, or by
+InvoiceNumber when the export has no InvoiceID, and only rows that differ are updated).
+
+Projects are found by a mapping column (Project) or by a Xero tracking category
+(TrackingName1/TrackingOption1): the option is matched to a project's Xero tracking id, its
+name or its id. A second tracking category named Phase (or a Phase column) sets the build phase.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+
+from milestone import config, repository
+from milestone.repository import ImportResult, User
+from milestone.validation import XERO_TYPES, RowProblems, XeroLine, xero_line_problems
+
+MAX_PROBLEMS = 200  # listed; the rest are counted
+PHASE_CATEGORY_NAMES = {"phase", "phases", "build phase", "build phases", "buildphase"}
+# Xero's column names (and a few spellings of them), matched without case, spaces or the '*'
+# that Xero's import templates put before required columns.
+COLUMNS = {
+    "ContactName": ("contactname", "contact"),
+    "InvoiceNumber": ("invoicenumber", "number", "creditnotenumber", "billnumber"),
+    "InvoiceID": ("invoiceid", "xeroid", "creditnoteid"),
+    "InvoiceDate": ("invoicedate", "date"),
+    "DueDate": ("duedate",),
+    "Total": ("total", "invoicetotal"),
+    "TaxTotal": ("taxtotal", "totaltax"),
+    "SubTotal": ("subtotal",),
+    "AmountDue": ("amountdue", "invoiceamountdue"),
+    "Status": ("status",),
+    "Currency": ("currency", "currencycode"),
+    "Type": ("type",),
+    "Project": ("project", "projectcode"),
+    "Phase": ("phase", "buildphase"),
+    "TrackingName1": ("trackingname1",), "TrackingOption1": ("trackingoption1",),
+    "TrackingName2": ("trackingname2",), "TrackingOption2": ("trackingoption2",),
+}
+REQUIRED = ("ContactName", "InvoiceNumber", "InvoiceDate", "Total", "Status")
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Parsed:
+    """A validated file: documents ready to write, or the problems that stop it."""
+
+    documents: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    lines: int = 0
+    sha256: str = ""
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _map_header(header: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Column positions by Xero's canonical name, and the file's own spelling for messages."""
+    wanted = {alias: canon for canon, aliases in COLUMNS.items() for alias in aliases}
+    positions, spelled = {}, {}
+    for i, name in enumerate(header):
+        canon = wanted.get(_key(name))
+        if canon and canon not in positions:
+            positions[canon], spelled[canon] = i, name.strip()
+    return positions, spelled
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise RowProblems([f"Line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}). Export it from "
+                           "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
+
+
+def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: Progress | None = None) -> Parsed:
+    """Validate a whole Xero CSV export. `kind` is invoices, bills, or auto (from the Type column)."""
+    out = Parsed(sha256=hashlib.sha256(data).hexdigest())
+    limit = config.import_max_bytes()
+    if len(data) > limit:
+        out.problems.append(f"The file is {len(data) / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB. "
+                            "Export a shorter date range from Xero and import the parts one by one.")
+        return out
+    if not data.strip():
+        out.problems.append("The file is empty.")
+        return out
+    try:
+        text = _decode(data)
+    except RowProblems as exc:
+        out.problems.extend(exc.problems)
+        return out
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        out.problems.append(f"Line 1: not a CSV header ({exc}).")
+        return out
+    positions, spelled = _map_header(header)
+    missing = [c for c in REQUIRED if c not in positions]
+    if "Project" not in positions and "TrackingOption1" not in positions:
+        missing.append("Project (or TrackingName1 and TrackingOption1)")
+    if kind == "auto" and "Type" not in positions:
+        missing.append("Type (or choose invoices or bills)")
+    if missing:
+        out.problems.append(f"Line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}. "
+                            f"The file has: {', '.join(h.strip() for h in header if h.strip()) or 'no column names'}.")
+        return out
+
+    projects, phases = repository.import_lookups(eng)
+    documents: dict[tuple[str, str], dict] = {}
+    total_lines, problems = max(text.count("\n"), 1), out.problems
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            out.lines += 1
+            if progress and out.lines % 2000 == 0:
+                progress(min(0.99, line / total_lines), f"Checked {out.lines:,} lines")
+            if len(row) != len(header):
+                problems.append(f"Line {line}: {len(row)} values but the header has {len(header)} columns "
+                                "(a stray comma or quote?)")
+                continue
+            values = {canon: row[i] for canon, i in positions.items()}
+            try:
+                item = XeroLine.model_validate(values)
+            except ValidationError as exc:
+                problems.extend(xero_line_problems(exc, line, spelled))
+                item = None
+            where = _place(values, spelled, kind, projects, phases, line, problems)
+            if where is None or item is None:
+                continue
+            table, doc_type, project_id, phase_id = where
+            doc_key = (table, item.xero_id or f"{item.contact}\x00{item.number}")
+            doc = documents.get(doc_key)
+            if doc is None:
+                documents[doc_key] = {"table": table, "doc_type": doc_type, "project_id": project_id,
+                                      "phase_id": phase_id, "line": line, **item.model_dump(exclude={"type"})}
+            elif doc["project_id"] != project_id:
+                problems.append(f"Line {line}, {spelled.get('Project') or spelled.get('TrackingOption1')}: "
+                                f"{item.number} is mapped to another project on line {doc['line']}")
+            elif doc["phase_id"] != phase_id:
+                doc["phase_id"] = None
+                out.notes.append(f"{item.number} has lines in several build phases; it is stored as Unassigned.")
+    except csv.Error as exc:
+        problems.append(f"Line {reader.line_num}: the CSV is malformed ({exc}).")
+    if not problems and not documents:
+        problems.append("The file has a header but no invoices or bills.")
+    if len(problems) > MAX_PROBLEMS:
+        del problems[MAX_PROBLEMS:]
+        problems.append("… and more; fix these first.")
+    if not problems:
+        out.documents = list(documents.values())
+    return out
+
+
+def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict, line: int,
+           problems: list[str]) -> tuple[str, str, str, str | None] | None:
+    """(table, doc_type, project id, phase id) for one line, or None with the problem recorded.
+
+    An unknown Type is reported by XeroLine; here it only stops the line."""
+    ok = True
+    doc_type_text = values.get("Type", "").strip()
+    if doc_type_text:
+        if doc_type_text.lower() not in XERO_TYPES:
+            return None
+        table, doc_type = XERO_TYPES[doc_type_text.lower()]
+        if kind != "auto" and table != kind:
+            problems.append(f"Line {line}, {spelled['Type']}: {doc_type_text!r} is not one of the {kind} "
+                            f"(import it as {table}, or choose 'from the Type column')")
+            ok = False
+    elif kind == "auto":
+        problems.append(f"Line {line}, {spelled['Type']}: is required (or choose invoices or bills)")
+        return None
+    else:
+        table, doc_type = kind, "invoice" if kind == "invoices" else "bill"
+
+    project_text, project_col = values.get("Project", "").strip(), spelled.get("Project")
+    phase_text, phase_col = values.get("Phase", "").strip(), spelled.get("Phase")
+    for n in ("1", "2"):
+        category = values.get(f"TrackingName{n}", "").strip().lower()
+        option = values.get(f"TrackingOption{n}", "").strip()
+        if not option:
+            continue
+        if category in PHASE_CATEGORY_NAMES:
+            if not phase_text:
+                phase_text, phase_col = option, spelled[f"TrackingOption{n}"]
+        elif not project_text:
+            project_text, project_col = option, spelled[f"TrackingOption{n}"]
+    project_id = projects.get(project_text) or projects.get(project_text.lower())
+    if not project_text:
+        problems.append(f"Line {line}, {project_col or spelled.get('TrackingOption1', 'Project')}: "
+                        "no project (give the project's tracking option, name or id)")
+        ok = False
+    elif project_id is None:
+        problems.append(f"Line {line}, {project_col}: unknown project {project_text!r}")
+        ok = False
+    elif project_id == repository.AMBIGUOUS:
+        problems.append(f"Line {line}, {project_col}: {project_text!r} names more than one project; "
+                        "use its tracking option or id")
+        ok = False
+    phase_id = None
+    if phase_text:
+        phase_id = next((pid for pid, name in phases.items() if name.lower() == phase_text.lower()), None)
+        if phase_id is None:
+            problems.append(f"Line {line}, {phase_col}: unknown build phase {phase_text!r} "
+                            f"(known: {', '.join(sorted(phases.values(), key=str.lower))})")
+            ok = False
+    return (table, doc_type, project_id, phase_id) if ok else None
+
+
+def import_file(data: bytes, file_name: str, user: User, *, kind: str = "auto", dry_run: bool = True,
+                eng: Engine | None = None, progress: Progress | None = None) -> ImportResult:
+    """Validate, then (unless a dry run) write; raises RowProblems listing every problem, writing nothing."""
+    if kind not in ("auto", "invoices", "bills"):
+        raise ValueError("kind must be auto, invoices or bills")
+    repository.require_role(user, action="import Xero files")
+    parsed = parse(data, kind, eng, progress)
+    if parsed.problems:
+        raise RowProblems(parsed.problems)
+    if progress:
+        progress(1.0, f"Checked {parsed.lines:,} lines: {len(parsed.documents):,} documents")
+    result = repository.apply_xero_import(parsed.documents, user, file_name=file_name, sha256=parsed.sha256,
+                                          lines=parsed.lines, dry_run=dry_run, eng=eng)
+    result.notes.extend(dict.fromkeys(parsed.notes))
+    return result

@@ -1,0 +1,232 @@
+"""Xero CSV import: all or nothing, idempotent, every bad case refused by line and column, metrics follow."""
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from milestone import repository, seed, xero_import
+from milestone.config import PROJECT_ROOT
+from milestone.repository import PermissionDenied
+from milestone.validation import RowProblems
+from tests import builders, oracle
+from tests.xero_files import COLUMNS, line, render
+
+
+@pytest.fixture(scope="module")
+def ctx(database):
+    seed.ensure_demo_users(database.owner)
+    a = builders.project(database, "Castle Extension", client="Castle Homes", xero_tracking_id="TRK-CASTLE")
+    b = builders.project(database, "Mill Conversion", client="Mill Ltd", xero_tracking_id="TRK-MILL")
+    builders.project(database, "Twin", client="One")
+    builders.project(database, "twin", client="Two")
+    builders.phase(database, "Groundworks")
+    return {"db": database, "a": a, "b": b, "finance": repository.get_user("finance", database.app),
+            "viewer": repository.get_user("viewer", database.app)}
+
+
+def _import(ctx, data: bytes, dry_run=False, kind="auto", name="xero.csv"):
+    return xero_import.import_file(data, name, ctx["finance"], kind=kind, dry_run=dry_run, eng=ctx["db"].app)
+
+
+def _fingerprint(ctx) -> tuple:
+    """Everything an import could change, to show that a refused file changed nothing."""
+    return tuple(ctx["db"].rows(f"SELECT count(*) AS n, md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
+                                f" AS h FROM milestone.{t} t")[0].values()
+                 for t in ("invoices", "bills", "import_runs", "project_metrics"))
+
+
+def _compare(ctx) -> None:
+    """project_metrics (kept by triggers) equals a recount from the raw rows."""
+    kept, recount = oracle.metrics_table(ctx["db"]), oracle.project_sums(ctx["db"])
+    for pid, want in recount.items():
+        for k in ("revenue", "costs", "outstanding"):
+            assert kept[pid][k] == want[k], (pid, k)
+
+
+GOOD = [line("INV-1001", "TRK-CASTLE", "1200.00", "200.00", description="Digging", phase="Groundworks"),
+        line("INV-1001", "TRK-CASTLE", "1200.00", "200.00", description="Pouring", phase="Groundworks"),
+        line("INV-1002", "Mill Conversion", "600.00", "100.00", status="PAID", contact="Mill Ltd"),
+        line("CN-7", "TRK-CASTLE", "120.00", "20.00", status="PAID", doc_type="Sales credit note"),
+        line("B-55", "TRK-MILL", "360.00", "60.00", status="PAID", doc_type="Bill", contact="Timber & Co"),
+        line("B-56", "TRK-MILL", "48.00", "8.00", status="VOIDED", doc_type="Bill", contact="Timber & Co")]
+
+
+def test_dry_run_shows_what_would_change_and_writes_nothing(ctx):
+    before = _fingerprint(ctx)
+    result = _import(ctx, render(GOOD), dry_run=True)
+    assert (result.created, result.updated, result.unchanged) == (5, 0, 0)
+    assert result.summary.startswith("Would import 5 documents: 5 new")
+    assert set(result.changes["number"]) == {"INV-1001", "INV-1002", "CN-7", "B-55", "B-56"}
+    assert _fingerprint(ctx) == before
+
+
+def test_import_writes_documents_and_the_metrics_follow(ctx):
+    result = _import(ctx, render(GOOD))
+    assert (result.created, result.updated, result.unchanged) == (5, 0, 0)
+    inv = ctx["db"].rows("""SELECT i.number, i.status, i.doc_type, i.subtotal, i.total_tax, i.total, i.amount_due,
+                                   bp.name AS phase, i.issue_date::text AS d, i.due_date::text AS due, i.contact
+                            FROM milestone.invoices i LEFT JOIN milestone.build_phases bp ON bp.id = i.build_phase_id
+                            ORDER BY number""")
+    assert [(r["number"], r["status"], r["doc_type"], r["subtotal"], r["phase"]) for r in inv] == [
+        ("CN-7", "Paid", "credit_note", Decimal("100.00"), None),
+        ("INV-1001", "Authorised", "invoice", Decimal("1000.00"), "Groundworks"),  # two lines, one invoice
+        ("INV-1002", "Paid", "invoice", Decimal("500.00"), None)]
+    assert (inv[1]["d"], inv[1]["due"], inv[1]["amount_due"], inv[1]["contact"]) == (
+        "2026-01-15", "2026-02-14", Decimal("1200.00"), "Acme Builders Ltd")
+    metrics = oracle.metrics_table(ctx["db"])
+    assert metrics[ctx["a"]]["revenue"] == Decimal("900.00")  # 1000 - the 100 credit note
+    assert metrics[ctx["a"]]["outstanding"] == Decimal("1200.00")
+    assert metrics[ctx["b"]]["revenue"] == Decimal("500.00")
+    assert metrics[ctx["b"]]["costs"] == Decimal("300.00")  # the voided bill does not count
+    _compare(ctx)
+    runs = ctx["db"].rows("SELECT username, file_name, created, rows_read FROM milestone.import_runs")
+    assert runs == [{"username": "finance", "file_name": "xero.csv", "created": 5, "rows_read": 6}]
+
+
+def test_importing_the_same_file_again_changes_nothing(ctx):
+    before = ctx["db"].rows("SELECT xero_id, updated_at FROM milestone.invoices ORDER BY 1")
+    result = _import(ctx, render(GOOD))
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 5)
+    assert ctx["db"].rows("SELECT xero_id, updated_at FROM milestone.invoices ORDER BY 1") == before
+
+
+def test_a_changed_document_is_updated_in_place(ctx):
+    paid = [dict(r) for r in GOOD]
+    for r in paid[:2]:
+        r.update(Status="PAID", InvoiceAmountDue="0.00")
+    result = _import(ctx, render(paid))
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 4)
+    assert ctx["db"].rows("SELECT count(*) AS n FROM milestone.invoices WHERE number = 'INV-1001'")[0]["n"] == 1
+    assert oracle.metrics_table(ctx["db"])[ctx["a"]]["outstanding"] == Decimal("0.00")
+    _compare(ctx)
+
+
+def test_documents_with_an_invoice_id_are_matched_by_it(ctx):
+    cols = COLUMNS + ["InvoiceID"]
+    first = [line("INV-2001", "TRK-CASTLE", "240.00", "40.00", InvoiceID="a1b2c3d4-0000-4000-8000-000000000001")]
+    assert _import(ctx, render(first, cols)).created == 1
+    renumbered = [first[0] | {"InvoiceNumber": "INV-2001-R"}]
+    result = _import(ctx, render(renumbered, cols))
+    assert (result.created, result.updated) == (0, 1)
+    assert ctx["db"].rows("SELECT number FROM milestone.invoices WHERE xero_id = "
+                          "'a1b2c3d4-0000-4000-8000-000000000001'") == [{"number": "INV-2001-R"}]
+
+
+def test_bills_without_a_type_column_import_with_kind_bills(ctx):
+    cols = [c for c in COLUMNS if c != "Type"]
+    data = render([line("SUP-9", "TRK-MILL", "12.00", "2.00", status="PAID", contact="Nails Direct")], cols)
+    with pytest.raises(RowProblems, match="Type"):
+        _import(ctx, data, dry_run=True)
+    assert _import(ctx, data, kind="bills").created == 1
+    assert ctx["db"].rows("SELECT supplier, doc_type FROM milestone.bills WHERE number = 'SUP-9'") == [
+        {"supplier": "Nails Direct", "doc_type": "bill"}]
+
+
+def _refused(ctx, data: bytes, *expected: str, kind="auto") -> list[str]:
+    before = _fingerprint(ctx)
+    with pytest.raises(RowProblems) as exc:
+        _import(ctx, data, kind=kind)
+    text = "\n".join(exc.value.problems)
+    for part in expected:
+        assert part in text
+    assert _fingerprint(ctx) == before, "a refused file must change nothing"
+    return exc.value.problems
+
+
+def test_unknown_project_is_refused_by_line_and_column(ctx):
+    _refused(ctx, render(GOOD + [line("INV-9", "No Such Project")]), "Line 8, TrackingOption1: unknown project")
+
+
+def test_a_name_two_projects_share_is_refused(ctx):
+    _refused(ctx, render([line("INV-9", "TWIN")]), "Line 2, TrackingOption1: 'TWIN' names more than one project")
+
+
+def test_bad_date_and_non_numeric_amount_are_refused_with_every_problem_listed(ctx):
+    bad = GOOD[:2] + [line("INV-9", "TRK-CASTLE", date="31/02/2026"), line("INV-10", "TRK-CASTLE", total="1,2O0.00", due_amount="0.00"),
+                      line("INV-11", "TRK-CASTLE", phase="Roofing"), line("INV-12", "TRK-CASTLE", status="Pending")]
+    problems = _refused(ctx, render(bad), "Line 4, InvoiceDate: '31/02/2026' is not a date",
+                        "Line 5, Total: '1,2O0.00' is not a number", "Line 6, TrackingOption2: unknown build phase "
+                        "'Roofing' (known: Groundworks)", "Line 7, Status: 'Pending' is not a Xero status")
+    assert len(problems) == 4, problems
+
+
+def test_wrong_columns_are_refused_naming_them(ctx):
+    cols = [c for c in COLUMNS if c not in ("InvoiceDate", "Total")]
+    _refused(ctx, render(GOOD, cols), "Line 1: missing columns InvoiceDate, Total", "The file has: ContactName")
+
+
+def test_wrong_encoding_is_refused(ctx):
+    data = render([line("INV-9", "TRK-CASTLE", description="£ and café")], encoding="cp1252")
+    _refused(ctx, data, "Line 2: the file is not UTF-8 text", "CSV UTF-8")
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "The file is empty."),
+    (b"\r\n \r\n", "The file is empty."),
+    (render([]), "The file has a header but no invoices or bills."),
+])
+def test_empty_files_are_refused(ctx, data, message):
+    _refused(ctx, data, message)
+
+
+def test_a_50_mb_file_is_refused_before_it_is_read(ctx):
+    data = render(GOOD) + b"x" * (50 * 1024 * 1024)
+    _refused(ctx, data, "The file is 50.0 MB; the limit is 20 MB")
+
+
+def test_a_line_with_a_stray_comma_or_a_broken_quote_is_refused(ctx):
+    data = render(GOOD).replace(b"Mill Ltd", b"Mill, Ltd", 1)
+    _refused(ctx, data, "Line 4: 32 values but the header has 31 columns")
+    broken = render(GOOD[:1]) + b'"Unclosed,INV-9\r\n'
+    _refused(ctx, broken, "Line 3")
+
+
+def test_negative_amounts_and_tax_above_total_are_refused(ctx):
+    _refused(ctx, render([line("INV-9", "TRK-CASTLE", total="-10.00"), line("INV-10", "TRK-CASTLE", "10.00", "20.00")]),
+             "Line 2, Total: must not be negative", "Line 3: TaxTotal 20.00 is more than Total 10.00")
+
+
+def test_text_is_stored_exactly_as_typed(ctx):
+    contact = "Robert'); DROP TABLE milestone.invoices;-- <script>alert(1)</script> Zoë مرحبا"
+    assert _import(ctx, render([line("INV-3001", "TRK-CASTLE", contact=contact)])).created == 1
+    assert ctx["db"].rows("SELECT contact FROM milestone.invoices WHERE number = 'INV-3001'") == [{"contact": contact}]
+
+
+def test_viewers_may_not_import(ctx):
+    with pytest.raises(PermissionDenied):
+        xero_import.import_file(render(GOOD), "x.csv", ctx["viewer"], dry_run=True, eng=ctx["db"].app)
+
+
+def test_a_10_mb_file_with_one_broken_row_is_refused_naming_that_line(ctx):
+    lines = [line(f"BIG-{i:06d}", "TRK-CASTLE" if i % 2 else "TRK-MILL", f"{i % 900 + 12}.00", "2.00")
+             for i in range(40_000)]
+    lines[31_337]["InvoiceDate"] = "not a date"
+    data = render(lines)
+    assert len(data) > 10 * 1024 * 1024
+    before, seen = _fingerprint(ctx), []
+    with pytest.raises(RowProblems) as exc:
+        xero_import.import_file(data, "big.csv", ctx["finance"], eng=ctx["db"].app,
+                                progress=lambda f, text: seen.append(f))
+    assert exc.value.problems == ["Line 31339, InvoiceDate: 'not a date' is not a date (use YYYY-MM-DD or DD/MM/YYYY)"]
+    assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] < 1  # progress was reported as it went
+    assert _fingerprint(ctx) == before
+
+
+def test_the_command_line_dry_run_and_refusal(ctx, tmp_path):
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_bytes(render([line("CLI-1", "TRK-MILL")]))
+    bad.write_bytes(render([line("CLI-2", "Nowhere")]))
+    env = os.environ | {"DATABASE_URL": ctx["db"].url}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "milestone", "import-xero", *a], capture_output=True,
+                                    text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
+    out = run(str(good), "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "Would import 1 documents: 1 new" in out.stdout and "Nothing was written" in out.stdout
+    out = run(str(bad))
+    assert out.returncode == 1
+    assert "Nothing was imported" in out.stderr and "Line 2, TrackingOption1: unknown project 'Nowhere'" in out.stderr
+    out = run(str(good))
+    assert out.returncode == 0 and "Imported 1 documents: 1 new" in out.stdout
+    assert ctx["db"].rows("SELECT count(*) AS n FROM milestone.invoices WHERE number = 'CLI-1'") == [{"n": 1}]

@@ -1,0 +1,40 @@
+"""Xero CSV exports built by the tests, in the layout Xero's invoice and bill exports use.
+
+Xero writes one line per line item, repeating the document's fields, with the project and the
+build phase as tracking categories. Nothing is downloaded: these follow Xero's documented columns.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+COLUMNS = ["ContactName", "EmailAddress", "POAddressLine1", "POCity", "POPostalCode", "POCountry",
+           "InvoiceNumber", "Reference", "InvoiceDate", "DueDate", "Total", "TaxTotal", "InvoiceAmountPaid",
+           "InvoiceAmountDue", "InventoryItemCode", "Description", "Quantity", "UnitAmount", "Discount",
+           "LineAmount", "AccountCode", "TaxType", "TaxAmount", "TrackingName1", "TrackingOption1",
+           "TrackingName2", "TrackingOption2", "Currency", "Type", "Sent", "Status"]
+
+
+def line(number: str, project: str, total: str = "1200.00", tax: str = "200.00", *, contact: str = "Acme Builders Ltd",
+         date: str = "15/01/2026", due: str = "14/02/2026", status: str = "AUTHORISED", doc_type: str = "Sales invoice",
+         due_amount: str | None = None, phase: str = "", description: str = "Works as agreed", **extra) -> dict:
+    """One line item of a document; the document's fields are repeated on every line, as Xero does."""
+    due_amount = due_amount if due_amount is not None else (total if status.upper() == "AUTHORISED" else "0.00")
+    row = {"ContactName": contact, "EmailAddress": "accounts@example.com", "POAddressLine1": "1 High Street",
+           "POCity": "Leeds", "POPostalCode": "LS1 1AA", "POCountry": "United Kingdom", "InvoiceNumber": number,
+           "Reference": "", "InvoiceDate": date, "DueDate": due, "Total": total, "TaxTotal": tax,
+           "InvoiceAmountPaid": "0.00", "InvoiceAmountDue": due_amount, "InventoryItemCode": "",
+           "Description": description, "Quantity": "1.0000", "UnitAmount": total, "Discount": "", "LineAmount": total,
+           "AccountCode": "200", "TaxType": "20% (VAT on Income)", "TaxAmount": tax, "TrackingName1": "Project",
+           "TrackingOption1": project, "TrackingName2": "Phase" if phase else "", "TrackingOption2": phase,
+           "Currency": "GBP", "Type": doc_type, "Sent": "Sent", "Status": status}
+    return row | extra
+
+
+def render(lines: list[dict], columns: list[str] = COLUMNS, encoding: str = "utf-8-sig") -> bytes:
+    """The bytes of a CSV file (Xero's exports start with a byte-order mark)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(lines)
+    return buf.getvalue().encode(encoding)

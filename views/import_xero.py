@@ -1,0 +1,89 @@
+"""Import (admin and finance): load a Xero invoice/bill CSV export; admins can also ask n8n for a sync now."""
+import pandas as pd
+import streamlit as st
+
+from milestone import repository, sync_request, xero_import
+from milestone.repository import PermissionDenied, SyncRefused
+from milestone.ratelimit import RateLimited
+from milestone.ui.common import current_user, engine, freshness_banner
+from milestone.validation import RowProblems
+
+KINDS = {"auto": "From the Type column", "invoices": "All invoices (sales)", "bills": "All bills (purchases)"}
+
+st.title("Import from Xero")
+freshness_banner()
+user = current_user()
+if user.role not in repository.WRITE_ROLES:  # the page registry hides this page; belt and braces
+    st.error("Only admins and finance staff can import.")
+    st.stop()
+
+if user.role == "admin":
+    st.subheader("Sync from Xero now")
+    allowed, reason = sync_request.availability(engine())
+    if st.button("Ask n8n to sync now", icon=":material/sync:", disabled=not allowed, key="sync_now",
+                 help=reason or "Starts the n8n Xero sync workflow; at most one request every 10 minutes."):
+        try:
+            st.success(sync_request.request_sync(user, engine()))
+        except (SyncRefused, PermissionDenied) as exc:
+            st.error(str(exc))
+    elif reason:
+        st.caption(reason)
+
+st.subheader("Import a CSV file")
+st.caption("In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
+           "InvoiceNumber, InvoiceDate, Total and Status, and the project as a tracking category "
+           "(TrackingName1 = Project, TrackingOption1 = the project) or a Project column; optional: InvoiceID, "
+           "DueDate, TaxTotal, AmountDue, Currency, Type, and a Phase tracking category. The whole file is checked "
+           "first: if any line is wrong, nothing is imported. Importing the same file again changes nothing.")
+kind = st.radio("The lines are", list(KINDS), format_func=KINDS.get, horizontal=True, key="import_kind")
+upload = st.file_uploader("Xero CSV export", type=["csv"], key="import_file")
+
+if upload is not None:
+    data = upload.getvalue()
+    check_key = (upload.name, upload.size, kind, hash(data))
+    if st.session_state.get("import_checked", (None,))[0] != check_key:
+        bar = st.progress(0.0, text="Checking the file…")
+        try:
+            preview = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=True, eng=engine(),
+                                              progress=lambda f, text: bar.progress(f, text=text))
+            st.session_state["import_checked"] = (check_key, preview, None)
+        except RowProblems as exc:
+            st.session_state["import_checked"] = (check_key, None, exc.problems)
+        bar.empty()
+    _, preview, problems = st.session_state["import_checked"]
+    if problems:
+        st.error(f"Nothing was imported: {upload.name} has {len(problems)} problem"
+                 f"{'s' if len(problems) != 1 else ''}. Fix them in the file and upload it again.")
+        st.dataframe(pd.DataFrame({"Problem": problems}), hide_index=True, width="stretch",
+                     height=min(400, 38 + 35 * len(problems)))
+    elif preview is not None:
+        st.info(preview.summary + " Nothing has been written yet.")
+        for note in preview.notes:
+            st.caption(note)
+        if not preview.changes.empty:
+            st.dataframe(preview.changes.assign(total=[float(v) for v in preview.changes["total"]]),
+                         hide_index=True, width="stretch", column_config={
+                             "change": "Change", "kind": "What", "number": "Number", "party": "Contact",
+                             "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"), "status": "Status",
+                             "total": st.column_config.NumberColumn("Total", format="£%.2f"), "project": "Project"})
+        changed = preview.created + preview.updated
+        if st.button(f"Import {changed:,} new or changed documents", type="primary", disabled=not changed,
+                     key="import_confirm"):
+            try:
+                done = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=False, eng=engine())
+                st.cache_data.clear()  # the dashboard's cached numbers are out of date now
+                st.session_state.pop("import_checked", None)
+                st.success(done.summary)
+            except RowProblems as exc:
+                st.error("Nothing was imported: " + "; ".join(exc.problems))
+            except RateLimited as exc:
+                st.error(f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s.")
+
+st.subheader("Recent imports")
+history = repository.import_history(50, engine())
+if history.empty:
+    st.caption("No file imported yet.")
+else:
+    st.dataframe(history, hide_index=True, width="stretch", column_config={
+        "imported_at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm"), "username": "Who",
+        "file_name": "File", "rows_read": "Lines", "created": "New", "updated": "Updated", "unchanged": "Unchanged"})
