@@ -1,0 +1,168 @@
+"""The n8n contract in docs/xero-sync.md, played as written: 100k invoices upserted as xero_sync.
+
+The statements are read from the document itself, so the document cannot drift from what works.
+"""
+import json
+import random
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from milestone.config import PROJECT_ROOT
+from tests import oracle
+
+DOC = PROJECT_ROOT / "docs" / "xero-sync.md"
+N_PROJECTS, N_INVOICES, N_BILLS, BATCH = 1_000, 100_000, 5_000, 5_000
+STATUSES = ["AUTHORISED", "PAID", "DRAFT", "VOIDED", "SUBMITTED", "DELETED"]
+
+
+def statements() -> dict[str, str]:
+    found = re.findall(r"<!-- statement: (\S+) -->\s*```sql\n(.*?)```", DOC.read_text(), re.S)
+    return {name: sql for name, sql in found}
+
+
+def _run(database, sql: str, *params):
+    """One statement in its own transaction, as the xero_sync role, with n8n's $1/$2 parameters."""
+    sql = sql.replace("%", "%%")
+    sql = re.sub(r"\$(\d)", lambda m: f"%(p{m.group(1)})s", sql)
+    with database.owner.connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.transaction(), raw.cursor() as cur:
+            cur.execute("SET LOCAL ROLE xero_sync")
+            cur.execute(sql, {f"p{i}": p for i, p in enumerate(params, start=1)})
+            rows = cur.fetchall() if cur.description else []
+    return rows
+
+
+def _documents(n: int, kind: str, rng: random.Random, prefix: str) -> list[dict]:
+    docs = []
+    for i in range(n):
+        sub = Decimal(rng.randint(100, 500_000)) / 100
+        tax = (sub * Decimal("0.2")).quantize(Decimal("0.01"))
+        status = rng.choice(STATUSES)
+        credit = rng.random() < 0.05
+        docs.append({"InvoiceID": f"{prefix}-{i:07d}", "InvoiceNumber": f"{prefix}-{i:06d}",
+                     "ContactName": f"Contact {i % 300}", "Date": str(date(2024, 1, 1) + timedelta(days=i % 900)),
+                     "DueDate": str(date(2024, 1, 31) + timedelta(days=i % 900)), "Status": status,
+                     "Type": (kind + ("CREDIT" if credit else "")), "SubTotal": str(sub), "TotalTax": str(tax),
+                     "Total": str(sub + tax), "AmountDue": str(sub + tax if status == "AUTHORISED" else 0),
+                     "CurrencyCode": "GBP", "Project": f"OPT-{i % N_PROJECTS:05d}",
+                     "Phase": rng.choice(["Groundworks", "Frame", None])})
+    return docs
+
+
+def _expected_revenue(docs: list[dict]) -> dict[str, Decimal]:
+    """P&L definitions applied in Python to what was sent, independent of SQL and triggers."""
+    out: dict[str, Decimal] = {}
+    for d in docs:
+        if d["Status"] in ("AUTHORISED", "PAID") and d["Project"] is not None:
+            sign = -1 if d["Type"].endswith("CREDIT") else 1
+            out[d["Project"]] = out.get(d["Project"], Decimal(0)) + sign * Decimal(d["SubTotal"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def synced(database):
+    sql, rng = statements(), random.Random(7)
+    assert set(sql) >= {"start-run", "upsert-projects", "upsert-phases", "upsert-invoices", "upsert-bills",
+                        "finish-run", "fail-run"}
+    run_id = str(_run(database, sql["start-run"])[0][0])
+    projects = [{"TrackingOptionID": f"OPT-{i:05d}", "Name": f"Project {i}", "ClientName": f"Client {i % 200}"}
+                for i in range(N_PROJECTS)]
+    _run(database, sql["upsert-projects"], json.dumps(projects))
+    _run(database, sql["upsert-phases"], json.dumps(["Groundworks", "Frame"]))
+    invoices = _documents(N_INVOICES, "ACCREC", rng, "INV")
+    invoices[17]["Project"] = "OPT-UNKNOWN"  # a document for a project Milestone does not know
+    bills = _documents(N_BILLS, "ACCPAY", rng, "BILL")
+    counts = [0, 0, 0]
+    for statement, docs in (("upsert-invoices", invoices), ("upsert-bills", bills)):
+        for start in range(0, len(docs), BATCH):
+            created, updated, failed = _run(database, sql[statement], json.dumps(docs[start:start + BATCH]), run_id)[0]
+            counts = [counts[0] + created, counts[1] + updated, counts[2] + failed]
+    _run(database, sql["finish-run"], run_id)
+    return {"sql": sql, "run_id": run_id, "invoices": invoices, "bills": bills, "counts": counts}
+
+
+def test_the_sync_records_its_run(database, synced):
+    run = database.rows("SELECT status, rows_created, rows_updated, rows_failed, finished_at IS NOT NULL AS done "
+                        "FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=synced["run_id"])[0]
+    assert run == {"status": "COMPLETED", "rows_created": N_INVOICES + N_BILLS - 1, "rows_updated": 0,
+                   "rows_failed": 1, "done": True}
+    assert synced["counts"] == [N_INVOICES + N_BILLS - 1, 0, 1]
+
+
+def test_metrics_follow_the_sync_exactly(database, synced):
+    kept, recount = oracle.metrics_table(database), oracle.project_sums(database)
+    assert len(kept) == N_PROJECTS
+    for pid, want in recount.items():
+        assert {k: kept[pid][k] for k in ("revenue", "costs", "outstanding")} == \
+               {k: want[k] for k in ("revenue", "costs", "outstanding")}
+    by_option = {r["opt"]: Decimal(r["revenue"]) for r in database.rows(
+        "SELECT p.xero_tracking_id AS opt, m.revenue FROM milestone.project_metrics m "
+        "JOIN milestone.projects p ON p.id = m.project_id")}
+    expected = _expected_revenue([d for d in synced["invoices"] if d["Project"] != "OPT-UNKNOWN"])
+    assert by_option == {opt: expected.get(opt, Decimal("0.00")) for opt in by_option}
+
+
+def test_statuses_and_credit_notes_are_mapped(database, synced):
+    rows = {r["xero_id"]: r for r in database.rows(
+        "SELECT xero_id, status, doc_type FROM milestone.invoices WHERE xero_id = ANY(:ids)",
+        ids=[d["InvoiceID"] for d in synced["invoices"][:200]])}
+    for d in synced["invoices"][:200]:
+        if d["InvoiceID"] in rows:
+            want = "Voided" if d["Status"] == "DELETED" else d["Status"].capitalize()
+            assert rows[d["InvoiceID"]]["status"] == want
+            assert rows[d["InvoiceID"]]["doc_type"] == ("credit_note" if d["Type"].endswith("CREDIT") else "invoice")
+
+
+def test_a_second_identical_run_changes_nothing_and_a_changed_document_is_updated(database, synced):
+    sql = synced["sql"]
+    before = database.scalar("SELECT max(updated_at) FROM milestone.invoices")
+    run_id = str(_run(database, sql["start-run"])[0][0])
+    batch = synced["invoices"][:BATCH]
+    assert _run(database, sql["upsert-invoices"], json.dumps(batch), run_id)[0] == (0, 0, 1)
+    assert database.scalar("SELECT max(updated_at) FROM milestone.invoices") == before
+    changed = [dict(d) for d in batch[:10]]
+    for d in changed:
+        d.update(Status="PAID", AmountDue="0")
+    created, updated, _ = _run(database, sql["upsert-invoices"], json.dumps(changed), run_id)[0]
+    assert (created, updated) == (0, sum(1 for d in batch[:10] if d["Status"] != "PAID" and d["Project"] != "OPT-UNKNOWN"))
+    _run(database, sql["fail-run"], run_id, "Xero API rate limit (HTTP 429)")
+    assert database.rows("SELECT status, error FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=run_id) == [
+        {"status": "FAILED", "error": "Xero API rate limit (HTTP 429)"}]
+    kept, recount = oracle.metrics_table(database), oracle.project_sums(database)
+    assert all(kept[p]["revenue"] == recount[p]["revenue"] for p in recount)
+
+
+def test_a_synced_project_keeps_the_app_owned_columns(database, synced):
+    pid = database.scalar("SELECT id::text FROM milestone.projects WHERE xero_tracking_id = 'OPT-00001'")
+    database.execute("UPDATE milestone.projects SET budget_revenue = 5000, status = 'In Progress' WHERE id = :p",
+                     user="finance", p=pid)
+    renamed = [{"TrackingOptionID": "OPT-00001", "Name": "Project 1 (renamed in Xero)", "ClientName": "Client 1"}]
+    _run(database, synced["sql"]["upsert-projects"], json.dumps(renamed))
+    assert database.rows("SELECT name, budget_revenue, status FROM milestone.projects WHERE id = :p", p=pid) == [
+        {"name": "Project 1 (renamed in Xero)", "budget_revenue": Decimal("5000.00"), "status": "In Progress"}]
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE milestone.estimates SET amount = 1",
+    "INSERT INTO milestone.estimates (project_id, kind, description, amount, date) "
+    "SELECT id, 'revenue', 'x', 1, now() FROM milestone.projects LIMIT 1",
+    "UPDATE milestone.app_users SET role = 'admin'",
+    "INSERT INTO milestone.app_users (username, display_name, password_hash, role) VALUES ('x', 'x', 'x', 'admin')",
+    "UPDATE milestone.audit_log SET user_id = 'x'",
+    "DELETE FROM milestone.audit_log",
+    "UPDATE milestone.projects SET budget_revenue = 1",
+    "UPDATE milestone.projects SET budget_cost = 1",
+    "UPDATE milestone.projects SET status = 'Completed'",
+    "UPDATE milestone.projects SET user_id = NULL",
+    "UPDATE milestone.project_metrics SET revenue = 0",
+    "DELETE FROM milestone.import_runs",
+    "INSERT INTO milestone.sync_requests (username) VALUES ('n8n')",
+])
+def test_xero_sync_cannot_touch_what_the_app_owns(database, synced, sql):
+    with pytest.raises(Exception, match="permission denied"):
+        _run(database, sql)
