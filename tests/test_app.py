@@ -6,7 +6,7 @@ from milestone import seed
 from tests.apptest import app_as
 
 PAGES = ["views/dashboard.py", "views/projects.py", "views/project.py", "views/estimates.py",
-         "views/export.py", "views/users.py"]
+         "views/export.py", "views/import_xero.py", "views/users.py", "views/monitoring.py"]
 
 
 def _app() -> AppTest:

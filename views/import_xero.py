@@ -17,16 +17,25 @@ if user.role not in repository.WRITE_ROLES:  # the page registry hides this page
     st.error("Only admins and finance staff can import.")
     st.stop()
 
+
+
+def _ask_for_sync() -> None:
+    """Runs before the page redraws, so the button below already shows the new cooldown."""
+    try:
+        st.session_state["sync_note"] = ("success", sync_request.request_sync(user, engine()))
+    except (SyncRefused, PermissionDenied) as exc:
+        st.session_state["sync_note"] = ("error", str(exc))
+
+
 if user.role == "admin":
     st.subheader("Sync from Xero now")
+    kind_of_note, note = st.session_state.pop("sync_note", (None, None))
+    if note:
+        (st.success if kind_of_note == "success" else st.error)(note)
     allowed, reason = sync_request.availability(engine())
-    if st.button("Ask n8n to sync now", icon=":material/sync:", disabled=not allowed, key="sync_now",
-                 help=reason or "Starts the n8n Xero sync workflow; at most one request every 10 minutes."):
-        try:
-            st.success(sync_request.request_sync(user, engine()))
-        except (SyncRefused, PermissionDenied) as exc:
-            st.error(str(exc))
-    elif reason:
+    st.button("Ask n8n to sync now", icon=":material/sync:", disabled=not allowed, key="sync_now",
+              on_click=_ask_for_sync, help="Starts the n8n Xero sync workflow; at most one request every 10 minutes.")
+    if reason:
         st.caption(reason)
 
 st.subheader("Import a CSV file")
