@@ -846,6 +846,11 @@ def export_query(table: str, f: Filters, excel_safe: bool = False) -> tuple[str,
         if f.date_to:
             clauses.append("a.changed_at < CAST(:date_to AS date) + 1")
             params["date_to"] = f.date_to
+        if f.project_ids:  # a project's own history: the project row and its estimates
+            clauses.append("""((a.table_name = 'projects' AND a.row_id = ANY(CAST(:audit_projects AS uuid[])))
+                OR (a.table_name = 'estimates' AND (coalesce(a.new_data, a.old_data) ->> 'project_id')::uuid
+                    = ANY(CAST(:audit_projects AS uuid[]))))""")
+            params["audit_projects"] = list(f.project_ids)
         sql = f"SELECT {', '.join(select)} FROM audit_log a WHERE {' AND '.join(clauses)} ORDER BY a.id"
     else:
         source, alias, date_col, order = _EXPORT_SOURCES[table]

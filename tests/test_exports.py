@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from milestone import exports, repository, seed
 from milestone.config import PROJECT_ROOT
-from milestone.validation import Filters
+from milestone.validation import UNASSIGNED, Filters
 from tests import builders, oracle
 from tests.apptest import app_as
 
@@ -138,7 +138,7 @@ def test_each_role_gets_the_download_button(demo, role):
 def test_tables_have_export_buttons_beside_them(demo, role):
     pages = {"views/dashboard.py": 4, "views/projects.py": 2, "views/project.py": 4}
     if role != "viewer":
-        pages["views/estimates.py"] = 2
+        pages["views/estimates.py"] = 4  # the grid's estimates, and the audit log beside its History
     busiest = demo["db"].scalar("""SELECT project_id::text FROM milestone.project_metrics
                                    WHERE invoice_count > 0 AND bill_count > 0 LIMIT 1""")
     for page, buttons in pages.items():
@@ -148,3 +148,31 @@ def test_tables_have_export_buttons_beside_them(demo, role):
             at.selectbox(key="pnl_project").set_value(busiest).run()
         assert not at.exception, (role, page)
         assert len(at.get("download_button")) == buttons, (role, page)
+
+
+def test_a_project_with_history_has_audit_export_buttons(demo):
+    pid = demo["db"].scalar("SELECT id::text FROM milestone.projects WHERE name LIKE '=HYPERLINK%'")
+    at = app_as("finance").run()
+    at.switch_page("views/project.py").run()
+    at.selectbox(key="pnl_project").set_value(pid).run()
+    assert not at.exception
+    # it has no invoices and one bill: a pair of buttons for its bills and a pair beside its history
+    assert len(at.get("download_button")) == 4
+
+
+def test_the_audit_export_of_one_project_has_only_its_rows(demo):
+    pid = demo["db"].scalar("SELECT id::text FROM milestone.projects WHERE name LIKE '=HYPERLINK%'")
+    rows, _, parsed = _csv(demo, "audit", Filters(project_ids=(pid,)))
+    want = demo["db"].scalar("""SELECT count(*) FROM milestone.audit_log WHERE (table_name = 'projects' AND row_id = :p)
+                                OR (table_name = 'estimates' AND (coalesce(new_data, old_data) ->> 'project_id')::uuid
+                                    = CAST(:p AS uuid))""", p=pid)
+    assert rows == len(parsed) - 1 == want >= 2  # the project and its estimate
+    assert {r[parsed[0].index("row_id")] for r in parsed[1:] if r[parsed[0].index("table")] == "projects"} == {pid}
+
+
+def test_the_phase_filter_selects_documents_by_phase(demo):
+    phase = demo["db"].scalar("SELECT id::text FROM milestone.build_phases ORDER BY display_order LIMIT 1")
+    for f, sql in ((Filters(phases=(phase,)), "build_phase_id = CAST(:ph AS uuid)"),
+                   (Filters(phases=(UNASSIGNED,)), "build_phase_id IS NULL")):
+        rows, _, _ = _csv(demo, "invoices", f)
+        assert rows == demo["db"].scalar(f"SELECT count(*) FROM milestone.invoices WHERE {sql}", ph=phase) > 0

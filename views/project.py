@@ -102,6 +102,7 @@ with tab_hist:
     if history.empty:
         st.info("No recorded changes to this project or its estimates.")
     else:
+        export_buttons("audit", Filters(project_ids=(project_id,)), key="pnl_export_audit")
         st.dataframe(history, hide_index=True, width="stretch", column_config={
             "changed_at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm"),
             "user": "Who", "table_name": "What", "operation": "Change", "old_data": "Before", "new_data": "After"})
