@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from milestone import repository, sync_request, xero_import
+from milestone import config, repository, sync_request, xero_import
 from milestone.repository import PermissionDenied, SyncRefused
 from milestone.ratelimit import RateLimited
 from milestone.ui.common import current_user, engine, freshness_banner
@@ -44,8 +44,14 @@ st.caption("In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Nee
            "(TrackingName1 = Project, TrackingOption1 = the project) or a Project column; optional: InvoiceID, "
            "DueDate, TaxTotal, AmountDue, Currency, Type, and a Phase tracking category. The whole file is checked "
            "first: if any line is wrong, nothing is imported. Importing the same file again changes nothing.")
+done_note = st.session_state.pop("import_done", None)
+if done_note:
+    st.success(done_note)
 kind = st.radio("The lines are", list(KINDS), format_func=KINDS.get, horizontal=True, key="import_kind")
-upload = st.file_uploader("Xero CSV export", type=["csv"], key="import_file")
+# a new key after each import empties the uploader, so the finished file's preview does not linger
+upload = st.file_uploader("Xero CSV export", type=["csv"], key=f"import_file_{st.session_state.get('import_round', 0)}",
+                          max_upload_size=max(1, config.import_max_bytes() // 1048576),
+                          help="Larger files: export a shorter date range from Xero and import the parts.")
 
 if upload is not None:
     data = upload.getvalue()
@@ -70,11 +76,12 @@ if upload is not None:
         for note in preview.notes:
             st.caption(note)
         if not preview.changes.empty:
-            st.dataframe(preview.changes.assign(total=[float(v) for v in preview.changes["total"]]),
+            st.caption(f"The first {len(preview.changes):,} new or changed documents:")
+            st.dataframe(preview.changes.assign(total=[f"£{v:,.2f}" for v in preview.changes["total"]]),
                          hide_index=True, width="stretch", column_config={
                              "change": "Change", "kind": "What", "number": "Number", "party": "Contact",
                              "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"), "status": "Status",
-                             "total": st.column_config.NumberColumn("Total", format="£%.2f"), "project": "Project"})
+                             "total": st.column_config.TextColumn("Total"), "project": "Project"})
         changed = preview.created + preview.updated
         if st.button(f"Import {changed:,} new or changed documents", type="primary", disabled=not changed,
                      key="import_confirm"):
@@ -82,7 +89,9 @@ if upload is not None:
                 done = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=False, eng=engine())
                 st.cache_data.clear()  # the dashboard's cached numbers are out of date now
                 st.session_state.pop("import_checked", None)
-                st.success(done.summary)
+                st.session_state["import_round"] = st.session_state.get("import_round", 0) + 1
+                st.session_state["import_done"] = f"{upload.name}: {done.summary}"
+                st.rerun()
             except RowProblems as exc:
                 st.error("Nothing was imported: " + "; ".join(exc.problems))
             except RateLimited as exc:

@@ -1,0 +1,35 @@
+"""Finance uploads a Xero CSV in the real app: a bad file is refused with its problems, a good one imports."""
+from tests.browser.conftest import sign_in, wait_for_app
+from tests.xero_files import line, render
+
+
+def _upload(page, name: str, data: bytes) -> None:
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": data})
+    page.wait_for_timeout(800)
+    wait_for_app(page)
+
+
+def test_upload_a_bad_file_then_a_good_one(live_app, page, artifacts):
+    tdb = live_app.database
+    sign_in(page, live_app, "finance", "import")
+    page.get_by_role("heading", name="Import from Xero").wait_for()
+    assert page.get_by_role("button", name="Ask n8n to sync now").count() == 0  # admins only
+
+    bad = render([line("WEB-1", "TRK-1-000001", phase="Groundworks"), line("WEB-2", "No such project"),
+                  line("WEB-3", "TRK-1-000002", total="12O.00", due_amount="0")])
+    _upload(page, "bad.csv", bad)
+    page.get_by_text("Nothing was imported: bad.csv has 2 problems").wait_for()
+    page.screenshot(path=str(artifacts / "import-refused.png"), full_page=True)
+    assert tdb.scalar("SELECT count(*) FROM milestone.invoices WHERE number LIKE 'WEB-%'") == 0
+
+    good = render([line("WEB-1", "TRK-1-000001", phase="Groundworks"), line("WEB-2", "TRK-1-000002")])
+    _upload(page, "good.csv", good)
+    page.get_by_text("Would import 2 documents: 2 new").wait_for()
+    page.screenshot(path=str(artifacts / "import-preview.png"), full_page=True)
+    assert tdb.scalar("SELECT count(*) FROM milestone.invoices WHERE number LIKE 'WEB-%'") == 0
+    page.get_by_role("button", name="Import 2 new or changed documents").click()
+    page.get_by_text("good.csv: Imported 2 documents: 2 new").wait_for()
+    page.get_by_text("good.csv", exact=True).wait_for(state="detached")  # the uploader is empty again
+    page.screenshot(path=str(artifacts / "import-done.png"), full_page=True)
+    assert tdb.scalar("SELECT count(*) FROM milestone.invoices WHERE number LIKE 'WEB-%'") == 2
