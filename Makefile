@@ -31,7 +31,7 @@ test-db: install
 	$(PY) -m pytest -m "not browser" tests
 
 bench: install
-	$(PY) bench/run.py
+	cd bench && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
 
 db-stop: install
 	$(PY) -m milestone db stop

@@ -102,8 +102,8 @@ def idle_minutes() -> int:
 
 
 def import_max_bytes() -> int:
-    """Largest Xero CSV the importer reads (MILESTONE_IMPORT_MAX_MB, default 20 MB)."""
-    raw = os.environ.get("MILESTONE_IMPORT_MAX_MB", "20")
+    """Largest Xero CSV the importer reads (MILESTONE_IMPORT_MAX_MB, default 40 MB)."""
+    raw = os.environ.get("MILESTONE_IMPORT_MAX_MB", "40")
     try:
         value = float(raw)
     except ValueError:

@@ -173,7 +173,7 @@ def test_empty_files_are_refused(ctx, data, message):
 
 def test_a_50_mb_file_is_refused_before_it_is_read(ctx):
     data = render(GOOD) + b"x" * (50 * 1024 * 1024)
-    _refused(ctx, data, "The file is 50.0 MB; the limit is 20 MB")
+    _refused(ctx, data, "The file is 50.0 MB; the limit is 40 MB")
 
 
 def test_a_line_with_a_stray_comma_or_a_broken_quote_is_refused(ctx):
