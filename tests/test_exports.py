@@ -176,3 +176,12 @@ def test_the_phase_filter_selects_documents_by_phase(demo):
                    (Filters(phases=(UNASSIGNED,)), "build_phase_id IS NULL")):
         rows, _, _ = _csv(demo, "invoices", f)
         assert rows == demo["db"].scalar(f"SELECT count(*) FROM milestone.invoices WHERE {sql}", ph=phase) > 0
+
+
+def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):
+    buf = io.BytesIO()
+    exports.export("projects", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    ws = load_workbook(io.BytesIO(buf.getvalue())).active
+    names = [row[0].value for row in ws.iter_rows(min_row=2)]
+    cell = next(row[0] for row in ws.iter_rows(min_row=2) if str(row[0].value).startswith("=HYPERLINK"))
+    assert cell.data_type == "s" and "=HYPERLINK(\"http://evil\")" in names
