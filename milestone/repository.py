@@ -486,7 +486,7 @@ def authenticate(username: str, password: str, eng: Engine | None = None) -> Log
         if until is not None:
             reason, message = "locked", (f"Too many failed sign-ins: this account is locked until "
                                          f"{until.astimezone():%H:%M}. Try again then, or ask an admin.")
-        elif row is None or not check_password(password, row.password_hash):
+        elif not check_password(password, row.password_hash if row else None):  # same cost either way
             reason, message = "bad_password", wrong
         elif row.disabled:
             reason, message = "disabled", wrong

@@ -61,6 +61,21 @@ def test_password_policy():
     assert auth.password_problems("short", "val") == ["must be at least 12 characters"]
     assert auth.password_problems("averylongname", "averylongname") == ["must not be the username"]
     assert auth.password_problems("correct horse battery", "val") == []
+    assert auth.password_problems("é" * 37, "val") == [  # 74 bytes: bcrypt would ignore the end
+        "must be at most 72 bytes (72 plain letters; accents and emoji count as two to four)"]
+    assert auth.password_problems("x" * 72, "val") == []
+
+
+def test_an_unknown_username_costs_a_bcrypt_check_like_a_real_one(fresh_database, monkeypatch):
+    """No timing in tests: count the bcrypt checks instead (a missing check is the timing leak)."""
+    seed.ensure_demo_users(fresh_database.owner)
+    calls = []
+    real = auth.bcrypt.checkpw
+    monkeypatch.setattr(auth.bcrypt, "checkpw", lambda pw, h: calls.append(h) or real(pw, h))
+    assert repository.authenticate("ghost", "a guess at a password", fresh_database.app).user is None
+    assert repository.authenticate("viewer", "a guess at a password", fresh_database.app).user is None
+    assert len(calls) == 2
+    assert not auth.check_password("not a real password", None)  # the dummy hash's own password opens nothing
 
 
 def test_the_last_active_admin_cannot_be_disabled_or_demoted(database, passwords):
@@ -121,3 +136,19 @@ def test_cookie_key_is_required_outside_local_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("MILESTONE_COOKIE_KEY", "")
     key = config.cookie_key()
     assert len(key) >= 32 and config.cookie_key() == key  # made once, then kept
+
+
+def test_user_changes_are_audited_without_the_password_hash(fresh_database):
+    seed.ensure_demo_users(fresh_database.owner)
+    admin = _user(fresh_database, "admin")
+    fresh_database.execute("DELETE FROM milestone.audit_log")
+    repository.update_user(admin, "viewer", role="finance", eng=fresh_database.app)
+    repository.set_password(admin, "viewer", auth.hash_password("a brand new password"), must_change=True,
+                            eng=fresh_database.app)
+    repository.end_sessions("viewer", fresh_database.app)  # a sign-out is not a change to audit
+    rows = fresh_database.rows("""SELECT user_id, operation, old_data ->> 'role' AS before, new_data ->> 'role' AS after,
+                                         new_data ->> 'password_changed' AS pw, new_data::text || old_data::text AS text
+                                  FROM milestone.audit_log WHERE table_name = 'app_users' ORDER BY id""")
+    assert [(r["user_id"], r["operation"], r["before"], r["after"], r["pw"]) for r in rows] == [
+        ("admin", "UPDATE", "viewer", "finance", None), ("admin", "UPDATE", "finance", "finance", "true")]
+    assert all("password_hash" not in r["text"] and "$2b$" not in r["text"] for r in rows)
