@@ -44,6 +44,9 @@ class _Report(FPDF):
         self.set_auto_page_break(True, margin=MARGIN + 6)
         self.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
         self.add_font("DejaVu", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
+        # A character DejaVu lacks (CJK, say) prints as Last Resort's box naming its block, not as nothing.
+        self.add_font("LastResort", "", FONT_DIR / "LastResortHE-Regular.ttf")
+        self.set_fallback_fonts(["LastResort"], exact_match=False)
         self.set_title(title)
         self.set_creator("Milestone")
         self.alias_nb_pages()
