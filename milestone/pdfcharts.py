@@ -69,12 +69,25 @@ def _draw(width_mm: float, height_mm: float, title: str, paint) -> bytes:
         return buf.getvalue()
 
 
+def _actual_months(frame: pd.DataFrame) -> pd.DataFrame:
+    """Months in order, without the trailing ones that hold only estimates (nothing to draw but zeros)."""
+    m = frame.sort_values("month")
+    actual = [bool(r or c) for r, c in zip(m["revenue"], m["costs"])]
+    last = max((i for i, a in enumerate(actual) if a), default=-1)
+    return m.iloc[: last + 1]
+
+
+def _legend_above(ax) -> None:
+    """Legend on the title's line, at the right, so it never covers a bar."""
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=3, borderaxespad=0.2)
+
+
 def monthly(frame: pd.DataFrame, width_mm: float = 186, height_mm: float = 75) -> bytes:
     """Revenue and cost bars per month with the profit line (solid, round markers)."""
     def paint(ax):
-        if frame.empty:
+        m = _actual_months(frame)
+        if m.empty:
             return _empty(ax, "Nothing to show for these filters")
-        m = frame.sort_values("month")
         x = list(range(len(m)))
         rev, cost = _f(m["revenue"]), _f(m["costs"])
         _bars(ax, [i - 0.2 for i in x], rev, 0.4, "revenue", "Revenue")
@@ -86,16 +99,16 @@ def monthly(frame: pd.DataFrame, width_mm: float = 186, height_mm: float = 75) -
         step = max(1, len(x) // 18)
         ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
         _money_axis(ax.yaxis)
-        ax.legend(loc="upper left", ncols=3)
+        _legend_above(ax)
     return _draw(width_mm, height_mm, "Monthly revenue and costs", paint)
 
 
 def cumulative(frame: pd.DataFrame, width_mm: float = 92, height_mm: float = 62) -> bytes:
     """Running total of profit (expects metrics.with_cumulative_profit's column)."""
     def paint(ax):
-        if frame.empty:
+        m = _actual_months(frame)
+        if m.empty:
             return _empty(ax, "Nothing to show for these filters")
-        m = frame.sort_values("month")
         x = list(range(len(m)))
         y = _f(m["cumulative_profit"])
         ax.fill_between(x, y, color="0.85", hatch="///", edgecolor="0.4", linewidth=0)
@@ -136,7 +149,7 @@ def by_phase(phases: pd.DataFrame, width_mm: float = 186, height_mm: float = 68)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_xticks(x, [_short(p, 16) for p in phases["phase"]], rotation=20, ha="right")
         _money_axis(ax.yaxis)
-        ax.legend(loc="upper right", ncols=3)
+        _legend_above(ax)
     return _draw(width_mm, height_mm, "Revenue, costs and profit by build phase", paint)
 
 
