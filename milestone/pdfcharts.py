@@ -21,7 +21,7 @@ matplotlib.use("Agg")  # never a window, whatever imported matplotlib first
 
 # (face grey, hatch) per series: light-to-dark greys plus patterns, readable on a mono printer.
 STYLE = {"revenue": ("0.92", "////"), "costs": ("0.45", ""), "profit": ("white", "...."),
-         "budget": ("white", "xxx"), "forecast": ("0.75", "\\\\\\\\"), "plain": ("0.6", "")}
+         "budget": ("white", "xxx"), "forecast": ("0.75", "\\\\\\\\")}
 DPI = 200
 _RC = {"hatch.linewidth": 0.5, "font.size": 8, "axes.titlesize": 9, "axes.titleweight": "bold",
        "axes.titlelocation": "left", "axes.spines.top": False, "axes.spines.right": False,
@@ -39,11 +39,9 @@ def _pounds(x: float, _pos=None) -> str:
 
 
 
-def _bars(ax, x: Sequence[float], heights: Sequence[float], width: float, style: str, label: str,
-          horizontal: bool = False):
+def _bars(ax, x: Sequence[float], heights: Sequence[float], width: float, style: str, label: str):
     face, hatch = STYLE[style]
-    draw = ax.barh if horizontal else ax.bar
-    return draw(x, heights, width, color=face, hatch=hatch, edgecolor="black", linewidth=0.5, label=label)
+    return ax.bar(x, heights, width, color=face, hatch=hatch, edgecolor="black", linewidth=0.5, label=label)
 
 
 def _money_axis(axis) -> None:
