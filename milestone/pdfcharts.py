@@ -1,13 +1,15 @@
 """Matplotlib charts for the PDF reports: DataFrame in, PNG bytes out. No SQL, no PDF.
 
 The dashboard's Plotly charts need a browser (kaleido) to become images; matplotlib draws
-them in-process. Every series is told apart by fill grey *and* hatching or line style and
+them in-process (a bare Figure saves through Agg, so no backend is ever chosen or shown). Every series is told apart by fill grey *and* hatching or line style and
 marker, so a report printed in black and white reads the same as on screen. The object API
-(Figure, not pyplot) keeps rendering thread-safe inside Streamlit.
+(Figure, not pyplot) keeps no global figure state; the print style is applied with
+rc_context, which is global, so one lock serialises drawing across Streamlit's threads.
 """
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterable, Sequence
 
 import matplotlib
@@ -17,12 +19,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from milestone.metrics import AGEING_BUCKETS
 
-matplotlib.use("Agg")  # never a window, whatever imported matplotlib first
-
 # (face grey, hatch) per series: light-to-dark greys plus patterns, readable on a mono printer.
 STYLE = {"revenue": ("0.92", "////"), "costs": ("0.45", ""), "profit": ("white", "...."),
          "budget": ("white", "xxx"), "forecast": ("0.75", "\\\\\\\\")}
 DPI = 200
+_LOCK = threading.Lock()
 _RC = {"hatch.linewidth": 0.5, "font.size": 8, "axes.titlesize": 9, "axes.titleweight": "bold",
        "axes.titlelocation": "left", "axes.spines.top": False, "axes.spines.right": False,
        "legend.fontsize": 7, "legend.frameon": False}
@@ -57,7 +58,7 @@ def _empty(ax, message: str) -> None:
 
 def _draw(width_mm: float, height_mm: float, title: str, paint) -> bytes:
     """Build a figure under the print style and let `paint(ax)` fill it."""
-    with matplotlib.rc_context(_RC):
+    with _LOCK, matplotlib.rc_context(_RC):
         fig = Figure(figsize=(width_mm / 25.4, height_mm / 25.4), dpi=DPI, layout="constrained")
         ax = fig.add_subplot()
         ax.set_title(title)

@@ -2,10 +2,11 @@
 import io
 from datetime import date, datetime, timezone
 
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from milestone import metrics, reports, repository, seed
+from milestone import metrics, pdfcharts, reports, repository, seed
 from milestone.formatting import money, pct
 from milestone.validation import Filters
 from tests import builders
@@ -150,3 +151,13 @@ def test_file_names_say_what_and_when():
         "milestone-project-zoe-s-barn-2026-11-23.pdf"
     assert reports.project_file_name("مؤسسة النور", pid, date(2026, 11, 23)) == \
         "milestone-project-0b7e4c1a-2026-11-23.pdf"
+
+
+def test_every_chart_draws_a_png_for_empty_data():
+    monthly = pd.DataFrame(columns=["month", "revenue", "costs", "cumulative_profit"])
+    projects = pd.DataFrame(columns=["client_name", "status", "revenue", "profit"])
+    pngs = [pdfcharts.monthly(monthly), pdfcharts.cumulative(monthly), pdfcharts.ageing(pd.DataFrame()),
+            pdfcharts.by_phase(pd.DataFrame(columns=["phase", "revenue", "costs"])),
+            pdfcharts.profit_by_client(projects), pdfcharts.by_status(projects),
+            pdfcharts.budget_actual_forecast((None, None), (0, 0), (0, 0))]
+    assert all(p.startswith(b"\x89PNG") for p in pngs)
