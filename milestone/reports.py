@@ -44,12 +44,21 @@ class _Report(FPDF):
         self.set_auto_page_break(True, margin=MARGIN + 6)
         self.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
         self.add_font("DejaVu", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
-        # A character DejaVu lacks (CJK, say) prints as Last Resort's box naming its block, not as nothing.
-        self.add_font("LastResort", "", FONT_DIR / "LastResortHE-Regular.ttf")
-        self.set_fallback_fonts(["LastResort"], exact_match=False)
+        self._glyphs = set(self.fonts["dejavu"].cmap) & set(self.fonts["dejavuB"].cmap)
+        self._fallback_loaded = False
         self.set_title(title)
         self.set_creator("Milestone")
         self.alias_nb_pages()
+
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 calls this on all text before drawing it. A character DejaVu lacks (CJK, say)
+        then prints as Last Resort's box naming its Unicode block instead of nothing. That font
+        takes over a second to load, so only a report that needs it loads it."""
+        if not self._fallback_loaded and any(ord(c) not in self._glyphs for c in text):
+            self.add_font("LastResort", "", FONT_DIR / "LastResortHE-Regular.ttf")
+            self.set_fallback_fonts(["LastResort"], exact_match=False)
+            self._fallback_loaded = True
+        return super().normalize_text(text)
 
     def header(self) -> None:
         if self.page_no() == 1:
