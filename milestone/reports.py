@@ -54,7 +54,7 @@ class _Report(FPDF):
         """fpdf2 calls this on all text before drawing it. A character DejaVu lacks (CJK, say)
         then prints as Last Resort's box naming its Unicode block instead of nothing. That font
         takes over a second to load, so only a report that needs it loads it."""
-        if not self._fallback_loaded and any(ord(c) not in self._glyphs for c in text):
+        if not self._fallback_loaded and any(ord(c) not in self._glyphs and c.isprintable() for c in text):
             self.add_font("LastResort", "", FONT_DIR / "LastResortHE-Regular.ttf")
             self.set_fallback_fonts(["LastResort"], exact_match=False)
             self._fallback_loaded = True
