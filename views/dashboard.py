@@ -5,7 +5,7 @@ import streamlit as st
 
 from milestone import charts, metrics, repository
 from milestone.ui.common import engine, freshness_banner
-from milestone.ui.export import export_buttons
+from milestone.ui.export import export_buttons, pdf_button
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import kpi_cards, project_table
 from milestone.validation import Filters
@@ -40,6 +40,7 @@ if filters.date_from and filters.date_to:
     previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from, "date_to": prev_to})))
     period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
 kpi_cards(metrics.totals_of(projects), previous, period_label)
+pdf_button("portfolio", filters=filters, key="dash_pdf")
 
 monthly, phases, ageing = load_views(filters)
 st.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")

@@ -5,7 +5,7 @@ from milestone import charts, metrics, repository
 from milestone.formatting import money
 from milestone.ui.common import current_user, engine, freshness_banner
 from milestone.ui.estimates import render_estimates_editor
-from milestone.ui.export import export_buttons
+from milestone.ui.export import export_buttons, pdf_button
 from milestone.ui.tables import kpi_cards, money_table
 from milestone.validation import Filters
 
@@ -56,6 +56,7 @@ if fav != (project_id in favourites):
 dates = " to ".join(f"{d:%d %b %Y}" for d in (header.start_date, header.end_date) if d) or "no dates set"
 st.markdown(f"**{header.client_name}** · {header.status} · {dates} · owner: {header.owner or 'nobody yet'}")
 kpi_cards(metrics.totals_of(pnl))
+pdf_button("project", project_id=project_id, project_name=header.name, key="pnl_pdf")
 
 left, right = st.columns([1, 2])
 left.plotly_chart(charts.budget_actual_forecast(row["budget_revenue"], row["revenue"], row["forecast_revenue"],

@@ -19,3 +19,19 @@ def export_buttons(table: str, filters: Filters, *, key: str) -> None:
                 mime="text/csv" if fmt == "csv" else
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 data=lambda fmt=fmt: exports.export_bytes(table, filters, fmt, user, eng=engine()))
+
+
+def pdf_button(kind: str, *, key: str, filters: Filters | None = None, project_id: str | None = None,
+               project_name: str = "") -> None:
+    """A printable PDF report: the portfolio for `filters`, or one project; built only when clicked."""
+    from milestone import reports
+
+    user = current_user()
+    if kind == "portfolio":
+        name, build = reports.portfolio_file_name(filters), lambda: reports.portfolio_pdf(filters, user, engine())
+    else:
+        name = reports.project_file_name(project_name, project_id)
+        build = lambda: reports.project_pdf(project_id, user, engine())  # noqa: E731
+    st.download_button("PDF report", icon=":material/picture_as_pdf:", key=key, width="content", file_name=name,
+                       mime="application/pdf", data=build,
+                       help="A printable report (A4, readable in black and white) of what this page shows.")
