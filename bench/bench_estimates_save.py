@@ -6,6 +6,7 @@ least interference from other work on the machine) and the median of 15 saves.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -16,6 +17,7 @@ from milestone.validation import EstimateChanges, EstimateRow, Filters
 
 
 def main() -> None:
+    os.environ["MILESTONE_WRITES_PER_MINUTE"] = "1000000"  # 45 saves in a minute: more than a person's 10
     with private_database(1) as (_, url):
         app = db.make_engine(url)
         user = repository.get_user("finance", app)

@@ -29,6 +29,8 @@ def private_database(scale: float | None = None, seed_number: int = 42) -> Itera
         seed.ensure_demo_users(owner)
         if scale is not None:
             seed.load(owner, scale, seed_number, progress=False)
+            with owner.connect() as conn:  # statistics for every table, as autovacuum gives a database in use
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         yield owner, server.url()
         owner.dispose()
     finally:
