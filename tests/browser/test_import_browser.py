@@ -1,4 +1,6 @@
 """Finance uploads a Xero CSV in the real app: a bad file is refused with its problems, a good one imports."""
+from playwright.sync_api import expect
+
 from tests.browser.conftest import sign_in, wait_for_app
 from tests.xero_files import line, render
 
@@ -30,6 +32,9 @@ def test_upload_a_bad_file_then_a_good_one(live_app, page, artifacts):
     assert tdb.scalar("SELECT count(*) FROM milestone.invoices WHERE number LIKE 'WEB-%'") == 0
     page.get_by_role("button", name="Import 2 new or changed documents").click()
     page.get_by_text("good.csv: Imported 2 documents: 2 new").wait_for()
-    page.get_by_text("good.csv", exact=True).wait_for(state="detached")  # the uploader is empty again
+    wait_for_app(page)
+    uploader = page.locator("[data-testid='stFileUploader']")
+    expect(uploader).to_have_count(1, timeout=30_000)  # the previous run's (stale) uploader is gone
+    expect(uploader).not_to_contain_text("good.csv")  # and the new one is empty
     page.screenshot(path=str(artifacts / "import-done.png"), full_page=True)
     assert tdb.scalar("SELECT count(*) FROM milestone.invoices WHERE number LIKE 'WEB-%'") == 2
