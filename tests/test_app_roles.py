@@ -18,8 +18,8 @@ def _pages(at) -> set[str]:
 
 
 @pytest.mark.parametrize("role,pages", [
-    ("admin", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Users", "Monitoring"}),
-    ("finance", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export"}),
+    ("admin", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Import", "Users", "Monitoring"}),
+    ("finance", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Import"}),
     ("viewer", {"Dashboard", "Projects", "Project P&L", "Export"}),
 ])
 def test_each_role_sees_only_its_pages(passwords, role, pages):
