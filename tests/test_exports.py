@@ -136,7 +136,8 @@ def test_each_role_gets_the_download_button(demo, role):
 
 @pytest.mark.parametrize("role", ["admin", "finance", "viewer"])
 def test_tables_have_export_buttons_beside_them(demo, role):
-    pages = {"views/dashboard.py": 5, "views/projects.py": 2, "views/project.py": 5}  # dashboard, project: + PDF
+    # dashboard: monthly, projects, PDF; project: invoices, bills, its estimates, PDF
+    pages = {"views/dashboard.py": 5, "views/projects.py": 2, "views/project.py": 7}
     if role != "viewer":
         pages["views/estimates.py"] = 4  # the grid's estimates, and the audit log beside its History
     busiest = demo["db"].scalar("""SELECT project_id::text FROM milestone.project_metrics
@@ -156,8 +157,8 @@ def test_a_project_with_history_has_audit_export_buttons(demo):
     at.switch_page("views/project.py").run()
     at.selectbox(key="pnl_project").set_value(pid).run()
     assert not at.exception
-    # it has no invoices and one bill: a pair of buttons for its bills, a pair beside its history, the PDF
-    assert len(at.get("download_button")) == 5
+    # no invoices, one bill: pairs for its bills, its estimates and its history, and the PDF
+    assert len(at.get("download_button")) == 7
 
 
 def test_the_audit_export_of_one_project_has_only_its_rows(demo):

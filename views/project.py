@@ -97,6 +97,7 @@ for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (ta
 
 with tab_est:
     render_estimates_editor(key="project_estimates_editor", project_id=project_id)
+    export_buttons("estimates", Filters(project_ids=(project_id,)), key="pnl_export_estimates")
 
 with tab_hist:
     history = repository.project_audit(project_id, eng=engine())
