@@ -141,6 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from milestone import config, server
 
     config.cookie_key()  # refuses to serve with a missing or default key outside local mode
+    config.n8n_webhook_url(), config.import_max_bytes(), config.idle_minutes()  # a typo stops here, not on a page
     db.ensure_database()
     return server.serve(port=args.port, address=args.address)
 

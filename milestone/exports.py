@@ -23,6 +23,7 @@ from milestone.validation import Filters
 TABLES = {"projects": "Projects with P&L", "invoices": "Invoices", "bills": "Bills", "estimates": "Estimates",
           "monthly": "Monthly series", "audit": "Audit log"}
 FORMATS = ("csv", "xlsx")
+XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 BOM = "\ufeff".encode()
 
 _PROJECT_COLUMNS = ["name", "client_name", "status", "owner", "start_date", "end_date", "revenue", "costs", "profit",
@@ -68,14 +69,15 @@ def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, excel_friendly: bool) -
     return len(frame)
 
 
-def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, eng: Engine | None = None) -> int:
+def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, eng: Engine | None = None,
+              with_users: bool = False) -> int:
     """Write the export to `out`; return the number of data rows."""
     eng = eng or db.engine()
     if excel_friendly:
         out.write(BOM)  # Excel reads UTF-8 only with a byte-order mark
     if table in ("projects", "monthly"):
         return _write_small_csv(_small_frame(table, f, eng), out, excel_friendly)
-    sql, params, _ = repository.export_query(table, f, excel_safe=excel_friendly)
+    sql, params, _ = repository.export_query(table, f, excel_safe=excel_friendly, with_users=with_users)
     # COPY cannot take server-side parameters; psycopg binds them client-side (quoted literals).
     compiled = str(sa.text(sql).compile(dialect=eng.dialect))
     with eng.connect() as conn:
@@ -90,7 +92,7 @@ def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = F
     return max(rows, 0)
 
 
-def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = None) -> int:
+def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = None, with_users: bool = False) -> int:
     """A workbook with typed number and date cells, a frozen header and fitted widths.
 
     xlsxwriter in constant-memory mode writes each row as it comes from a server-side cursor
@@ -108,7 +110,7 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
                      for r in frame.itertuples(index=False))
         conn = None
     else:
-        sql, params, cols = repository.export_query(table, f)
+        sql, params, cols = repository.export_query(table, f, with_users=with_users)
         headings, kinds = [h for h, _ in cols], [k for _, k in cols]
         conn = eng.connect().execution_options(stream_results=True, yield_per=5000)
         rows_iter = iter(conn.execute(sa.text(sql), params))
@@ -142,6 +144,9 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
     count = 0
     try:
         for count, row in enumerate(rows_iter, start=1):
+            if count > XLSX_MAX_ROWS:
+                raise ValueError(f"More than {XLSX_MAX_ROWS:,} rows: too many for one Excel sheet. "
+                                 "Narrow the filters or export CSV.")
             write(count, row)
             if count == 200:
                 for c, w in enumerate(widths):
@@ -163,10 +168,11 @@ def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel
         raise ValueError(f"Unknown table {table!r}: choose one of {', '.join(TABLES)}")
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}: choose csv or xlsx")
+    admin = user.role == "admin"  # only admins see changes to users in the audit log
     if fmt == "csv":
-        rows = write_csv(table, f, out, excel_friendly=excel_friendly, eng=eng)
+        rows = write_csv(table, f, out, excel_friendly=excel_friendly, eng=eng, with_users=admin)
     else:
-        rows = write_xlsx(table, f, out, eng=eng)
+        rows = write_xlsx(table, f, out, eng=eng, with_users=admin)
     filters = f.model_dump(exclude_defaults=True, mode="json") | ({"excel_friendly": True} if excel_friendly else {})
     repository.log_export(user, table, fmt, filters, rows, eng)
     return rows

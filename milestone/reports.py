@@ -402,6 +402,8 @@ def _documents(pdf: _Report, kind: str, party: str, frame: pd.DataFrame, total: 
         number, who, on, due, status, doc_type, phase, subtotal, doc_total = rec
         rows.append([_text(number), _text(who), _day(on), _day(due), _text(status),
                      _text(doc_type).replace("_", " ").capitalize(), _text(phase),
-                     money(subtotal, pence=True), money(doc_total, pence=True)])
+                     # a credit note takes money off: shown negative, as the P&L counts it
+                     money(-subtotal if doc_type == "credit_note" else subtotal, pence=True),
+                     money(-doc_total if doc_type == "credit_note" else doc_total, pence=True)])
     headings = [h.format(party=party) for h, _, _ in _DOCUMENT_TABLE]
     _table(pdf, headings, rows, [w for _, w, _ in _DOCUMENT_TABLE], right={7, 8}, font_size=6.5)

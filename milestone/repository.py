@@ -826,12 +826,14 @@ _EXPORT_SOURCES = {
 }
 
 
-def export_query(table: str, f: Filters, excel_safe: bool = False) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
+def export_query(table: str, f: Filters, excel_safe: bool = False,
+                 with_users: bool = False) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
     """(SELECT statement, parameters, [(heading, kind)]) for one exportable table and the filters.
 
     With excel_safe, text cells that start with = + - or @ get a leading apostrophe so a
     spreadsheet shows them instead of running them as formulas (money columns are numbers
-    and are left alone, so negative amounts stay numbers)."""
+    and are left alone, so negative amounts stay numbers). The audit log's changes to users
+    (names, emails, roles) are included only `with_users` (for admins)."""
     cols = EXPORT_COLUMNS[table]
     select = []
     for expr, heading, kind in cols:
@@ -839,7 +841,7 @@ def export_query(table: str, f: Filters, excel_safe: bool = False) -> tuple[str,
             expr = f"CASE WHEN {expr} ~ '^[=+@-]' THEN '''' || {expr} ELSE {expr} END"
         select.append(f"{expr} AS {heading}")
     if table == "audit":
-        clauses, params = ["TRUE"], {}
+        clauses, params = ["TRUE" if with_users else "a.table_name <> 'app_users'"], {}
         if f.date_from:
             clauses.append("a.changed_at >= CAST(:date_from AS date)")
             params["date_from"] = f.date_from
@@ -917,9 +919,10 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
                       dry_run: bool, eng: Engine | None = None) -> ImportResult:
     """Upsert validated documents in one transaction; a dry run classifies them and rolls back.
 
-    Documents are matched by xero_id; one without (an export with no InvoiceID column) matches an
-    existing document with the same number and contact, else gets the key 'csv:<table>:<contact>:<number>'.
-    Only documents that differ are updated, so importing the same file twice changes nothing.
+    Documents are matched by xero_id; one without (an export with no InvoiceID column) matches the
+    existing document with the same number, contact and date, else gets csv_document_key(...) (sql/007),
+    which a later sync or import with the real InvoiceID adopts. Only documents that differ are
+    updated, so importing the same file twice changes nothing.
     """
     from milestone.validation import RowProblems
 
@@ -943,17 +946,26 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
                  AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, subtotal, total_tax, total,
                       amount_due, currency, project_id, build_phase_id)"""), arrays)
         for table, (party, date_col) in _DOC_TABLES.items():
+            # a document first imported without its InvoiceID takes its real id now
+            conn.execute(sa.text(f"""
+                UPDATE {table} d SET xero_id = s.xero_id
+                FROM xero_stage s
+                WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
+                  AND d.xero_id = csv_document_key('{table}', s.party, s.number, s.doc_date)
+                  AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id)"""))
+            # without an InvoiceID: the one document with this number, contact and date, else a key of those
             conn.execute(sa.text(f"""
                 UPDATE xero_stage s SET xero_id = coalesce(
-                    (SELECT min(d.xero_id) FROM {table} d WHERE d.number = s.number AND d.{party} = s.party
+                    (SELECT min(d.xero_id) FROM {table} d
+                     WHERE d.number = s.number AND d.{party} = s.party AND d.{date_col} = s.doc_date
                      HAVING count(*) = 1),
-                    'csv:{table}:' || s.party || ':' || s.number)
+                    csv_document_key('{table}', s.party, s.number, s.doc_date))
                 WHERE s.tbl = '{table}' AND s.xero_id IS NULL"""))
-        twice = conn.execute(sa.text("""SELECT tbl, xero_id FROM xero_stage GROUP BY 1, 2 HAVING count(*) > 1
-                                        ORDER BY 2 LIMIT 20""")).all()
+        twice = conn.execute(sa.text("""SELECT tbl, min(number), min(party) FROM xero_stage GROUP BY tbl, xero_id
+                                        HAVING count(*) > 1 ORDER BY 2 LIMIT 20""")).all()
         if twice:
-            raise RowProblems([f"{t}: the document {x!r} appears twice (with and without an InvoiceID?)"
-                               for t, x in twice])
+            raise RowProblems([f"{t}: {n} ({p}) is in the file twice, once with its InvoiceID and once without; "
+                               "keep one" for t, n, p in twice])
         for table, (party, date_col) in _DOC_TABLES.items():
             mine = ", ".join(f"d.{c.format(party=party, date=date_col)}" for c in _DOC_COMPARED)
             theirs = ", ".join(f"s.{c.format(party='party', date='doc_date')}" for c in _DOC_COMPARED)

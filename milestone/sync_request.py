@@ -20,7 +20,11 @@ TIMEOUT_S = 10
 
 def availability(eng: Engine | None = None) -> tuple[bool, str]:
     """(may ask now, why not) for the button's state."""
-    if not config.n8n_webhook_url():
+    try:
+        url = config.n8n_webhook_url()
+    except config.ConfigError as exc:
+        return False, f"Misconfigured: {exc}"
+    if not url:
         return False, "Not configured: set N8N_SYNC_WEBHOOK_URL to the n8n webhook that starts the Xero sync."
     state = repository.sync_request_state(COOLDOWN_S, eng)
     if state.running_since:
@@ -33,9 +37,10 @@ def availability(eng: Engine | None = None) -> tuple[bool, str]:
 
 def request_sync(user: User, eng: Engine | None = None) -> str:
     """Call the webhook; return what to tell the user, or raise SyncRefused saying why not."""
+    allowed, reason = availability(eng)
+    if not allowed and reason.startswith(("Not configured", "Misconfigured")):
+        raise SyncRefused(reason)
     url = config.n8n_webhook_url()
-    if not url:
-        raise SyncRefused("Not configured: set N8N_SYNC_WEBHOOK_URL.")
     request_id = repository.begin_sync_request(user, COOLDOWN_S, eng)
     body = json.dumps({"source": "milestone", "request_id": request_id, "requested_by": user.username}).encode()
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
@@ -45,9 +50,9 @@ def request_sync(user: User, eng: Engine | None = None) -> str:
     except urllib.error.HTTPError as exc:
         repository.finish_sync_request(request_id, False, exc.code, str(exc), eng)
         raise SyncRefused(f"n8n refused the request (HTTP {exc.code}); check the workflow is active.") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        repository.finish_sync_request(request_id, False, None, str(reason), eng)
+    except Exception as exc:  # noqa: BLE001 - unreachable, timed out, bad URL or a broken reply: all "not sent"
+        reason = getattr(exc, "reason", None) or exc
+        repository.finish_sync_request(request_id, False, None, f"{type(exc).__name__}: {reason}", eng)
         raise SyncRefused(f"Could not reach n8n ({reason}); nothing was started. Try again later.") from None
     repository.finish_sync_request(request_id, True, status, None, eng)
     return "Sync requested: n8n accepted it. The “Xero data as of” time changes when the sync finishes."

@@ -248,33 +248,40 @@ class XeroLine(BaseModel):
     """One line of a Xero invoice or bill CSV export, by Xero's own column names.
 
     Xero writes one line per line item with the document's fields repeated, so several
-    lines may describe one document; the importer groups them by InvoiceID / InvoiceNumber.
+    lines may describe one document; the importer groups them and checks that they agree.
+    Amounts are as Xero gives them: positive, except that a credit note may come negative
+    (its sign is taken from Type, so it is stored positive like every other amount).
     """
 
     model_config = ConfigDict(str_strip_whitespace=True, populate_by_name=True)
 
     contact: str = Field(alias="ContactName", min_length=1, max_length=255)
-    number: str = Field(alias="InvoiceNumber", min_length=1, max_length=255)
+    number: str | None = Field(default=None, alias="InvoiceNumber", max_length=255)
     xero_id: str | None = Field(default=None, alias="InvoiceID", max_length=255)
     issue_date: XeroDate = Field(alias="InvoiceDate")
     due_date: XeroDate | None = Field(default=None, alias="DueDate")
-    total: XeroMoney = Field(alias="Total", ge=0)
-    total_tax: XeroMoney = Field(default=Decimal(0), alias="TaxTotal", ge=0)
-    subtotal: XeroMoney | None = Field(default=None, alias="SubTotal", ge=0)
-    amount_due: XeroMoney = Field(default=Decimal(0), alias="AmountDue", ge=0)
+    total: XeroMoney = Field(alias="Total")
+    total_tax: XeroMoney | None = Field(default=None, alias="TaxTotal")
+    subtotal: XeroMoney | None = Field(default=None, alias="SubTotal")
+    amount_due: XeroMoney = Field(alias="AmountDue")
     status: str = Field(alias="Status")
-    currency: str = Field(default="GBP", alias="Currency", pattern=r"^[A-Z]{3}$")
+    currency: str = Field(default="GBP", alias="Currency")
     type: str | None = Field(default=None, alias="Type")
 
-    @field_validator("xero_id", "due_date", "total_tax", "subtotal", "amount_due", "currency", "type", mode="before")
+    @field_validator("number", "xero_id", "due_date", "total_tax", "subtotal", "currency", "type", mode="before")
     @classmethod
     def _optional(cls, v, info):
         v = _blank_to_none(v)
-        if v is None and info.field_name in ("total_tax", "amount_due"):
-            return Decimal(0)
         if v is None and info.field_name == "currency":
             return "GBP"
-        return v.upper() if info.field_name == "currency" and isinstance(v, str) else v
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _pounds(cls, v: str) -> str:
+        if v.upper() != "GBP":
+            raise ValueError(f"{v!r}: Milestone's P&L is in pounds, so only GBP documents can be imported")
+        return "GBP"
 
     @field_validator("status", mode="before")
     @classmethod
@@ -293,12 +300,31 @@ class XeroLine(BaseModel):
             raise ValueError(f"{v!r} is not a Xero document type (e.g. Sales invoice, Bill, ACCREC, ACCPAY)")
         return v
 
+    @property
+    def is_credit_note(self) -> bool:
+        return bool(self.type) and XERO_TYPES[self.type.lower()][1] == "credit_note"
+
     @model_validator(mode="after")
     def _totals_agree(self) -> "XeroLine":
+        if not self.number and not self.xero_id:
+            raise ValueError("InvoiceNumber is required when the file has no InvoiceID")
+        names = {"total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal", "amount_due": "AmountDue"}
+        for field, column in names.items():
+            value = getattr(self, field)
+            if value is not None and value < 0:
+                if not self.is_credit_note:
+                    raise ValueError(f"{column} {value} is negative; only a credit note (by its Type) may be")
+                setattr(self, field, -value)
+        if self.total_tax is None and self.subtotal is None:
+            raise ValueError("TaxTotal or SubTotal is required")
+        if self.total_tax is None:
+            self.total_tax = self.total - self.subtotal
         if self.subtotal is None:
             self.subtotal = self.total - self.total_tax
-            if self.subtotal < 0:
-                raise ValueError(f"TaxTotal {self.total_tax} is more than Total {self.total}")
+        if self.subtotal < 0 or self.total_tax < 0:
+            raise ValueError(f"TaxTotal {self.total_tax} is more than Total {self.total}")
+        if self.subtotal + self.total_tax != self.total:
+            raise ValueError(f"SubTotal {self.subtotal} + TaxTotal {self.total_tax} is not Total {self.total}")
         if self.amount_due > self.total:
             raise ValueError(f"AmountDue {self.amount_due} is more than Total {self.total}")
         if self.due_date and self.due_date < self.issue_date:
@@ -314,7 +340,5 @@ def xero_line_problems(exc: ValidationError, line: int, headers: dict[str, str])
         msg = _plain(err["msg"].removeprefix("Value error, "))
         if err["type"] == "missing" or (err["type"] == "string_too_short" and err.get("input") in ("", None)):
             msg = "is required"
-        elif err["type"] == "string_pattern_mismatch" and column:
-            msg = f"{err.get('input')!r} is not a three-letter currency code"
         out.append(f"Line {line}, {column}: {msg}" if column else f"Line {line}: {msg}")
     return out

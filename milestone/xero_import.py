@@ -33,12 +33,12 @@ COLUMNS = {
     "ContactName": ("contactname", "contact"),
     "InvoiceNumber": ("invoicenumber", "number", "creditnotenumber", "billnumber"),
     "InvoiceID": ("invoiceid", "xeroid", "creditnoteid"),
-    "InvoiceDate": ("invoicedate", "date"),
+    "InvoiceDate": ("invoicedate", "creditnotedate", "date"),
     "DueDate": ("duedate",),
     "Total": ("total", "invoicetotal"),
     "TaxTotal": ("taxtotal", "totaltax"),
     "SubTotal": ("subtotal",),
-    "AmountDue": ("amountdue", "invoiceamountdue"),
+    "AmountDue": ("amountdue", "invoiceamountdue", "remainingcredit"),
     "Status": ("status",),
     "Currency": ("currency", "currencycode"),
     "Type": ("type",),
@@ -47,7 +47,11 @@ COLUMNS = {
     "TrackingName1": ("trackingname1",), "TrackingOption1": ("trackingoption1",),
     "TrackingName2": ("trackingname2",), "TrackingOption2": ("trackingoption2",),
 }
-REQUIRED = ("ContactName", "InvoiceNumber", "InvoiceDate", "Total", "Status")
+REQUIRED = ("ContactName", "InvoiceDate", "Total", "AmountDue", "Status")
+# what must be the same on every line of one document, by the column that carries it
+_DOCUMENT_FIELDS = {"contact": "ContactName", "number": "InvoiceNumber", "issue_date": "InvoiceDate",
+                    "due_date": "DueDate", "total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal",
+                    "amount_due": "AmountDue", "status": "Status", "currency": "Currency"}
 Progress = Callable[[float, str], None]
 
 
@@ -110,6 +114,10 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
         return out
     positions, spelled = _map_header(header)
     missing = [c for c in REQUIRED if c not in positions]
+    if "InvoiceNumber" not in positions and "InvoiceID" not in positions:
+        missing.insert(1, "InvoiceNumber (or InvoiceID)")
+    if "TaxTotal" not in positions and "SubTotal" not in positions:
+        missing.append("TaxTotal (or SubTotal)")
     if "Project" not in positions and "TrackingOption1" not in positions:
         missing.append("Project (or TrackingName1 and TrackingOption1)")
     if kind == "auto" and "Type" not in positions:
@@ -144,11 +152,23 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
             if where is None or item is None:
                 continue
             table, doc_type, project_id, phase_id = where
-            doc_key = (table, item.xero_id or f"{item.contact}\x00{item.number}")
+            # one document per InvoiceID; without one, per contact, number and date (a supplier's
+            # bill references repeat, so the number alone does not identify a bill)
+            doc_key = (table, item.xero_id) if item.xero_id else (table, item.contact, item.number, item.issue_date)
+            fields = item.model_dump(exclude={"type"})
             doc = documents.get(doc_key)
             if doc is None:
                 documents[doc_key] = {"table": table, "doc_type": doc_type, "project_id": project_id,
-                                      "phase_id": phase_id, "line": line, **item.model_dump(exclude={"type"})}
+                                      "phase_id": phase_id, "line": line, **fields}
+                continue
+            differs = [f for f in _DOCUMENT_FIELDS if doc[f] != fields[f]]
+            if doc["doc_type"] != doc_type:
+                differs.append("doc_type")
+            if differs:
+                column = spelled.get(_DOCUMENT_FIELDS.get(differs[0], "Type"), differs[0])
+                problems.append(f"Line {line}, {column}: differs from line {doc['line']}, another line of the same "
+                                f"document {item.number or item.xero_id} ({doc[differs[0]]} there). If these are "
+                                "two documents, export them with Xero's InvoiceID column.")
             elif doc["project_id"] != project_id:
                 problems.append(f"Line {line}, {spelled.get('Project') or spelled.get('TrackingOption1')}: "
                                 f"{item.number} is mapped to another project on line {doc['line']}")

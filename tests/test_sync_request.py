@@ -123,3 +123,16 @@ def test_viewers_do_not_get_the_import_page(ctx):
     at = app_as("viewer").run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("views/import_xero.py")
+
+
+def test_a_broken_url_is_reported_not_crashed_and_leaves_no_request_hanging(ctx, monkeypatch):
+    monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", "http://127.0.0.1:99999/webhook")  # a port that cannot be
+    with pytest.raises(SyncRefused, match="Could not reach n8n"):
+        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+    assert [r["status"] for r in ctx["db"].rows("SELECT status FROM milestone.sync_requests")] == ["failed"]
+    monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", "n8n.example/webhook")  # not an http(s) URL
+    allowed, reason = sync_request.availability(ctx["db"].app)
+    assert not allowed and reason.startswith("Misconfigured: N8N_SYNC_WEBHOOK_URL must be an http(s) URL")
+    at = app_as("admin").run()
+    at.switch_page("views/import_xero.py").run()
+    assert not at.exception and at.button(key="sync_now").disabled

@@ -184,8 +184,70 @@ def test_a_line_with_a_stray_comma_or_a_broken_quote_is_refused(ctx):
 
 
 def test_negative_amounts_and_tax_above_total_are_refused(ctx):
-    _refused(ctx, render([line("INV-9", "TRK-CASTLE", total="-10.00"), line("INV-10", "TRK-CASTLE", "10.00", "20.00")]),
-             "Line 2, Total: must not be negative", "Line 3: TaxTotal 20.00 is more than Total 10.00")
+    _refused(ctx, render([line("INV-9", "TRK-CASTLE", total="-10.00", tax="0", due_amount="0"),
+                          line("INV-10", "TRK-CASTLE", "10.00", "20.00", due_amount="0")]),
+             "Line 2: Total -10.00 is negative; only a credit note (by its Type) may be",
+             "Line 3: TaxTotal 20.00 is more than Total 10.00")
+
+
+def test_a_credit_note_exported_negative_is_stored_positive(ctx):
+    data = render([line("CN-NEG", "TRK-MILL", "-60.00", "-10.00", status="PAID", doc_type="Sales credit note",
+                        due_amount="0.00")])
+    assert _import(ctx, data).created == 1
+    assert ctx["db"].rows("SELECT doc_type, subtotal, total FROM milestone.invoices WHERE number = 'CN-NEG'") == [
+        {"doc_type": "credit_note", "subtotal": Decimal("50.00"), "total": Decimal("60.00")}]
+    _compare(ctx)
+
+
+@pytest.mark.parametrize("drop,message", [
+    (("TaxTotal",), "Line 1: missing column TaxTotal (or SubTotal)"),
+    (("InvoiceAmountDue",), "Line 1: missing column AmountDue"),
+    (("InvoiceNumber",), "Line 1: missing column InvoiceNumber (or InvoiceID)"),
+])
+def test_the_columns_the_p_and_l_needs_are_required(ctx, drop, message):
+    _refused(ctx, render(GOOD, [c for c in COLUMNS if c not in drop]), message)
+
+
+def test_subtotal_must_add_up_and_only_pounds_are_imported(ctx):
+    cols = COLUMNS + ["SubTotal"]
+    _refused(ctx, render([line("INV-9", "TRK-CASTLE", SubTotal="5.00"), line("INV-10", "TRK-CASTLE", Currency="EUR")],
+                         cols), "Line 2: SubTotal 5.00 + TaxTotal 200.00 is not Total 1200.00",
+             "Line 3, Currency: 'EUR': Milestone's P&L is in pounds")
+
+
+def test_lines_of_one_document_must_agree(ctx):
+    a = line("MAR", "TRK-MILL", "120.00", "20.00", contact="Timber", doc_type="Bill", date="15/03/2026",
+             due="14/04/2026", status="PAID")
+    b = a | {"Total": "999.00", "UnitAmount": "999.00", "LineAmount": "999.00"}
+    problems = _refused(ctx, render([a, b]), "Line 3, Total: differs from line 2, another line of the same document "
+                                             "MAR (120.00 there)")
+    assert len(problems) == 1
+    # the same supplier reference on another date is another bill
+    c = b | {"InvoiceDate": "20/03/2026", "TaxTotal": "0.00", "TaxAmount": "0.00"}
+    result = _import(ctx, render([a, c]), dry_run=True)
+    assert result.created == 2
+
+
+def test_a_bill_without_a_number_needs_its_invoice_id(ctx):
+    cols = COLUMNS + ["InvoiceID"]
+    bare = line("", "TRK-MILL", "36.00", "6.00", doc_type="Bill", contact="Skip Hire", status="PAID")
+    _refused(ctx, render([bare], cols), "Line 2: InvoiceNumber is required when the file has no InvoiceID")
+    assert _import(ctx, render([bare | {"InvoiceID": "bill-without-number-1"}], cols)).created == 1
+
+
+def test_a_document_imported_without_its_id_is_adopted_later_not_doubled(ctx):
+    first = [line("ADOPT-1", "TRK-CASTLE", "480.00", "80.00", status="PAID")]
+    assert _import(ctx, render(first)).created == 1
+    revenue = oracle.metrics_table(ctx["db"])[ctx["a"]]["revenue"]
+    with_id = [first[0] | {"InvoiceID": "0f0e0d0c-1111-4222-8333-444455556666"}]
+    result = _import(ctx, render(with_id, COLUMNS + ["InvoiceID"]))
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+    assert ctx["db"].rows("SELECT xero_id FROM milestone.invoices WHERE number = 'ADOPT-1'") == [
+        {"xero_id": "0f0e0d0c-1111-4222-8333-444455556666"}]
+    assert oracle.metrics_table(ctx["db"])[ctx["a"]]["revenue"] == revenue
+    # and a later file without the id still finds it (same number, contact and date)
+    assert (_import(ctx, render(first)).unchanged, ctx["db"].scalar(
+        "SELECT count(*) FROM milestone.invoices WHERE number = 'ADOPT-1'")) == (1, 1)
 
 
 def test_text_is_stored_exactly_as_typed(ctx):

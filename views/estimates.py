@@ -30,5 +30,4 @@ with tab_edit:
     render_estimates_editor(filters, kind=kind)
     export_buttons("estimates", filters, key="est_export")
 with tab_history:
-    export_buttons("audit", filters.model_copy(update={"date_from": None, "date_to": None}), key="est_export_audit")
     render_history()

@@ -1,6 +1,7 @@
 """Import (admin and finance): load a Xero invoice/bill CSV export; admins can also ask n8n for a sync now."""
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from milestone import config, repository, sync_request, xero_import
 from milestone.repository import PermissionDenied, SyncRefused
@@ -40,17 +41,18 @@ if user.role == "admin":
 
 st.subheader("Import a CSV file")
 st.caption("In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
-           "InvoiceNumber, InvoiceDate, Total and Status, and the project as a tracking category "
-           "(TrackingName1 = Project, TrackingOption1 = the project) or a Project column; optional: InvoiceID, "
-           "DueDate, TaxTotal, AmountDue, Currency, Type, and a Phase tracking category. The whole file is checked "
-           "first: if any line is wrong, nothing is imported. Importing the same file again changes nothing.")
+           "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal, InvoiceAmountDue and Status, and the project "
+           "as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a Project column; "
+           "optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. The whole file "
+           "is checked first: if any line is wrong, nothing is imported. Importing the same file again changes "
+           "nothing.")
 done_note = st.session_state.pop("import_done", None)
 if done_note:
     st.success(done_note)
 kind = st.radio("The lines are", list(KINDS), format_func=KINDS.get, horizontal=True, key="import_kind")
 # a new key after each import empties the uploader, so the finished file's preview does not linger
 upload = st.file_uploader("Xero CSV export", type=["csv"], key=f"import_file_{st.session_state.get('import_round', 0)}",
-                          max_upload_size=max(1, config.import_max_bytes() // 1048576),
+                          max_upload_size=max(1, config.import_max_bytes() // 1048576),  # checked by `serve`
                           help="Larger files: export a shorter date range from Xero and import the parts.")
 
 if upload is not None:
@@ -64,6 +66,11 @@ if upload is not None:
             st.session_state["import_checked"] = (check_key, preview, None)
         except RowProblems as exc:
             st.session_state["import_checked"] = (check_key, None, exc.problems)
+        except (PermissionDenied, DBAPIError) as exc:
+            bar.empty()
+            why = str(exc) if isinstance(exc, PermissionDenied) else "the database did not answer; try again in a minute"
+            st.error(f"The file could not be checked: {why}. Nothing was imported.")
+            st.stop()
         bar.empty()
     _, preview, problems = st.session_state["import_checked"]
     if problems:
@@ -85,17 +92,28 @@ if upload is not None:
         changed = preview.created + preview.updated
         if st.button(f"Import {changed:,} new or changed documents", type="primary", disabled=not changed,
                      key="import_confirm"):
+            bar = st.progress(0.0, text="Checking the file again and importing…")
             try:
-                done = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=False, eng=engine())
+                done = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=False, eng=engine(),
+                                              progress=lambda f, text: bar.progress(f, text=text))
+            except RowProblems as exc:
+                failure = "Nothing was imported: " + "; ".join(exc.problems)
+            except RateLimited as exc:
+                failure = f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s."
+            except PermissionDenied as exc:
+                failure = f"Nothing was imported. {exc}"
+            except DBAPIError as exc:  # e.g. a project deleted meanwhile, or the database unreachable
+                failure = ("Nothing was imported: the database refused the change "
+                           f"({type(exc.orig).__name__}). Upload the file again to re-check it.")
+            else:
                 st.cache_data.clear()  # the dashboard's cached numbers are out of date now
                 st.session_state.pop("import_checked", None)
                 st.session_state["import_round"] = st.session_state.get("import_round", 0) + 1
                 st.session_state["import_done"] = f"{upload.name}: {done.summary}"
                 st.rerun()
-            except RowProblems as exc:
-                st.error("Nothing was imported: " + "; ".join(exc.problems))
-            except RateLimited as exc:
-                st.error(f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s.")
+            bar.empty()
+            st.session_state.pop("import_checked", None)  # the preview may be stale: check the file again
+            st.error(failure)
 
 st.subheader("Recent imports")
 history = repository.import_history(50, engine())
