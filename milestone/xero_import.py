@@ -109,6 +109,9 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
+    except StopIteration:  # only a byte-order mark
+        out.problems.append("The file is empty.")
+        return out
     except csv.Error as exc:
         out.problems.append(f"Line 1: not a CSV header ({exc}).")
         return out

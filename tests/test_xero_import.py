@@ -165,6 +165,7 @@ def test_wrong_encoding_is_refused(ctx):
 @pytest.mark.parametrize("data,message", [
     (b"", "The file is empty."),
     (b"\r\n \r\n", "The file is empty."),
+    (b"\xef\xbb\xbf", "The file is empty."),  # only Excel's byte-order mark
     (render([]), "The file has a header but no invoices or bills."),
 ])
 def test_empty_files_are_refused(ctx, data, message):

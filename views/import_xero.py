@@ -19,7 +19,6 @@ if user.role not in repository.WRITE_ROLES:  # the page registry hides this page
     st.stop()
 
 
-
 def _ask_for_sync() -> None:
     """Runs before the page redraws, so the button below already shows the new cooldown."""
     try:
