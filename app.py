@@ -3,9 +3,14 @@ import streamlit as st
 
 from milestone import observability
 from milestone.ui.auth import require_user, sign_out
+from milestone.ui.common import plain_when_database_down
 
 st.set_page_config(page_title="Milestone", page_icon=":bar_chart:", layout="wide")
-user = require_user()  # nobody sees anything before signing in
+user = None
+with plain_when_database_down():
+    user = require_user()  # nobody sees anything before signing in
+if user is None:  # the database did not answer: the message is drawn
+    st.stop()
 PAGES = {
     "Dashboard": st.Page("views/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
     "Projects": st.Page("views/projects.py", title="Projects", icon=":material/folder:"),
@@ -26,5 +31,5 @@ with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}** ({user.role})")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
         sign_out("You have signed out.")
-with observability.page_timer(nav.title):
+with observability.page_timer(nav.title), plain_when_database_down():
     nav.run()

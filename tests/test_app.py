@@ -41,3 +41,31 @@ def test_dashboard_on_an_empty_database_is_friendly(fresh_database):
     at = _app().run()
     assert not at.exception
     assert any("No projects yet" in i.value for i in at.info)
+
+
+def test_a_database_that_does_not_answer_gets_a_plain_message_and_the_app_recovers(demo, monkeypatch):
+    """Sign in, lose the database (a URL where nothing listens), then get it back."""
+    import streamlit as st
+
+    from milestone import db
+
+    at = _app().run()
+    assert not at.exception
+
+    def point_at(url: str | None) -> None:
+        if url:
+            monkeypatch.setenv("DATABASE_URL", url)
+        else:
+            monkeypatch.undo()
+        db.engine.cache_clear()
+        st.cache_resource.clear()
+        st.cache_data.clear()
+
+    point_at("postgresql://postgres@127.0.0.1:9/nothing?connect_timeout=2")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("The database is not answering" in e.value for e in at.error)
+    point_at(None)
+    at.run()
+    assert not at.exception and not any("not answering" in e.value for e in at.error)
+    assert [m.label for m in at.metric][:1] == ["Revenue"]

@@ -74,7 +74,7 @@ if upload is not None:
     _, preview, problems = st.session_state["import_checked"]
     if problems:
         st.error(f"Nothing was imported: {upload.name} has {len(problems)} problem"
-                 f"{'s' if len(problems) != 1 else ''}. Fix them in the file and upload it again.")
+                 f"{'s' if len(problems) != 1 else ''}. Fix {'them' if len(problems) != 1 else 'it'} in the file and upload it again.")
         st.dataframe(pd.DataFrame({"Problem": problems}), hide_index=True, width="stretch",
                      height=min(400, 38 + 35 * len(problems)))
     elif preview is not None:

@@ -1,9 +1,13 @@
 """Streamlit helpers every page uses: cached reads, the signed-in user, data freshness."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import streamlit as st
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from milestone import db, repository
 from milestone.repository import User
@@ -45,3 +49,17 @@ def freshness_banner() -> None:
         st.warning(f"{text}, more than {STALE_AFTER.seconds // 3600} hours ago.")
     else:
         st.caption(text)
+
+
+@contextmanager
+def plain_when_database_down() -> Iterator[None]:
+    """A plain message instead of a traceback when PostgreSQL cannot be reached (or a statement
+    timed out). Writes are transactions, so an interrupted save wrote nothing; the next run
+    reconnects by itself (the pool checks connections before use)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        logging.getLogger("milestone").warning("database unavailable: %s", getattr(exc, "orig", exc))
+        st.error("The database is not answering just now, so this page cannot be shown. A save that was not "
+                 "confirmed on screen was not made (every save is all or nothing). Try again in a minute; if "
+                 "it lasts, tell an admin.", icon=":material/cloud_off:")
