@@ -307,7 +307,7 @@ class XeroLine(BaseModel):
     @model_validator(mode="after")
     def _totals_agree(self) -> "XeroLine":
         if not self.number and not self.xero_id:
-            raise ValueError("InvoiceNumber is required when the file has no InvoiceID")
+            raise ValueError("InvoiceNumber is required (or Xero's InvoiceID)")
         names = {"total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal", "amount_due": "AmountDue"}
         for field, column in names.items():
             value = getattr(self, field)

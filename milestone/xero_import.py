@@ -152,6 +152,11 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
                 problems.extend(xero_line_problems(exc, line, spelled))
                 item = None
             where = _place(values, spelled, kind, projects, phases, line, problems)
+            if item is not None and "InvoiceID" in positions and not item.xero_id:
+                # a line without the id would be a second document beside the same one with it
+                problems.append(f"Line {line}, {spelled['InvoiceID']}: is empty; when the file has this column, "
+                                "every line needs Xero's id")
+                continue
             if where is None or item is None:
                 continue
             table, doc_type, project_id, phase_id = where

@@ -232,7 +232,9 @@ def test_lines_of_one_document_must_agree(ctx):
 def test_a_bill_without_a_number_needs_its_invoice_id(ctx):
     cols = COLUMNS + ["InvoiceID"]
     bare = line("", "TRK-MILL", "36.00", "6.00", doc_type="Bill", contact="Skip Hire", status="PAID")
-    _refused(ctx, render([bare], cols), "Line 2: InvoiceNumber is required when the file has no InvoiceID")
+    _refused(ctx, render([bare]), "Line 2: InvoiceNumber is required (or Xero's InvoiceID)")
+    numbered = line("SKIP-1", "TRK-MILL", "36.00", "6.00", doc_type="Bill", contact="Skip Hire", status="PAID")
+    _refused(ctx, render([numbered], cols), "Line 2, InvoiceID: is empty; when the file has this column, every line")
     assert _import(ctx, render([bare | {"InvoiceID": "bill-without-number-1"}], cols)).created == 1
 
 
