@@ -144,9 +144,6 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
     count = 0
     try:
         for count, row in enumerate(rows_iter, start=1):
-            if count > XLSX_MAX_ROWS:
-                raise ValueError(f"More than {XLSX_MAX_ROWS:,} rows: too many for one Excel sheet. "
-                                 "Narrow the filters or export CSV.")
             write(count, row)
             if count == 200:
                 for c, w in enumerate(widths):
@@ -161,6 +158,17 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
     return count
 
 
+def xlsx_too_large(table: str, f: Filters, user: User, eng: Engine | None = None) -> str | None:
+    """Why this export cannot be an Excel sheet (more rows than a sheet holds), or None."""
+    if table in ("projects", "monthly"):
+        return None  # one row per project or month
+    rows = repository.export_row_count(table, f, with_users=user.role == "admin", eng=eng or db.engine())
+    if rows > XLSX_MAX_ROWS:
+        return (f"{rows:,} rows are more than an Excel sheet holds ({XLSX_MAX_ROWS:,}). "
+                "Narrow the dates or clients, or export CSV.")
+    return None
+
+
 def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel_friendly: bool = False,
            eng: Engine | None = None) -> int:
     """Write one export and record it in export_log (who, what, filters, rows)."""
@@ -169,6 +177,8 @@ def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}: choose csv or xlsx")
     admin = user.role == "admin"  # only admins see changes to users in the audit log
+    if fmt == "xlsx" and (too_large := xlsx_too_large(table, f, user, eng)):
+        raise ValueError(too_large)  # before anything is written
     if fmt == "csv":
         rows = write_csv(table, f, out, excel_friendly=excel_friendly, eng=eng, with_users=admin)
     else:

@@ -863,6 +863,13 @@ def export_query(table: str, f: Filters, excel_safe: bool = False,
     return sql, params, [(h, k) for _, h, k in cols]
 
 
+def export_row_count(table: str, f: Filters, with_users: bool = False, eng: Engine | None = None) -> int:
+    """How many rows export_query would give (checked before an XLSX, which has a row limit)."""
+    sql, params, _ = export_query(table, f, with_users=with_users)
+    with _eng(eng).connect() as conn:
+        return int(conn.scalar(sa.text(f"SELECT count(*) FROM ({sql}) q"), params))
+
+
 def log_export(user: User, table: str, fmt: str, filters: dict[str, Any], rows: int, eng: Engine | None = None) -> None:
     with db.transaction(user.username, eng) as conn:
         conn.execute(sa.text("""INSERT INTO export_log (username, table_name, format, filters, row_count)
@@ -920,9 +927,9 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
     """Upsert validated documents in one transaction; a dry run classifies them and rolls back.
 
     Documents are matched by xero_id; one without (an export with no InvoiceID column) matches the
-    existing document with the same number, contact and date, else gets csv_document_key(...) (sql/007),
-    which a later sync or import with the real InvoiceID adopts. Only documents that differ are
-    updated, so importing the same file twice changes nothing.
+    one stored document with the same number and contact (and date, for bills), else gets
+    csv_document_key(...) (sql/007), which a later sync or import with the real InvoiceID adopts.
+    Only documents that differ are updated, so importing the same file twice changes nothing.
     """
     from milestone.validation import RowProblems
 
@@ -945,20 +952,28 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
                                  CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
                  AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, subtotal, total_tax, total,
                       amount_due, currency, project_id, build_phase_id)"""), arrays)
+        adopted: list[str] = []
         for table, (party, date_col) in _DOC_TABLES.items():
-            # a document first imported without its InvoiceID takes its real id now
-            conn.execute(sa.text(f"""
+            # a document first imported without its InvoiceID takes its real id now; if the real
+            # one is already stored (synced before), the CSV copy goes, so nothing counts twice
+            adopted += conn.execute(sa.text(f"""
+                WITH gone AS (
+                    DELETE FROM {table} d USING xero_stage s
+                    WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
+                      AND d.xero_id = csv_document_key('{table}', s.party, s.number, s.doc_date)
+                      AND EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id))
                 UPDATE {table} d SET xero_id = s.xero_id
                 FROM xero_stage s
                 WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
                   AND d.xero_id = csv_document_key('{table}', s.party, s.number, s.doc_date)
-                  AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id)"""))
-            # without an InvoiceID: the one document with this number, contact and date, else a key of those
+                  AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id)
+                RETURNING d.xero_id""")).scalars().all()
+            # without an InvoiceID: the one stored document it names (see csv_document_key), else that key
+            same_date = f"AND d.{date_col} = s.doc_date" if table == "bills" else ""
             conn.execute(sa.text(f"""
                 UPDATE xero_stage s SET xero_id = coalesce(
                     (SELECT min(d.xero_id) FROM {table} d
-                     WHERE d.number = s.number AND d.{party} = s.party AND d.{date_col} = s.doc_date
-                     HAVING count(*) = 1),
+                     WHERE d.number = s.number AND d.{party} = s.party {same_date} HAVING count(*) = 1),
                     csv_document_key('{table}', s.party, s.number, s.doc_date))
                 WHERE s.tbl = '{table}' AND s.xero_id IS NULL"""))
         twice = conn.execute(sa.text("""SELECT tbl, min(number), min(party) FROM xero_stage GROUP BY tbl, xero_id
@@ -972,15 +987,18 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
             classified = f"""
                 SELECT s.*, CASE WHEN d.id IS NULL THEN 'new'
                                  WHEN ({mine}) IS DISTINCT FROM ({theirs}) THEN 'updated'
+                                 WHEN s.xero_id = ANY(CAST(:adopted AS text[])) THEN 'updated'  -- took its id
                                  ELSE 'unchanged' END AS change
                 FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'"""
-            for change, n in conn.execute(sa.text(f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1")):
+            for change, n in conn.execute(sa.text(f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1"),
+                                          {"adopted": adopted}):
                 counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
             samples.append(pd.DataFrame(conn.execute(sa.text(f"""
                 SELECT c.change, '{table}' AS kind, c.number, c.party, c.doc_date AS date, c.status, c.total,
                        p.name AS project
                 FROM ({classified}) c JOIN projects p ON p.id = c.project_id
-                WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100""")).mappings().all()))
+                WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100"""),
+                {"adopted": adopted}).mappings().all()))
             if dry_run:
                 continue
             target = ", ".join(c.format(party=party, date=date_col) for c in _DOC_COMPARED)

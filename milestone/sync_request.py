@@ -37,10 +37,12 @@ def availability(eng: Engine | None = None) -> tuple[bool, str]:
 
 def request_sync(user: User, eng: Engine | None = None) -> str:
     """Call the webhook; return what to tell the user, or raise SyncRefused saying why not."""
-    allowed, reason = availability(eng)
-    if not allowed and reason.startswith(("Not configured", "Misconfigured")):
-        raise SyncRefused(reason)
-    url = config.n8n_webhook_url()
+    try:
+        url = config.n8n_webhook_url()
+    except config.ConfigError as exc:
+        raise SyncRefused(f"Misconfigured: {exc}") from None
+    if not url:
+        raise SyncRefused("Not configured: set N8N_SYNC_WEBHOOK_URL.")
     request_id = repository.begin_sync_request(user, COOLDOWN_S, eng)
     body = json.dumps({"source": "milestone", "request_id": request_id, "requested_by": user.username}).encode()
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})

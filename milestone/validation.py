@@ -309,16 +309,24 @@ class XeroLine(BaseModel):
         if not self.number and not self.xero_id:
             raise ValueError("InvoiceNumber is required (or Xero's InvoiceID)")
         names = {"total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal", "amount_due": "AmountDue"}
-        for field, column in names.items():
-            value = getattr(self, field)
-            if value is not None and value < 0:
-                if not self.is_credit_note:
-                    raise ValueError(f"{column} {value} is negative; only a credit note (by its Type) may be")
-                setattr(self, field, -value)
+        negative = [column for field, column in names.items() if (getattr(self, field) or 0) < 0]
+        if negative and not self.is_credit_note:
+            raise ValueError(f"{negative[0]} {getattr(self, next(f for f, c in names.items() if c == negative[0]))} "
+                             "is negative; only a credit note (by its Type) may be")
+        if negative:  # a credit note exported negative: all its amounts must be, then all are flipped
+            positive = [c for f, c in names.items() if f != "amount_due" and (getattr(self, f) or 0) > 0]
+            if positive:
+                raise ValueError(f"{negative[0]} is negative but {positive[0]} is positive: a credit note's "
+                                 "amounts must all have the same sign")
+            for field in names:
+                if getattr(self, field) is not None:
+                    setattr(self, field, abs(getattr(self, field)))
         if self.total_tax is None and self.subtotal is None:
             raise ValueError("TaxTotal or SubTotal is required")
         if self.total_tax is None:
             self.total_tax = self.total - self.subtotal
+            if self.total_tax < 0:
+                raise ValueError(f"SubTotal {self.subtotal} is more than Total {self.total}")
         if self.subtotal is None:
             self.subtotal = self.total - self.total_tax
         if self.subtotal < 0 or self.total_tax < 0:
@@ -338,7 +346,7 @@ def xero_line_problems(exc: ValidationError, line: int, headers: dict[str, str])
     for err in exc.errors():
         column = headers.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else ""
         msg = _plain(err["msg"].removeprefix("Value error, "))
-        if err["type"] == "missing" or (err["type"] == "string_too_short" and err.get("input") in ("", None)):
+        if err["type"] == "missing" or (err.get("input") in ("", None) and err["type"] != "value_error"):
             msg = "is required"
         out.append(f"Line {line}, {column}: {msg}" if column else f"Line {line}: {msg}")
     return out

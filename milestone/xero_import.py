@@ -160,29 +160,33 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
             if where is None or item is None:
                 continue
             table, doc_type, project_id, phase_id = where
-            # one document per InvoiceID; without one, per contact, number and date (a supplier's
-            # bill references repeat, so the number alone does not identify a bill)
-            doc_key = (table, item.xero_id) if item.xero_id else (table, item.contact, item.number, item.issue_date)
+            # one document per InvoiceID; without one, an invoice per contact and number, a bill per
+            # supplier, number and date (a supplier's reference can repeat), as csv_document_key (sql/007)
+            doc_key = ((table, item.xero_id) if item.xero_id else
+                       (table, item.contact, item.number, item.issue_date if table == "bills" else None))
             fields = item.model_dump(exclude={"type"})
             doc = documents.get(doc_key)
             if doc is None:
                 documents[doc_key] = {"table": table, "doc_type": doc_type, "project_id": project_id,
                                       "phase_id": phase_id, "line": line, **fields}
                 continue
+            name = item.number or item.xero_id
             differs = [f for f in _DOCUMENT_FIELDS if doc[f] != fields[f]]
             if doc["doc_type"] != doc_type:
                 differs.append("doc_type")
             if differs:
                 column = spelled.get(_DOCUMENT_FIELDS.get(differs[0], "Type"), differs[0])
+                advice = "" if "InvoiceID" in positions else (" If these are two documents, export them with "
+                                                               "Xero's InvoiceID column.")
                 problems.append(f"Line {line}, {column}: differs from line {doc['line']}, another line of the same "
-                                f"document {item.number or item.xero_id} ({doc[differs[0]]} there). If these are "
-                                "two documents, export them with Xero's InvoiceID column.")
+                                f"document {name} ({doc[differs[0]]} there).{advice}")
             elif doc["project_id"] != project_id:
                 problems.append(f"Line {line}, {spelled.get('Project') or spelled.get('TrackingOption1')}: "
-                                f"{item.number} is mapped to another project on line {doc['line']}")
+                                f"{name} is mapped to another project on line {doc['line']}")
             elif doc["phase_id"] != phase_id:
                 doc["phase_id"] = None
-                out.notes.append(f"{item.number} has lines in several build phases; it is stored as Unassigned.")
+                out.notes.append(f"{name} has lines in several build phases (or some with none); it is stored "
+                                 "as Unassigned.")
     except csv.Error as exc:
         problems.append(f"Line {reader.line_num}: the CSV is malformed ({exc}).")
     if not problems and not documents:

@@ -32,11 +32,14 @@ GRANT SELECT ON import_runs, sync_requests TO xero_reader;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA milestone TO milestone_app;
 
 -- A document imported from a CSV without Xero's InvoiceID is keyed by what identifies it in the
--- file: table, contact/supplier, number and date. The n8n sync (docs/xero-sync.md) and later
--- imports that carry InvoiceIDs adopt such a row instead of adding the document a second time.
+-- file: an invoice (or credit note) by contact and number, which Xero keeps unique for sales; a
+-- bill by supplier, number and date, because a supplier's reference can repeat. The n8n sync
+-- (docs/xero-sync.md) and later imports that carry InvoiceIDs adopt such a row instead of
+-- adding the document a second time.
 CREATE FUNCTION csv_document_key(tbl text, party text, number text, doc_date date) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT 'csv:' || tbl || ':' || md5(jsonb_build_array(party, number, doc_date)::text)
+    SELECT 'csv:' || tbl || ':'
+           || md5(jsonb_build_array(party, number, CASE WHEN tbl = 'bills' THEN doc_date END)::text)
 $$;
 -- ... and matches existing documents by number.
 CREATE INDEX invoices_number_idx ON invoices (number);

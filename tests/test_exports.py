@@ -200,3 +200,16 @@ def test_only_admins_export_the_audit_of_users(demo):
     assert sum(r[table] == "app_users" for r in as_admin[1:]) == demo["db"].scalar(
         "SELECT count(*) FROM milestone.audit_log WHERE table_name = 'app_users'") >= 2
     assert not any(r[table] == "app_users" for r in as_viewer[1:])
+
+
+def test_an_xlsx_with_more_rows_than_excel_holds_is_refused_before_writing(demo, monkeypatch, tmp_path):
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 5)  # instead of making a million rows
+    buf = io.BytesIO()
+    with pytest.raises(ValueError, match="more than an Excel sheet holds"):
+        exports.export("invoices", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    assert buf.getvalue() == b""
+    at = app_as("finance").run()
+    at.switch_page("views/export.py").run()
+    at.selectbox(key="exp_table").set_value("invoices").run()
+    at.radio(key="exp_format").set_value("xlsx").run()
+    assert any("more than an Excel sheet holds" in w.value for w in at.warning)

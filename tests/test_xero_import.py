@@ -227,6 +227,9 @@ def test_lines_of_one_document_must_agree(ctx):
     c = b | {"InvoiceDate": "20/03/2026", "TaxTotal": "0.00", "TaxAmount": "0.00"}
     result = _import(ctx, render([a, c]), dry_run=True)
     assert result.created == 2
+    # an invoice is one document per contact and number, whatever its date says
+    inv = line("INV-DATE", "TRK-MILL", date="01/03/2026", due="31/03/2026")
+    _refused(ctx, render([inv, inv | {"InvoiceDate": "02/03/2026"}]), "Line 3, InvoiceDate: differs from line 2")
 
 
 def test_a_bill_without_a_number_needs_its_invoice_id(ctx):
@@ -244,7 +247,7 @@ def test_a_document_imported_without_its_id_is_adopted_later_not_doubled(ctx):
     revenue = oracle.metrics_table(ctx["db"])[ctx["a"]]["revenue"]
     with_id = [first[0] | {"InvoiceID": "0f0e0d0c-1111-4222-8333-444455556666"}]
     result = _import(ctx, render(with_id, COLUMNS + ["InvoiceID"]))
-    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 0)  # it took its real id
     assert ctx["db"].rows("SELECT xero_id FROM milestone.invoices WHERE number = 'ADOPT-1'") == [
         {"xero_id": "0f0e0d0c-1111-4222-8333-444455556666"}]
     assert oracle.metrics_table(ctx["db"])[ctx["a"]]["revenue"] == revenue
@@ -295,3 +298,11 @@ def test_the_command_line_dry_run_and_refusal(ctx, tmp_path):
     out = run(str(good))
     assert out.returncode == 0 and "Imported 1 documents: 1 new" in out.stdout
     assert ctx["db"].rows("SELECT count(*) AS n FROM milestone.invoices WHERE number = 'CLI-1'") == [{"n": 1}]
+
+
+def test_an_invoice_whose_date_was_edited_in_xero_is_updated_not_added(ctx):
+    first = line("INV-EDIT", "TRK-MILL", "240.00", "40.00", date="01/04/2026", due="30/04/2026")
+    assert _import(ctx, render([first])).created == 1
+    edited = first | {"InvoiceDate": "03/04/2026"}
+    assert (_import(ctx, render([edited])).updated, ctx["db"].rows(
+        "SELECT issue_date::text AS d FROM milestone.invoices WHERE number = 'INV-EDIT'")) == (1, [{"d": "2026-04-03"}])

@@ -78,6 +78,7 @@ def synced(database):
     _run(database, sql["upsert-phases"], json.dumps(["Groundworks", "Frame"]))
     invoices = _documents(N_INVOICES, "ACCREC", rng, "INV")
     invoices[17]["Project"] = "OPT-UNKNOWN"  # a document for a project Milestone does not know
+    invoices[18]["CurrencyCode"] = "EUR"  # and one the pounds P&L cannot take
     bills = _documents(N_BILLS, "ACCPAY", rng, "BILL")
     imported = _import_without_ids(database, [d for d in invoices[:50] if not d["Type"].endswith("CREDIT")][:3])
     counts = [0, 0, 0]
@@ -110,9 +111,11 @@ def _import_without_ids(database, docs: list[dict]) -> list[dict]:
 def test_the_sync_records_its_run(database, synced):
     run = database.rows("SELECT status, rows_created, rows_updated, rows_failed, finished_at IS NOT NULL AS done "
                         "FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=synced["run_id"])[0]
-    created = N_INVOICES + N_BILLS - 1 - len(synced["imported"])  # those were imported before, identical
-    assert run == {"status": "COMPLETED", "rows_created": created, "rows_updated": 0, "rows_failed": 1, "done": True}
-    assert synced["counts"] == [created, 0, 1]
+    created = N_INVOICES + N_BILLS - 2 - len(synced["imported"])  # those were imported before, identical
+    assert run == {"status": "COMPLETED", "rows_created": created, "rows_updated": 0, "rows_failed": 2, "done": True}
+    assert synced["counts"] == [created, 0, 2]
+    assert database.scalar("SELECT count(*) FROM milestone.invoices WHERE xero_id = :x",
+                           x=synced["invoices"][18]["InvoiceID"]) == 0
 
 
 def test_documents_imported_without_ids_are_adopted_not_doubled(database, synced):
@@ -131,7 +134,8 @@ def test_metrics_follow_the_sync_exactly(database, synced):
     by_option = {r["opt"]: Decimal(r["revenue"]) for r in database.rows(
         "SELECT p.xero_tracking_id AS opt, m.revenue FROM milestone.project_metrics m "
         "JOIN milestone.projects p ON p.id = m.project_id")}
-    expected = _expected_revenue([d for d in synced["invoices"] if d["Project"] != "OPT-UNKNOWN"])
+    expected = _expected_revenue([d for d in synced["invoices"]
+                                  if d["Project"] != "OPT-UNKNOWN" and d["CurrencyCode"] == "GBP"])
     assert by_option == {opt: expected.get(opt, Decimal("0.00")) for opt in by_option}
 
 
@@ -152,18 +156,31 @@ def test_a_second_identical_run_changes_nothing_and_a_changed_document_is_update
     before = database.scalar("SELECT max(updated_at) FROM milestone.invoices")
     run_id = str(_run(database, sql["start-run"])[0][0])
     batch = synced["invoices"][:BATCH]
-    assert _run(database, sql["upsert-invoices"], json.dumps(batch), run_id)[0] == (0, 0, 1)
+    assert _run(database, sql["upsert-invoices"], json.dumps(batch), run_id)[0] == (0, 0, 2)
     assert database.scalar("SELECT max(updated_at) FROM milestone.invoices") == before
     changed = [dict(d) for d in batch[:10]]
     for d in changed:
         d.update(Status="PAID", AmountDue="0")
     created, updated, _ = _run(database, sql["upsert-invoices"], json.dumps(changed), run_id)[0]
-    assert (created, updated) == (0, sum(1 for d in batch[:10] if d["Status"] != "PAID" and d["Project"] != "OPT-UNKNOWN"))
+    assert (created, updated) == (0, sum(1 for d in batch[:10] if d["Status"] != "PAID" and d["Project"] != "OPT-UNKNOWN"
+                                         and d["CurrencyCode"] == "GBP"))
     _run(database, sql["fail-run"], run_id, "Xero API rate limit (HTTP 429)")
     assert database.rows("SELECT status, error FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=run_id) == [
         {"status": "FAILED", "error": "Xero API rate limit (HTTP 429)"}]
     kept, recount = oracle.metrics_table(database), oracle.project_sums(database)
     assert all(kept[p]["revenue"] == recount[p]["revenue"] for p in recount)
+
+
+def test_a_csv_copy_of_a_document_already_synced_is_removed_by_the_adopt_step(database, synced):
+    d = next(d for d in synced["invoices"] if d["Status"] == "PAID" and d["Project"] != "OPT-UNKNOWN")
+    database.execute("""
+        INSERT INTO milestone.invoices (project_id, xero_id, number, contact, issue_date, status, subtotal, total)
+        SELECT project_id, milestone.csv_document_key('invoices', contact, number, issue_date), number, contact,
+               issue_date, status, subtotal, total FROM milestone.invoices WHERE xero_id = :x""", x=d["InvoiceID"])
+    assert database.scalar("SELECT count(*) FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == 2
+    _run(database, synced["sql"]["adopt-invoices"], json.dumps([d]))
+    assert database.rows("SELECT xero_id FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == [
+        {"xero_id": d["InvoiceID"]}]
 
 
 def test_a_synced_project_keeps_the_app_owned_columns(database, synced):

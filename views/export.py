@@ -37,8 +37,12 @@ except ValidationError as exc:
     st.stop()
 
 name = exports.file_name(table, filters, fmt)
+too_large = fmt == "xlsx" and exports.xlsx_too_large(table, filters, user, engine())
+if too_large:
+    st.warning(too_large)
 st.download_button(
     f"Download {name}", type="primary", icon=":material/download:", file_name=name, key="exp_download",
+    disabled=bool(too_large),
     mime="text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     # built only when clicked, straight from the database (COPY for CSV)
     data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly, eng=engine()))

@@ -1,9 +1,9 @@
 """Import (admin and finance): load a Xero invoice/bill CSV export; admins can also ask n8n for a sync now."""
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from milestone import config, repository, sync_request, xero_import
+from milestone import config, observability, repository, sync_request, xero_import
 from milestone.repository import PermissionDenied, SyncRefused
 from milestone.ratelimit import RateLimited
 from milestone.ui.common import current_user, engine, freshness_banner
@@ -40,11 +40,11 @@ if user.role == "admin":
 
 st.subheader("Import a CSV file")
 st.caption("In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
-           "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal, InvoiceAmountDue and Status, and the project "
-           "as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a Project column; "
-           "optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. The whole file "
-           "is checked first: if any line is wrong, nothing is imported. Importing the same file again changes "
-           "nothing.")
+           "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal (or SubTotal), InvoiceAmountDue and Status, "
+           "and the project as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a "
+           "Project column; optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. "
+           "The whole file is checked first: if any line is wrong, nothing is imported. Importing the same file "
+           "again changes nothing.")
 done_note = st.session_state.pop("import_done", None)
 if done_note:
     st.success(done_note)
@@ -65,7 +65,9 @@ if upload is not None:
             st.session_state["import_checked"] = (check_key, preview, None)
         except RowProblems as exc:
             st.session_state["import_checked"] = (check_key, None, exc.problems)
-        except (PermissionDenied, DBAPIError) as exc:
+        except (PermissionDenied, OperationalError, InterfaceError) as exc:
+            if not isinstance(exc, PermissionDenied):
+                observability.report_error(exc)
             bar.empty()
             why = str(exc) if isinstance(exc, PermissionDenied) else "the database did not answer; try again in a minute"
             st.error(f"The file could not be checked: {why}. Nothing was imported.")
@@ -101,8 +103,9 @@ if upload is not None:
                 failure = f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s."
             except PermissionDenied as exc:
                 failure = f"Nothing was imported. {exc}"
-            except DBAPIError as exc:  # e.g. a project deleted meanwhile, or the database unreachable
-                failure = ("Nothing was imported: the database refused the change "
+            except (IntegrityError, OperationalError, InterfaceError) as exc:  # a project deleted meanwhile,
+                observability.report_error(exc)  # a statement timeout, the database gone: reported, then said
+                failure = ("Nothing was imported: the database refused or could not finish the change "
                            f"({type(exc.orig).__name__}). Upload the file again to re-check it.")
             else:
                 st.cache_data.clear()  # the dashboard's cached numbers are out of date now

@@ -1,7 +1,6 @@
 """Streamlit helpers every page uses: cached reads, the signed-in user, data freshness."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -53,13 +52,16 @@ def freshness_banner() -> None:
 
 @contextmanager
 def plain_when_database_down() -> Iterator[None]:
-    """A plain message instead of a traceback when PostgreSQL cannot be reached (or a statement
-    timed out). Writes are transactions, so an interrupted save wrote nothing; the next run
+    """A plain message instead of a traceback when PostgreSQL cannot be reached (psycopg also
+    raises OperationalError for a statement timeout or a deadlock). The error is still reported
+    like any other. Writes are transactions, so an interrupted save wrote nothing; the next run
     reconnects by itself (the pool checks connections before use)."""
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
-        logging.getLogger("milestone").warning("database unavailable: %s", getattr(exc, "orig", exc))
+        from milestone import observability
+
+        observability.report_error(exc)  # counted, listed on Monitoring, sent to Sentry when configured
         st.error("The database is not answering just now, so this page cannot be shown. A save that was not "
                  "confirmed on screen was not made (every save is all or nothing). Try again in a minute; if "
                  "it lasts, tell an admin.", icon=":material/cloud_off:")
