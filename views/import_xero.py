@@ -69,14 +69,15 @@ if upload is not None:
             if not isinstance(exc, PermissionDenied):
                 observability.report_error(exc)
             bar.empty()
-            why = str(exc) if isinstance(exc, PermissionDenied) else "the database did not answer; try again in a minute"
+            why = exc if isinstance(exc, PermissionDenied) else "the database did not answer; try again in a minute"
             st.error(f"The file could not be checked: {why}. Nothing was imported.")
             st.stop()
         bar.empty()
     _, preview, problems = st.session_state["import_checked"]
     if problems:
-        st.error(f"Nothing was imported: {upload.name} has {len(problems)} problem"
-                 f"{'s' if len(problems) != 1 else ''}. Fix {'them' if len(problems) != 1 else 'it'} in the file and upload it again.")
+        many = len(problems) != 1
+        st.error(f"Nothing was imported: {upload.name} has {len(problems)} problem{'s' if many else ''}. "
+                 f"Fix {'them' if many else 'it'} in the file and upload it again.")
         st.dataframe(pd.DataFrame({"Problem": problems}), hide_index=True, width="stretch",
                      height=min(400, 38 + 35 * len(problems)))
     elif preview is not None:

@@ -18,6 +18,7 @@ import pytest
 
 from milestone import seed
 from milestone.config import PROJECT_ROOT
+from milestone.ui.auth import COOKIE_NAME
 from tests.conftest import _fresh_database
 
 CHROMIUM = os.environ.get("MILESTONE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -92,12 +93,23 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed  # read by the page fixture, for a screenshot of the failure
+    return report
+
+
 @pytest.fixture()
-def page(browser):
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
+    if getattr(request.node, "failed_call", False):  # what the browser showed when the test failed
+        (PROJECT_ROOT / "test-artifacts").mkdir(exist_ok=True)
+        pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"FAILED-{request.node.name}.png"), full_page=True)
     context.close()
 
 
@@ -128,7 +140,28 @@ def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
     except Exception:
         pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"sign-in-failed-{role}.png"))
         raise
+    # the cookie component stores the session cookie and then reruns the page: let that finish first
+    pg.wait_for_function(f"() => document.cookie.includes('{COOKIE_NAME}=')", timeout=30_000)
+    wait_for_app(pg)
     if path:  # within the session via the sidebar: a reload would race the cookie component storing the cookie
+        open_page(pg, path)
+
+
+def open_page(pg, path: str) -> None:
+    """Open a page from the sidebar. A click that lands while the cookie component's rerun redraws
+    the page can be lost, so it is repeated until the URL shows the page."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
         pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first.click()
+        try:
+            pg.wait_for_url(f"**/{path}*", timeout=10_000)
+        except PlaywrightTimeout:
+            continue
+        pg.wait_for_timeout(500)
         wait_for_app(pg)
-        pg.get_by_text("Signed in as").wait_for()
+        if f"/{path}" in pg.url:  # still there once the page has settled (a late rerun can undo the click)
+            break
+    else:
+        raise AssertionError(f"the sidebar link to /{path} did not open it; the page is at {pg.url}")
+    pg.get_by_text("Signed in as").wait_for()
