@@ -193,11 +193,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("\n".join(describe_errors(exc, {"date_from": "--from", "date_to": "--to"})), file=sys.stderr)
         return 2
     out = Path(args.out or exports.file_name(args.table, f, args.format))
-    if args.format == "xlsx" and (too_large := exports.xlsx_too_large(args.table, f, _cli_admin())):
-        print(too_large, file=sys.stderr)
+    try:
+        with out.open("wb") as fh:
+            rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly)
+    except ValueError as exc:  # refused before anything was written (an XLSX with more rows than Excel holds)
+        out.unlink(missing_ok=True)
+        print(str(exc), file=sys.stderr)
         return 2
-    with out.open("wb") as fh:
-        rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly)
     print(f"Wrote {rows:,} rows to {out}")
     return 0
 

@@ -121,7 +121,7 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
                "time": wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})}
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, headings, wb.add_format({"bold": True}))
-    widths = [len(h) for h in headings]  # fitted to the first 200 rows (later rows cannot widen a streamed sheet)
+    widths = [len(h) for h in headings]  # fitted to the first 200 rows
 
     def write(r: int, row) -> None:
         for c, (value, kind) in enumerate(zip(row, kinds)):
@@ -145,15 +145,11 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
     try:
         for count, row in enumerate(rows_iter, start=1):
             write(count, row)
-            if count == 200:
-                for c, w in enumerate(widths):
-                    ws.set_column(c, c, min(max(10, w + 2), 60))
     finally:
         if conn is not None:
             conn.close()
-    if count < 200:
-        for c, w in enumerate(widths):
-            ws.set_column(c, c, min(max(10, w + 2), 60))
+    for c, w in enumerate(widths):  # column settings are kept apart from the streamed rows until close
+        ws.set_column(c, c, min(max(10, w + 2), 60))
     wb.close()
     return count
 
@@ -162,7 +158,7 @@ def xlsx_too_large(table: str, f: Filters, user: User, eng: Engine | None = None
     """Why this export cannot be an Excel sheet (more rows than a sheet holds), or None."""
     if table in ("projects", "monthly"):
         return None  # one row per project or month
-    rows = repository.export_row_count(table, f, with_users=user.role == "admin", eng=eng or db.engine())
+    rows = repository.export_row_count(table, f, with_users=user.role == "admin", eng=eng)
     if rows > XLSX_MAX_ROWS:
         return (f"{rows:,} rows are more than an Excel sheet holds ({XLSX_MAX_ROWS:,}). "
                 "Narrow the dates or clients, or export CSV.")

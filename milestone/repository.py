@@ -940,7 +940,7 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
             "total_tax", "total", "amount_due", "currency", "project_id", "phase_id")
     arrays = {c: [d[c] for d in documents] for c in cols}
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    samples = []
+    samples: list = []
     with db.transaction(user.username, eng) as conn:
         conn.execute(sa.text("""
             CREATE TEMP TABLE xero_stage ON COMMIT DROP AS
@@ -993,23 +993,22 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
             for change, n in conn.execute(sa.text(f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1"),
                                           {"adopted": adopted}):
                 counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
-            samples.append(pd.DataFrame(conn.execute(sa.text(f"""
+            samples += conn.execute(sa.text(f"""
                 SELECT c.change, '{table}' AS kind, c.number, c.party, c.doc_date AS date, c.status, c.total,
                        p.name AS project
                 FROM ({classified}) c JOIN projects p ON p.id = c.project_id
                 WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100"""),
-                {"adopted": adopted}).mappings().all()))
+                {"adopted": adopted}).mappings().all()
             if dry_run:
                 continue
-            target = ", ".join(c.format(party=party, date=date_col) for c in _DOC_COMPARED)
+            columns = [c.format(party=party, date=date_col) for c in _DOC_COMPARED]
             source = ", ".join(c.format(party="party", date="doc_date") for c in _DOC_COMPARED)
+            excluded = ", ".join(f"EXCLUDED.{c}" for c in columns)
             conn.execute(sa.text(f"""
-                INSERT INTO {table} AS d (xero_id, {target})
+                INSERT INTO {table} AS d (xero_id, {', '.join(columns)})
                 SELECT xero_id, {source} FROM xero_stage WHERE tbl = '{table}'
-                ON CONFLICT (xero_id) DO UPDATE SET ({target}, updated_at) =
-                    ({', '.join('EXCLUDED.' + c for c in target.split(', '))}, now())
-                WHERE ({', '.join('d.' + c for c in target.split(', '))})
-                      IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in target.split(', '))})"""))
+                ON CONFLICT (xero_id) DO UPDATE SET ({', '.join(columns)}, updated_at) = ({excluded}, now())
+                WHERE ({mine}) IS DISTINCT FROM ({excluded})"""))
         if dry_run:
             conn.rollback()
         else:
@@ -1017,10 +1016,9 @@ def apply_xero_import(documents: list[dict], user: User, *, file_name: str, sha2
                 INSERT INTO import_runs (username, file_name, sha256, rows_read, created, updated, unchanged)
                 VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged)"""),
                 {"u": user.username, "f": file_name[:255], "sha": sha256, "lines": lines, **counts})
-    changes = pd.concat([s for s in samples if not s.empty], ignore_index=True) if any(
-        not s.empty for s in samples) else pd.DataFrame(columns=["change", "kind", "number", "party", "date",
-                                                                 "status", "total", "project"])
-    return ImportResult(counts["created"], counts["updated"], counts["unchanged"], dry_run, changes.head(100), [])
+    changes = pd.DataFrame(samples[:100], columns=["change", "kind", "number", "party", "date", "status", "total",
+                                                   "project"])
+    return ImportResult(counts["created"], counts["updated"], counts["unchanged"], dry_run, changes, [])
 
 
 def import_history(limit: int = 50, eng: Engine | None = None) -> pd.DataFrame:

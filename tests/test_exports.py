@@ -213,3 +213,13 @@ def test_an_xlsx_with_more_rows_than_excel_holds_is_refused_before_writing(demo,
     at.selectbox(key="exp_table").set_value("invoices").run()
     at.radio(key="exp_format").set_value("xlsx").run()
     assert any("more than an Excel sheet holds" in w.value for w in at.warning)
+
+
+def test_the_cli_refuses_an_xlsx_too_large_for_excel_and_leaves_no_file(demo, monkeypatch, tmp_path, capsys):
+    from milestone import cli
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 5)
+    out = tmp_path / "all.xlsx"
+    args = cli.build_parser().parse_args(["export", "invoices", "--format", "xlsx", "--out", str(out)])
+    assert args.func(args) == 2
+    assert "more than an Excel sheet holds" in capsys.readouterr().err and not out.exists()
