@@ -1,6 +1,7 @@
 """The one place money, margins and dates become text."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 DASH = "—"
@@ -22,3 +23,13 @@ def pct(value: Decimal | float | None) -> str:
     if value is None:
         return DASH
     return f"{Decimal(str(value)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
+def project_labels(ids: Iterable[str], clients: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """'Client — Project' for each project id, made unique: when two projects share client and
+    name, each label gets the start of its id, so a choice made by label finds the right project."""
+    rows = list(zip(ids, clients, names, strict=True))
+    plain = [f"{client} — {name}" for _, client, name in rows]
+    shared = {label for label in plain if plain.count(label) > 1} if len(set(plain)) < len(plain) else set()
+    return {pid: f"{label} (#{pid[:8]})" if label in shared else label
+            for (pid, _, _), label in zip(rows, plain, strict=True)}

@@ -20,7 +20,7 @@ def margin(profit: Decimal, revenue: Decimal) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Totals:
-    """Sums for a set of projects, as the repository returns them."""
+    """Sums for a set of projects, as the store returns them."""
 
     revenue: Decimal = ZERO
     costs: Decimal = ZERO

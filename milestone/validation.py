@@ -163,14 +163,6 @@ class EstimateChanges(BaseModel):
         return len(self.updates) + len(self.inserts) + len(self.deletes)
 
 
-class RowProblems(ValueError):
-    """Every problem of a batch, as 'Row 3, Amount: must be greater than 0' lines."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
 def estimate_row(values: dict, where: str) -> tuple[EstimateRow | None, list[str]]:
     """Validate one grid row; `where` names it for messages ('Row 3', 'New row 1')."""
     try:

@@ -1,5 +1,4 @@
 """The Estimates page driven through the editor's edit state, as the grid would set it."""
-from datetime import date
 
 import pytest
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from milestone import exports, repository, seed
+from milestone import seed
+from milestone.services import exports, users
 from milestone.config import PROJECT_ROOT
 from milestone.validation import UNASSIGNED, Filters
 from tests import builders, oracle
@@ -26,12 +27,12 @@ def demo(database):
     pid = builders.project(database, "=HYPERLINK(\"http://evil\")", client="@Risky Client")
     builders.estimate(database, pid, "12.00", kind="cost", description="-5% discount, typed by a person")
     builders.document(database, "bills", pid, "100.00", doc_type="credit_note")
-    return {"db": database, "user": repository.get_user("viewer", database.app)}
+    return {"db": database, "user": users.get_user("viewer")}
 
 
 def _csv(demo, table, f=Filters(), excel=False):
     buf = io.BytesIO()
-    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel, eng=demo["db"].app)
+    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel)
     data = buf.getvalue()
     return rows, data, list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
@@ -88,7 +89,7 @@ def test_excel_friendly_csv_has_a_bom_and_neutralises_formulas_but_not_numbers(d
 
 def test_xlsx_has_typed_cells_and_a_frozen_header(demo):
     buf = io.BytesIO()
-    rows = exports.export("bills", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    rows = exports.export("bills", Filters(), "xlsx", buf, demo["user"])
     ws = load_workbook(io.BytesIO(buf.getvalue())).active
     assert ws.freeze_panes == "A2" and ws.max_row == rows + 1
     header = [c.value for c in ws[1]]
@@ -181,7 +182,7 @@ def test_the_phase_filter_selects_documents_by_phase(demo):
 
 def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):
     buf = io.BytesIO()
-    exports.export("projects", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    exports.export("projects", Filters(), "xlsx", buf, demo["user"])
     ws = load_workbook(io.BytesIO(buf.getvalue())).active
     names = [row[0].value for row in ws.iter_rows(min_row=2)]
     cell = next(row[0] for row in ws.iter_rows(min_row=2) if str(row[0].value).startswith("=HYPERLINK"))
@@ -189,12 +190,12 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):
 
 
 def test_only_admins_export_the_audit_of_users(demo):
-    admin = repository.get_user("admin", demo["db"].app)
-    repository.update_user(admin, "priya", role="viewer", eng=demo["db"].app)
-    repository.update_user(admin, "priya", role="finance", eng=demo["db"].app)
+    admin = users.get_user("admin")
+    users.update_user(admin, "priya", role="viewer")
+    users.update_user(admin, "priya", role="finance")
     _, _, as_viewer = _csv(demo, "audit")
     buf = io.BytesIO()
-    exports.export("audit", Filters(), "csv", buf, admin, eng=demo["db"].app)
+    exports.export("audit", Filters(), "csv", buf, admin)
     as_admin = list(csv.reader(io.StringIO(buf.getvalue().decode())))
     table = as_admin[0].index("table")
     assert sum(r[table] == "app_users" for r in as_admin[1:]) == demo["db"].scalar(
@@ -206,7 +207,7 @@ def test_an_xlsx_with_more_rows_than_excel_holds_is_refused_before_writing(demo,
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 5)  # instead of making a million rows
     buf = io.BytesIO()
     with pytest.raises(ValueError, match="more than an Excel sheet holds"):
-        exports.export("invoices", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+        exports.export("invoices", Filters(), "xlsx", buf, demo["user"])
     assert buf.getvalue() == b""
     at = app_as("finance").run()
     at.switch_page("views/export.py").run()

@@ -2,7 +2,6 @@ import shutil
 import threading
 
 import pytest
-import sqlalchemy as sa
 
 from milestone import db
 from milestone.migrate import MigrationError, SQL_DIR, discover, migrate

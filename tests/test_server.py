@@ -171,8 +171,9 @@ def test_metrics_name_every_series(served):
         assert f"# TYPE {series}" in body, series
 
 
-def test_db_queries_are_timed_by_repository_function(database):
-    from milestone import observability, repository
-    repository.get_user("nobody", database.app)
-    samples = {s.labels.get("function") for m in observability.DB_QUERY.collect() for s in m.samples}
-    assert "get_user" in samples
+def test_db_queries_are_timed_by_store_statement_name(database):
+    from milestone import observability
+    from milestone.services import users
+    users.get_user("nobody")
+    samples = {s.labels.get("statement") for m in observability.DB_QUERY.collect() for s in m.samples}
+    assert "users.get_user" in samples

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from milestone import repository, seed, xero_import
+from milestone import seed
+from milestone.services import imports, users
 from milestone.config import PROJECT_ROOT
-from milestone.repository import PermissionDenied
-from milestone.validation import RowProblems
+from milestone.errors import PermissionDenied
+from milestone.errors import RowProblems
 from tests import builders, oracle
 from tests.xero_files import COLUMNS, line, render
 
@@ -22,12 +23,12 @@ def ctx(database):
     builders.project(database, "Twin", client="One")
     builders.project(database, "twin", client="Two")
     builders.phase(database, "Groundworks")
-    return {"db": database, "a": a, "b": b, "finance": repository.get_user("finance", database.app),
-            "viewer": repository.get_user("viewer", database.app)}
+    return {"db": database, "a": a, "b": b, "finance": users.get_user("finance"),
+            "viewer": users.get_user("viewer")}
 
 
 def _import(ctx, data: bytes, dry_run=False, kind="auto", name="xero.csv"):
-    return xero_import.import_file(data, name, ctx["finance"], kind=kind, dry_run=dry_run, eng=ctx["db"].app)
+    return imports.import_file(data, name, ctx["finance"], kind=kind, dry_run=dry_run)
 
 
 def _fingerprint(ctx) -> tuple:
@@ -264,7 +265,7 @@ def test_text_is_stored_exactly_as_typed(ctx):
 
 def test_viewers_may_not_import(ctx):
     with pytest.raises(PermissionDenied):
-        xero_import.import_file(render(GOOD), "x.csv", ctx["viewer"], dry_run=True, eng=ctx["db"].app)
+        imports.import_file(render(GOOD), "x.csv", ctx["viewer"], dry_run=True)
 
 
 def test_a_10_mb_file_with_one_broken_row_is_refused_naming_that_line(ctx):
@@ -275,7 +276,7 @@ def test_a_10_mb_file_with_one_broken_row_is_refused_naming_that_line(ctx):
     assert len(data) > 10 * 1024 * 1024
     before, seen = _fingerprint(ctx), []
     with pytest.raises(RowProblems) as exc:
-        xero_import.import_file(data, "big.csv", ctx["finance"], eng=ctx["db"].app,
+        imports.import_file(data, "big.csv", ctx["finance"],
                                 progress=lambda f, text: seen.append(f))
     assert exc.value.problems == ["Line 31339, InvoiceDate: 'not a date' is not a date (use YYYY-MM-DD or DD/MM/YYYY)"]
     assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] < 1  # progress was reported as it went

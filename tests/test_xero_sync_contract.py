@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
 from milestone.config import PROJECT_ROOT
 from tests import oracle
@@ -95,15 +94,15 @@ def synced(database):
 
 def _import_without_ids(database, docs: list[dict]) -> list[dict]:
     """Some invoices first arrive from a Xero CSV export, which has no InvoiceID column."""
-    from milestone import repository, seed, xero_import
+    from milestone import seed
+    from milestone.services import imports, users
     from tests.xero_files import line, render
 
     seed.ensure_demo_users(database.owner)
     lines = [line(d["InvoiceNumber"], d["Project"], d["Total"], d["TotalTax"], contact=d["ContactName"],
                   date=d["Date"], due=d["DueDate"], status=d["Status"], doc_type=d["Type"], due_amount=d.get("AmountDue") or "0",
                   phase=d["Phase"] or "") for d in docs]
-    result = xero_import.import_file(render(lines), "early.csv", repository.get_user("finance", database.app),
-                                     dry_run=False, eng=database.app)
+    result = imports.import_file(render(lines), "early.csv", users.get_user("finance"), dry_run=False)
     assert result.created == len(docs)
     return docs
 

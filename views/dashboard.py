@@ -3,8 +3,9 @@ from datetime import date
 
 import streamlit as st
 
-from milestone import charts, metrics, repository
-from milestone.ui.common import engine, freshness_banner
+from milestone import charts, metrics
+from milestone.services import pnl
+from milestone.ui.common import freshness_banner
 from milestone.ui.export import export_buttons, pdf_button
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import kpi_cards, project_table
@@ -13,14 +14,14 @@ from milestone.validation import Filters
 
 @st.cache_data(ttl=300, max_entries=32)
 def load_projects(filters: Filters):
-    return metrics.with_pnl(repository.project_table(filters, engine()))
+    return metrics.with_pnl(pnl.project_table(filters))
 
 
 @st.cache_data(ttl=300, max_entries=32)
 def load_views(filters: Filters):
-    return (metrics.with_cumulative_profit(repository.monthly_series(filters, engine())),
-            repository.phase_breakdown(filters, engine()),
-            repository.receivables_ageing(filters, date.today(), engine()))
+    return (metrics.with_cumulative_profit(pnl.monthly_series(filters)),
+            pnl.phase_breakdown(filters),
+            pnl.receivables_ageing(filters, date.today()))
 
 
 st.title("Dashboard")
@@ -28,7 +29,7 @@ freshness_banner()
 filters = sidebar_filters()
 projects = load_projects(filters)
 if projects.empty:
-    if repository.counts(engine())["projects"] == 0:
+    if pnl.counts()["projects"] == 0:
         st.info("No projects yet. Run `python -m milestone seed` for demo data, or wait for the first Xero sync.")
     else:
         st.info("No project matches these filters. Widen the period or clear a filter in the sidebar.")

@@ -1,17 +1,18 @@
 """Estimates: the money projects still expect, kept current by finance staff."""
 import streamlit as st
 
-from milestone import repository
-from milestone.ui.common import engine, freshness_banner
+from milestone.formatting import project_labels
+from milestone.services import pnl
+from milestone.ui.common import freshness_banner
 from milestone.ui.estimates import render_estimates_editor, render_history
 from milestone.ui.export import export_buttons
 from milestone.validation import Filters
 
 st.title("Estimates")
 freshness_banner()
-opts = repository.filter_options(engine())
+opts = pnl.filter_options()
 projects = opts["projects"]
-labels = dict(zip(projects["id"], projects["client_name"] + " — " + projects["name"]))
+labels = project_labels(projects["id"], projects["client_name"], projects["name"])
 c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 clients = c1.multiselect("Clients", list(opts["clients"]["client_name"]), key="est_clients", placeholder="All clients")
 project = c2.selectbox("Project", [None] + list(labels), format_func=lambda p: "All projects" if p is None else labels[p],

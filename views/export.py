@@ -1,16 +1,15 @@
 """Export: take the numbers out as CSV or Excel, with the filters applied."""
-from datetime import date
 
 import streamlit as st
 from pydantic import ValidationError
 
-from milestone import exports, repository
-from milestone.ui.common import current_user, engine
+from milestone.services import exports, pnl
+from milestone.ui.common import current_user
 from milestone.validation import UNASSIGNED, Filters, describe_errors
 
 st.title("Export")
 user = current_user()
-opts = repository.filter_options(engine())
+opts = pnl.filter_options()
 c1, c2 = st.columns(2)
 table = c1.selectbox("What", list(exports.TABLES), format_func=exports.TABLES.get, key="exp_table")
 fmt = c2.radio("Format", ["csv", "xlsx"], format_func=lambda f: {"csv": "CSV", "xlsx": "Excel (.xlsx)"}[f],
@@ -37,7 +36,7 @@ except ValidationError as exc:
     st.stop()
 
 name = exports.file_name(table, filters, fmt)
-too_large = fmt == "xlsx" and exports.xlsx_too_large(table, filters, user, engine())
+too_large = fmt == "xlsx" and exports.xlsx_too_large(table, filters, user)
 if too_large:
     st.warning(too_large)
 st.download_button(
@@ -45,13 +44,13 @@ st.download_button(
     disabled=bool(too_large),
     mime="text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     # built only when clicked, straight from the database (COPY for CSV)
-    data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly, eng=engine()))
+    data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly))
 st.caption("CSV: UTF-8, ISO dates (YYYY-MM-DD), amounts as plain numbers with two decimals, a header row. "
            "Excel: real number and date cells, a frozen header row. Every export is recorded.")
 
 if user.role == "admin":
     st.subheader("Recent exports")
-    history = repository.export_history(100, engine())
+    history = exports.history(user, 100)
     if history.empty:
         st.info("Nothing exported yet.")
     else:

@@ -1,13 +1,14 @@
 """Projects: find a project, open it, and (admin, finance) create or edit one."""
-from datetime import date
 
 import streamlit as st
 from pydantic import ValidationError
 
-from milestone import metrics, repository
-from milestone.ratelimit import RateLimited
-from milestone.repository import WRITE_ROLES, PermissionDenied, StaleEdit
-from milestone.ui.common import clear_caches, current_user, engine, freshness_banner
+from milestone import metrics
+from milestone.errors import MilestoneError
+from milestone.services import pnl
+from milestone.services import projects as project_service
+from milestone.services.access import WRITE_ROLES
+from milestone.ui.common import clear_caches, current_user, freshness_banner
 from milestone.ui.export import export_buttons
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import project_table
@@ -16,7 +17,12 @@ from milestone.validation import PROJECT_LABELS, PROJECT_STATUSES, Filters, Proj
 
 @st.cache_data(ttl=300, max_entries=32)
 def load_projects(filters: Filters):
-    return metrics.with_pnl(repository.project_table(filters, engine()))
+    return metrics.with_pnl(pnl.project_table(filters))
+
+
+def _amount_text(value) -> str:
+    """A budget as the form shows it: empty when there is none, and £0 as 0.00 (not empty)."""
+    return "" if value is None else str(value)
 
 
 def project_form(key: str, current=None) -> dict | None:
@@ -31,9 +37,9 @@ def project_form(key: str, current=None) -> dict | None:
         start = c2.date_input("Start date", value=current.start_date if current else None, format="DD/MM/YYYY")
         end = c3.date_input("End date", value=current.end_date if current else None, format="DD/MM/YYYY")
         c1, c2 = st.columns(2)
-        budget_revenue = c1.text_input("Revenue budget (£)", value=str(current.budget_revenue or "") if current else "",
+        budget_revenue = c1.text_input("Revenue budget (£)", value=_amount_text(current.budget_revenue if current else None),
                                        placeholder="e.g. 125000.00")
-        budget_cost = c2.text_input("Cost budget (£)", value=str(current.budget_cost or "") if current else "",
+        budget_cost = c2.text_input("Cost budget (£)", value=_amount_text(current.budget_cost if current else None),
                                     placeholder="e.g. 98000.00")
         if not st.form_submit_button("Save project" if current else "Create project", type="primary"):
             return None
@@ -67,15 +73,15 @@ else:
                                       "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"},
                            key="proj_table", height=380)
     if chosen is not None and user.role in WRITE_ROLES:
-        header = repository.project_header(chosen["id"], engine())
+        header = project_service.project_header(chosen["id"])
         st.subheader(f"Edit {header.name}")
         values = project_form(f"proj_edit_{header.id}_{header.version}", header)
         if values is not None:
             try:
-                repository.update_project(user, header.id, header.version, values, engine())
+                project_service.update_project(user, header.id, header.version, values)
                 clear_caches()
                 st.success(f"Saved {values['name']}.")
-            except (StaleEdit, PermissionDenied, RateLimited) as exc:
+            except MilestoneError as exc:
                 st.error(str(exc))
 
 if user.role in WRITE_ROLES:
@@ -83,10 +89,10 @@ if user.role in WRITE_ROLES:
         values = project_form("proj_new")
         if values is not None:
             try:
-                repository.create_project(user, values, engine())
+                project_service.create_project(user, values)
                 clear_caches()
                 st.success(f"Created {values['name']} for {values['client_name']}.")
-            except (PermissionDenied, RateLimited) as exc:
+            except MilestoneError as exc:
                 st.error(str(exc))
 else:
     st.caption("You have read-only access: ask an admin or finance colleague to create or change projects.")

@@ -6,22 +6,19 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import streamlit as st
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from milestone import db, repository
-from milestone.repository import User
+from milestone import observability
+from milestone.errors import DatabaseUnavailable
+from milestone.services import pnl
+from milestone.store.sync_requests import SyncStatus
+from milestone.store.users import User
 
 STALE_AFTER = timedelta(hours=4)
 
-
-@st.cache_resource
-def engine():
-    return db.engine()
-
-
 def current_user() -> User:
     """The signed-in user, set by the login gate in app.py."""
-    return st.session_state["user"]
+    user: User = st.session_state["user"]
+    return user
 
 
 def clear_caches() -> None:
@@ -30,8 +27,8 @@ def clear_caches() -> None:
 
 
 @st.cache_data(ttl=60, max_entries=4)
-def _sync_status() -> repository.SyncStatus:
-    return repository.sync_status(engine())
+def _sync_status() -> SyncStatus:
+    return pnl.sync_status()
 
 
 def freshness_banner() -> None:
@@ -52,16 +49,12 @@ def freshness_banner() -> None:
 
 @contextmanager
 def plain_when_database_down() -> Iterator[None]:
-    """A plain message instead of a traceback when PostgreSQL cannot be reached (psycopg also
-    raises OperationalError for a statement timeout or a deadlock). The error is still reported
-    like any other. Writes are transactions, so an interrupted save wrote nothing; the next run
-    reconnects by itself (the pool checks connections before use)."""
+    """A plain message instead of a traceback when PostgreSQL cannot be reached (or gave up on a
+    statement). The error is still reported like any other. Writes are transactions, so an
+    interrupted save wrote nothing; the next run reconnects by itself (the pool checks
+    connections before use)."""
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
-        from milestone import observability
-
-        observability.report_error(exc)  # counted, listed on Monitoring, sent to Sentry when configured
-        st.error("The database is not answering just now, so this page cannot be shown. A save that was not "
-                 "confirmed on screen was not made (every save is all or nothing). Try again in a minute; if "
-                 "it lasts, tell an admin.", icon=":material/cloud_off:")
+    except DatabaseUnavailable as exc:
+        observability.report_error(exc.__cause__ or exc)  # counted, listed on Monitoring, sent to Sentry
+        st.error(str(exc), icon=":material/cloud_off:")

@@ -10,20 +10,21 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from milestone import repository
-from milestone.ratelimit import RateLimited
-from milestone.repository import WRITE_ROLES, Conflict, PermissionDenied
-from milestone.ui.common import clear_caches, current_user, engine
-from milestone.validation import UNASSIGNED, EstimateChanges, Filters, RowProblems, estimate_row
+from milestone.errors import Conflict, MilestoneError, RowProblems
+from milestone.formatting import project_labels
+from milestone.services import estimates, pnl
+from milestone.services.access import WRITE_ROLES
+from milestone.ui.common import clear_caches, current_user
+from milestone.validation import EstimateChanges, Filters, estimate_row
 
 _COLUMNS = ["project_label", "client", "kind", "phase", "description", "amount", "date", "updated_by"]
 
 
 @st.cache_data(ttl=300, max_entries=4)
 def _choices():
-    opts = repository.filter_options(engine())
+    opts = pnl.filter_options()
     projects = opts["projects"]
-    labels = dict(zip(projects["id"], projects["client_name"] + " — " + projects["name"]))
+    labels = project_labels(projects["id"], projects["client_name"], projects["name"])
     clients = dict(zip(projects["id"], projects["client_name"]))
     phases = {"Unassigned": None} | dict(zip(opts["phases"]["name"], opts["phases"]["id"]))
     return labels, clients, phases
@@ -31,7 +32,7 @@ def _choices():
 
 def _load(filters: Filters, kind: str | None) -> pd.DataFrame:
     labels, _, _ = _choices()
-    frame = repository.list_estimates(filters, kind, engine())
+    frame = estimates.list_estimates(filters, kind)
     frame["project_label"] = [labels.get(p, p) for p in frame["project_id"]]
     frame["amount"] = [float(a) for a in frame["amount"]]
     return frame.reset_index(drop=True)
@@ -95,7 +96,7 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
         default_label = labels.get(project_id)
     if note := st.session_state.pop(f"{key}__saved", None):
         st.success(note)
-    edited = st.data_editor(
+    st.data_editor(  # edits are read back from its state (positions in the loaded frame)
         frame[_COLUMNS], key=key, num_rows="dynamic" if can_edit else "fixed", disabled=not can_edit,
         hide_index=True, width="stretch", height=min(38 * (len(frame) + 2), 560) if len(frame) else 160,
         column_config={
@@ -127,7 +128,7 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     if not save:
         return
     try:
-        result = repository.save_estimate_changes(_changes(frame, state), user, engine())
+        result = estimates.save_estimate_changes(_changes(frame, state), user)
     except RowProblems as exc:
         st.error("Nothing was saved. Please fix these and save again:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
         return
@@ -136,7 +137,7 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
         if not exc.rows.empty:
             st.dataframe(exc.rows.drop(columns=["id"]), hide_index=True, width="stretch")
         return
-    except (PermissionDenied, RateLimited) as exc:
+    except MilestoneError as exc:  # not allowed, too many saves, or the database is down
         st.error(f"Nothing was saved. {exc}.")
         return
     clear_caches()
@@ -149,7 +150,7 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
 def render_history(key: str = "est_history") -> None:
     """Who saved what, with old -> new values, and Undo for admins and each save's author."""
     user = current_user()
-    saves = repository.estimate_saves(eng=engine())
+    saves = estimates.estimate_saves()
     if saves.empty:
         st.info("No changes to estimates yet.")
         return
@@ -161,7 +162,7 @@ def render_history(key: str = "est_history") -> None:
         title = (f"{at.astimezone():%d %b %Y %H:%M:%S} · {save.user} · "
                  f"{save.updated} updated, {save.added} added, {save.deleted} deleted")
         with st.expander(title):
-            details = repository.estimate_save_details(at, save.user, engine())
+            details = estimates.estimate_save_details(at, save.user)
             rows = []
             for d in details.itertuples():
                 old, new = d.old_data or {}, d.new_data or {}
@@ -176,9 +177,9 @@ def render_history(key: str = "est_history") -> None:
             if user.role == "admin" or user.username == save.user:
                 if st.button("Undo this save", key=f"{key}_undo_{n}"):
                     try:
-                        result = repository.undo_estimate_save(at, save.user, user, engine())
+                        result = estimates.undo_estimate_save(at, save.user, user)
                         clear_caches()
                         st.session_state.pop("estimates_editor__loaded", None)
                         st.success("Undone. " + result.summary)
-                    except (Conflict, RowProblems, PermissionDenied, RateLimited) as exc:
+                    except MilestoneError as exc:
                         st.error(str(exc))

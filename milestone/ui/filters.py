@@ -10,8 +10,9 @@ from datetime import date
 
 import streamlit as st
 
-from milestone import metrics, repository
-from milestone.ui.common import clear_caches, current_user, engine
+from milestone import metrics
+from milestone.services import pnl, preferences
+from milestone.ui.common import clear_caches, current_user
 from milestone.validation import PROJECT_STATUSES, UNASSIGNED, Filters
 
 _LIST_PARAMS = ("client", "status", "phase", "owner")
@@ -20,7 +21,7 @@ _SESSION_COPY = "filters_params"
 
 @st.cache_data(ttl=300, max_entries=4)
 def _options():
-    return repository.filter_options(engine())
+    return pnl.filter_options()
 
 
 def _params_from_url() -> dict[str, object]:
@@ -38,7 +39,7 @@ def _initial_params() -> dict[str, object]:
         return params
     if _SESSION_COPY in st.session_state:
         return st.session_state[_SESSION_COPY]
-    prefs = repository.preferences(current_user().id, engine())
+    prefs = preferences.preferences(current_user().id)
     if prefs.default_view and prefs.default_view in prefs.saved_views:
         return prefs.saved_views[prefs.default_view]
     return {}
@@ -113,7 +114,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
 
     project_ids: tuple[str, ...] = ()
     if favourites_only:
-        favs = repository.preferences(current_user().id, engine()).favourite_projects
+        favs = preferences.preferences(current_user().id).favourite_projects
         # no favourites yet: a project id that cannot exist, so the view is honestly empty
         project_ids = favs or ("00000000-0000-0000-0000-000000000000",)
     _saved_views(params)
@@ -123,7 +124,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
 
 def _saved_views(params: dict[str, object]) -> None:
     user = current_user()
-    prefs = repository.preferences(user.id, engine())
+    prefs = preferences.preferences(user.id)
     with st.sidebar.expander("Saved views"):
         if prefs.saved_views:
             names = sorted(prefs.saved_views)
@@ -133,7 +134,7 @@ def _saved_views(params: dict[str, object]) -> None:
             if c1.button("Open", key="views_open"):
                 _apply(prefs.saved_views[name])
             if c2.button("Delete", key="views_delete"):
-                repository.delete_view(user, name, engine())
+                preferences.delete_view(user, name)
                 st.rerun()
         with st.form("views_save", clear_on_submit=True, border=False):
             new_name = st.text_input("Save current filters as", max_chars=60, placeholder="e.g. Loss makers FY")
@@ -142,6 +143,6 @@ def _saved_views(params: dict[str, object]) -> None:
                 if not new_name.strip():
                     st.error("Give the view a name.")
                 else:
-                    repository.save_view(user, new_name.strip(), params, make_default, engine())
+                    preferences.save_view(user, new_name.strip(), params, make_default)
                     st.success(f"Saved view “{new_name.strip()}”.")
                     clear_caches()

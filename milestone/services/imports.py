@@ -18,12 +18,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import pandas as pd
+import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
 
-from milestone import config, repository
-from milestone.repository import ImportResult, User
-from milestone.validation import XERO_TYPES, RowProblems, XeroLine, xero_line_problems
+from milestone import config, db
+from milestone.errors import RowProblems
+from milestone.services.access import count_write, require_role
+from milestone.store import imports
+from milestone.store.users import User
+from milestone.validation import XERO_TYPES, XeroLine, xero_line_problems
 
 MAX_PROBLEMS = 200  # listed; the rest are counted
 PHASE_CATEGORY_NAMES = {"phase", "phases", "build phase", "build phases", "buildphase"}
@@ -90,7 +94,7 @@ def _decode(data: bytes) -> str:
                            "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
 
 
-def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: Progress | None = None) -> Parsed:
+def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> Parsed:
     """Validate a whole Xero CSV export. `kind` is invoices, bills, or auto (from the Type column)."""
     out = Parsed(sha256=hashlib.sha256(data).hexdigest())
     limit = config.import_max_bytes()
@@ -130,7 +134,8 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
                             f"The file has: {', '.join(h.strip() for h in header if h.strip()) or 'no column names'}.")
         return out
 
-    projects, phases = repository.import_lookups(eng)
+    with db.snapshot() as conn:
+        projects, phases = imports.lookups(conn)
     documents: dict[tuple[str, str], dict] = {}
     total_lines, problems = max(text.count("\n"), 1), out.problems
     try:
@@ -240,7 +245,7 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
     elif project_id is None:
         problems.append(f"Line {line}, {project_col}: unknown project {project_text!r}")
         ok = False
-    elif project_id == repository.AMBIGUOUS:
+    elif project_id == imports.AMBIGUOUS:
         problems.append(f"Line {line}, {project_col}: {project_text!r} names more than one project; "
                         "use its tracking option or id")
         ok = False
@@ -254,18 +259,52 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
     return (table, doc_type, project_id, phase_id) if ok else None
 
 
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    changes: pd.DataFrame  # up to 100 new or changed documents, for the dry run's preview
+    notes: list[str]
+
+    @property
+    def summary(self) -> str:
+        verb = "Would import" if self.dry_run else "Imported"
+        return (f"{verb} {self.created + self.updated + self.unchanged:,} documents: {self.created:,} new, "
+                f"{self.updated:,} updated, {self.unchanged:,} unchanged.")
+
+
+PREVIEW_COLUMNS = ["change", "kind", "number", "party", "date", "status", "total", "project"]
+
+
 def import_file(data: bytes, file_name: str, user: User, *, kind: str = "auto", dry_run: bool = True,
-                eng: Engine | None = None, progress: Progress | None = None) -> ImportResult:
+                progress: Progress | None = None) -> ImportResult:
     """Validate, then (unless a dry run) write; raises RowProblems listing every problem, writing nothing."""
     if kind not in ("auto", "invoices", "bills"):
         raise ValueError("kind must be auto, invoices or bills")
-    repository.require_role(user, action="import Xero files")
-    parsed = parse(data, kind, eng, progress)
+    require_role(user, action="import Xero files")
+    parsed = parse(data, kind, progress)
     if parsed.problems:
         raise RowProblems(parsed.problems)
     if progress:
         progress(1.0, f"Checked {parsed.lines:,} lines: {len(parsed.documents):,} documents")
-    result = repository.apply_xero_import(parsed.documents, user, file_name=file_name, sha256=parsed.sha256,
-                                          lines=parsed.lines, dry_run=dry_run, eng=eng)
-    result.notes.extend(dict.fromkeys(parsed.notes))
-    return result
+    if not dry_run:
+        count_write(user.username)
+    try:
+        with db.transaction(user.username) as conn:
+            counts, samples = imports.upsert_documents(conn, parsed.documents, write=not dry_run)
+            if dry_run:
+                conn.rollback()  # classified in the database, written nowhere
+            else:
+                imports.record_import(conn, user.username, file_name, parsed.sha256, parsed.lines, counts)
+    except sa.exc.IntegrityError:  # a project or phase the file names was deleted since the check
+        raise RowProblems(["The database refused the change: a project or build phase the file names was "
+                           "deleted meanwhile. Check the file again."]) from None
+    return ImportResult(counts["created"], counts["updated"], counts["unchanged"], dry_run,
+                        pd.DataFrame(samples, columns=PREVIEW_COLUMNS), list(dict.fromkeys(parsed.notes)))
+
+
+def history(limit: int = 50) -> pd.DataFrame:
+    with db.snapshot() as conn:
+        return imports.history(conn, limit)
