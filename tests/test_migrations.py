@@ -2,6 +2,7 @@ import hashlib
 import shutil
 import subprocess
 import threading
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -206,3 +207,58 @@ def test_schema_has_the_designed_tables_and_indexes(database):
     assert "WHERE" in indexes["projects_active_idx"]
     assert "WHERE" in indexes["invoices_unpaid_idx"] and "Authorised" in indexes["invoices_unpaid_idx"]
     assert "INCLUDE" in indexes["project_metrics_covering_idx"]
+
+
+DROPPED_IN_009 = {("app_users", "failed_logins"), ("app_users", "first_failed_at"),
+                  ("app_users", "locked_until"), ("user_preferences", "date_format")}
+
+
+def _columns(tdb_or_engine, tables=("app_users", "user_preferences")) -> set[tuple[str, str]]:
+    with tdb_or_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'milestone' AND table_name = ANY(:t)"), {"t": list(tables)}).all()
+    return {(r.table_name, r.column_name) for r in rows}
+
+
+def test_the_unused_columns_are_gone(database):
+    columns = _columns(database.owner)
+    assert not columns & DROPPED_IN_009
+    assert {("app_users", "password_hash"), ("app_users", "sessions_valid_after"),
+            ("user_preferences", "saved_views"), ("user_preferences", "favourite_projects")} <= columns
+
+
+def test_009_drops_the_columns_of_a_database_in_use_and_keeps_its_rows(server_url, tmp_path):
+    """Upgrade path: a database at 008 with values in the old columns migrates to 009."""
+    from tests.conftest import _admin, _with_database  # the same server the other tests use
+
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    (sql_dir / "009_drop_unused.sql").unlink()
+    name = f"ms_test_009_{uuid.uuid4().hex[:10]}"
+    admin = _admin(server_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    eng = db.make_engine(_with_database(server_url, name), app_role=False)
+    try:
+        assert "008_audit_users.sql" in migrate(eng, sql_dir)
+        with eng.begin() as conn:
+            user_id = conn.execute(sa.text(
+                "INSERT INTO milestone.app_users (username, display_name, password_hash, role, failed_logins,"
+                " first_failed_at, locked_until) VALUES ('olduser', 'Old User', 'x', 'viewer', 3, now(), now())"
+                " RETURNING id")).scalar()
+            conn.execute(sa.text(
+                "INSERT INTO milestone.user_preferences (user_id, saved_views, date_format)"
+                " VALUES (:u, '{\"mine\": {}}', '%Y-%m-%d')"), {"u": user_id})
+        assert DROPPED_IN_009 <= _columns(eng)
+        assert migrate(eng) == ["009_drop_unused.sql"]
+        assert not _columns(eng) & DROPPED_IN_009
+        with eng.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT u.display_name, p.saved_views FROM milestone.app_users u"
+                " JOIN milestone.user_preferences p ON p.user_id = u.id WHERE u.username = 'olduser'")).one() \
+                == ("Old User", {"mine": {}})
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
