@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from milestone import db, observability
+from milestone.config import import_max_bytes
 from milestone.observability import HTTP_DURATION, HTTP_REQUESTS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +126,9 @@ def create_app():
     config.set_option("server.enableXsrfProtection", True)
     config.set_option("server.enableStaticServing", False)
     config.set_option("server.headless", True)
+    # One upload limit: the Import page's uploader, this server and the proxy (deploy/Caddyfile)
+    # all take MILESTONE_IMPORT_MAX_MB (.streamlit/config.toml holds its default for other runners).
+    config.set_option("server.maxUploadSize", max(1, import_max_bytes() // (1024 * 1024)))
     routes = [Route(f"{base}/health", health), Route(f"{base}/metrics", metrics)]
     return st.App(str(PROJECT_ROOT / "app.py"), routes=routes,
                   middleware=[Middleware(SecurityHeaders), Middleware(RequestMetrics)], on_script_error=observability.report_error)
