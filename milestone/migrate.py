@@ -174,10 +174,10 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
                     "CREATE TABLE IF NOT EXISTS milestone.schema_migrations ("
                     " name text PRIMARY KEY, checksum text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"))
-            done = dict(conn.execute(sa.text(
-                "SELECT name, checksum FROM milestone.schema_migrations")).all())
+            done: dict[str, str] = {row.name: row.checksum for row in conn.execute(sa.text(
+                "SELECT name, checksum FROM milestone.schema_migrations"))}
             conn.commit()
-            adopted = []
+            adopted: list[Migration] = []
             for m in migrations:
                 recorded = done.get(m.name)
                 if recorded is None or recorded == m.checksum:
@@ -199,8 +199,10 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
                     continue
                 with conn.begin():
                     # The driver runs a whole file (many statements) when given no parameters.
+                    driver = conn.connection.driver_connection
+                    assert driver is not None  # a connection checked out of the pool is open
                     try:
-                        conn.connection.driver_connection.execute(m.sql)
+                        driver.execute(m.sql)
                     except psycopg.Error as exc:
                         raise MigrationError(f"{m.name} failed and was rolled back: {exc}") from exc
                     conn.execute(sa.text(
