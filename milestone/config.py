@@ -109,13 +109,10 @@ def idle_minutes() -> int:
 IMPORT_MAX_MB_DEFAULT = 40
 
 
-def import_max_mb() -> float:
-    """Largest Xero CSV, in MB, that the uploader, the server, the proxy and the CLI accept
+def import_max_mb() -> int:
+    """Largest Xero CSV, in whole MB, that the uploader, the server, the proxy and the CLI accept
     (MILESTONE_IMPORT_MAX_MB, default 40)."""
-    value = _number("MILESTONE_IMPORT_MAX_MB", str(IMPORT_MAX_MB_DEFAULT), 0, 200, "megabytes", float)
-    if value <= 0:
-        raise ConfigError(f"MILESTONE_IMPORT_MAX_MB must be more than 0 megabytes, got {value:g}")
-    return value
+    return int(_number("MILESTONE_IMPORT_MAX_MB", str(IMPORT_MAX_MB_DEFAULT), 1, 200, "megabytes"))
 
 
 def import_max_bytes() -> int:

@@ -1,4 +1,4 @@
-"""Pure P&L arithmetic (shared/DESIGN.md 'P&L definitions') on Decimals and DataFrames. No I/O."""
+"""Pure P&L arithmetic (docs/design.md, 'P&L definitions') on Decimals and DataFrames. No I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass

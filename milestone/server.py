@@ -6,7 +6,6 @@ Served by uvicorn (`python -m milestone serve`). Everything, including /health a
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import time
 
@@ -133,8 +132,9 @@ def create_app():
     config.set_option("server.enableXsrfProtection", True)
     config.set_option("server.enableStaticServing", False)
     config.set_option("server.headless", True)
-    # one upload limit for the widget, this server, the proxy and the CLI (MILESTONE_IMPORT_MAX_MB)
-    config.set_option("server.maxUploadSize", math.ceil(settings.import_max_mb()))
+    # One upload limit: the Import page's uploader, this server and the proxy (deploy/Caddyfile)
+    # all take MILESTONE_IMPORT_MAX_MB (.streamlit/config.toml holds its default for other runners).
+    config.set_option("server.maxUploadSize", settings.import_max_mb())
     routes = [Route(f"{base}/health", health), Route(f"{base}/metrics", metrics)]
     return st.App(str(PROJECT_ROOT / "app.py"), routes=routes,
                   middleware=[Middleware(SecurityHeaders), Middleware(RequestMetrics)], on_script_error=observability.report_error)

@@ -1,4 +1,4 @@
-"""Independent P&L computations for tests: plain SQL written from shared/DESIGN.md, sharing no
+"""Independent P&L computations for tests: plain SQL written from docs/design.md, sharing no
 code or SQL function with milestone/ (correlated subqueries instead of the app's CTEs)."""
 from __future__ import annotations
 

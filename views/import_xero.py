@@ -49,7 +49,7 @@ if done_note:
 kind = st.radio("The lines are", list(KINDS), format_func=KINDS.get, horizontal=True, key="import_kind")
 # a new key after each import empties the uploader, so the finished file's preview does not linger
 upload = st.file_uploader("Xero CSV export", type=["csv"], key=f"import_file_{st.session_state.get('import_round', 0)}",
-                          max_upload_size=max(1, config.import_max_bytes() // 1048576),  # checked by `serve`
+                          max_upload_size=config.import_max_mb(),  # checked by `serve`
                           help="Larger files: export a shorter date range from Xero and import the parts.")
 
 if upload is not None:
