@@ -25,6 +25,12 @@ def pct(value: Decimal | float | None) -> str:
     return f"{Decimal(str(value)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
+def amount_text(value: Decimal | None) -> str:
+    """An amount as a form's text box shows it for editing: 1234.50, empty when there is none,
+    and a zero budget as 0.00 (not empty, which would save it as no budget)."""
+    return "" if value is None else str(value)
+
+
 def project_labels(ids: Iterable[str], clients: Iterable[str], names: Iterable[str]) -> dict[str, str]:
     """'Client — Project' for each project id, made unique: when two projects share client and
     name, each label gets the start of its id, so a choice made by label finds the right project."""

@@ -1,14 +1,21 @@
 """Pydantic models for every input a person or a file can give, with messages a person can act on."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROJECT_STATUSES = ("Planning", "In Progress", "Completed", "On Hold")
+ProjectStatus = Literal["Planning", "In Progress", "Completed", "On Hold"]
+PROJECT_STATUSES: tuple[str, ...] = get_args(ProjectStatus)
 UNASSIGNED = "unassigned"  # the phase filter's token for documents with no build phase
+
+
+def phase_choices(ids: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """What a build-phase filter offers: UNASSIGNED first, then each phase id with its name."""
+    return {UNASSIGNED: "Unassigned"} | dict(zip(ids, names, strict=True))
 MAX_AMOUNT = Decimal("100000000000")  # 10^11: more than any project this practice will see
 
 Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
@@ -22,7 +29,7 @@ class Filters(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     clients: tuple[str, ...] = ()
-    statuses: tuple[Literal["Planning", "In Progress", "Completed", "On Hold"], ...] = ()
+    statuses: tuple[ProjectStatus, ...] = ()
     phases: tuple[str, ...] = ()  # build_phase ids, or UNASSIGNED
     owners: tuple[str, ...] = ()  # app_users ids
     project_ids: tuple[str, ...] = ()
@@ -62,7 +69,7 @@ class ProjectInput(BaseModel):
 
     name: str = Field(min_length=1, max_length=255)
     client_name: str = Field(min_length=1, max_length=255)
-    status: Literal["Planning", "In Progress", "Completed", "On Hold"] = "Planning"
+    status: ProjectStatus = "Planning"
     start_date: date | None = None
     end_date: date | None = None
     budget_revenue: Money | None = Field(default=None, ge=0, le=MAX_AMOUNT)

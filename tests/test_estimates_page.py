@@ -76,3 +76,21 @@ def test_history_lists_saves_and_offers_undo_to_their_author(demo):
     at.tabs[1]  # the History tab renders with the page
     assert any("finance" in e.label for e in at.expander)
     assert [b for b in at.button if b.label == "Undo this save"]
+
+
+def test_two_projects_with_the_same_client_and_name_keep_their_own_rows(fresh_database):
+    tdb = fresh_database
+    seed.ensure_demo_users(tdb.owner)
+    first = builders.project(tdb, "Barn", client="Aardvark Twins")
+    second = builders.project(tdb, "Barn", client="Aardvark Twins")
+    builders.estimate(tdb, second, "10.00", description="Second's row")
+    labels = {pid: f"Aardvark Twins — Barn (#{pid[:8]})" for pid in (first, second)}
+    at = _page()
+    row = list(at.session_state["estimates_editor__loaded"][1]["description"]).index("Second's row")
+    at = _save(at, {"edited_rows": {row: {"amount": 12.5}},
+                    "added_rows": [{"project_label": labels[first], "kind": "cost", "description": "First's new row",
+                                    "amount": 5, "date": "2026-12-01"}]})
+    assert [s.value for s in at.success] == ["Saved 2 changes: 1 updated, 1 added."], [e.value for e in at.error]
+    owner = {r["description"]: r["project_id"]
+             for r in tdb.rows("SELECT description, project_id::text AS project_id FROM milestone.estimates")}
+    assert owner == {"Second's row": second, "First's new row": first}

@@ -61,3 +61,22 @@ def test_period_presets():
     assert metrics.preset_range("Last 12 months", today) == (date(2025, 3, 1), date(2026, 2, 28))
     assert metrics.preset_range("All time", today) == (None, None)
     assert metrics.preset_range("This quarter", date(2026, 12, 31)) == (date(2026, 10, 1), date(2026, 12, 31))
+
+
+def test_a_zero_budget_is_shown_for_editing_as_zero_not_empty():
+    from milestone.formatting import amount_text
+
+    assert amount_text(Decimal("0.00")) == "0.00"
+    assert amount_text(None) == ""
+    assert amount_text(Decimal("125000.50")) == "125000.50"
+
+
+def test_projects_sharing_client_and_name_get_labels_that_tell_them_apart():
+    from milestone.formatting import project_labels
+
+    ids = ["aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
+           "cccccccc-0000-4000-8000-000000000003"]
+    labels = project_labels(ids, ["Twin Ltd", "Twin Ltd", "Solo Ltd"], ["Barn", "Barn", "House"])
+    assert labels[ids[2]] == "Solo Ltd — House"
+    assert labels[ids[0]] == "Twin Ltd — Barn (#aaaaaaaa)" and labels[ids[1]] == "Twin Ltd — Barn (#bbbbbbbb)"
+    assert len(set(labels.values())) == 3

@@ -5,6 +5,7 @@ import threading
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from milestone import db
 from milestone.migrate import EARLIER_RAW_CHECKSUMS, SQL_DIR, MigrationError, discover, migrate, normalise

@@ -5,7 +5,7 @@ import streamlit as st
 
 from milestone import charts, metrics
 from milestone.services import pnl
-from milestone.ui.common import freshness_banner
+from milestone.ui.common import freshness_banner, load_projects
 from milestone.ui.export import export_buttons, pdf_button
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import kpi_cards, project_table
@@ -13,15 +13,9 @@ from milestone.validation import Filters
 
 
 @st.cache_data(ttl=300, max_entries=32)
-def load_projects(filters: Filters):
-    return metrics.with_pnl(pnl.project_table(filters))
-
-
-@st.cache_data(ttl=300, max_entries=32)
-def load_views(filters: Filters):
-    return (metrics.with_cumulative_profit(pnl.monthly_series(filters)),
-            pnl.phase_breakdown(filters),
-            pnl.receivables_ageing(filters, date.today()))
+def load_views(filters: Filters, today: date):
+    views = pnl.breakdowns(filters, today)  # one snapshot
+    return metrics.with_cumulative_profit(views.monthly), views.phases, views.ageing
 
 
 st.title("Dashboard")
@@ -43,7 +37,7 @@ if filters.date_from and filters.date_to:
 kpi_cards(metrics.totals_of(projects), previous, period_label)
 pdf_button("portfolio", filters=filters, key="dash_pdf")
 
-monthly, phases, ageing = load_views(filters)
+monthly, phases, ageing = load_views(filters, date.today())
 st.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")
 export_buttons("monthly", filters, key="dash_export_monthly")
 left, right = st.columns(2)

@@ -3,7 +3,7 @@ import streamlit as st
 
 from milestone.formatting import project_labels
 from milestone.services import pnl
-from milestone.ui.common import freshness_banner
+from milestone.ui.common import date_range, freshness_banner
 from milestone.ui.estimates import render_estimates_editor, render_history
 from milestone.ui.export import export_buttons
 from milestone.validation import Filters
@@ -20,7 +20,7 @@ project = c2.selectbox("Project", [None] + list(labels), format_func=lambda p: "
 kind = c3.selectbox("Kind", [None, "revenue", "cost"], format_func=lambda k: "Both" if k is None else k.title(),
                     key="est_kind")
 period = c4.date_input("Expected between", value=(), key="est_dates", format="DD/MM/YYYY")
-date_from, date_to = (period + (None, None))[:2] if isinstance(period, tuple) else (period, None)
+date_from, date_to = date_range(period)
 filters = Filters(clients=tuple(clients), project_ids=(project,) if project else (), date_from=date_from,
                   date_to=date_to)
 

@@ -4,8 +4,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from milestone.services import exports, pnl
-from milestone.ui.common import current_user
-from milestone.validation import UNASSIGNED, Filters, describe_errors
+from milestone.ui.common import current_user, date_range
+from milestone.validation import Filters, describe_errors, phase_choices
 
 st.title("Export")
 user = current_user()
@@ -18,7 +18,7 @@ c1, c2 = st.columns(2)
 period = c1.date_input("Between (by each document's own date; leave empty for all time)", value=(),
                        key="exp_dates", format="DD/MM/YYYY")
 clients = c2.multiselect("Clients", list(opts["clients"]["client_name"]), key="exp_clients", placeholder="All clients")
-phase_names = {UNASSIGNED: "Unassigned"} | dict(zip(opts["phases"]["id"], opts["phases"]["name"]))
+phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
 phases = c2.multiselect("Build phases", list(phase_names), format_func=phase_names.get, key="exp_phases",
                         placeholder="All phases", disabled=table == "audit",
                         help="Invoices, bills and estimates by their phase; projects and the monthly series "
@@ -27,7 +27,7 @@ excel_friendly = fmt == "csv" and st.checkbox(
     "Excel-friendly CSV", key="exp_excel",
     help="Adds a byte-order mark so Excel reads £ and accents, and puts an apostrophe before text cells that "
          "start with = + - or @ so Excel cannot run them as formulas. Plain CSV keeps every value exactly.")
-date_from, date_to = (tuple(period) + (None, None))[:2] if isinstance(period, tuple) else (period, None)
+date_from, date_to = date_range(period)
 try:
     filters = Filters(date_from=date_from, date_to=date_to, clients=tuple(clients),
                       phases=() if table == "audit" else tuple(phases))

@@ -3,26 +3,15 @@
 import streamlit as st
 from pydantic import ValidationError
 
-from milestone import metrics
 from milestone.errors import MilestoneError
-from milestone.services import pnl
+from milestone.formatting import amount_text
 from milestone.services import projects as project_service
 from milestone.services.access import WRITE_ROLES
-from milestone.ui.common import clear_caches, current_user, freshness_banner
+from milestone.ui.common import clear_caches, current_user, freshness_banner, load_projects, show_problems
 from milestone.ui.export import export_buttons
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import project_table
-from milestone.validation import PROJECT_LABELS, PROJECT_STATUSES, Filters, ProjectInput, describe_errors
-
-
-@st.cache_data(ttl=300, max_entries=32)
-def load_projects(filters: Filters):
-    return metrics.with_pnl(pnl.project_table(filters))
-
-
-def _amount_text(value) -> str:
-    """A budget as the form shows it: empty when there is none, and £0 as 0.00 (not empty)."""
-    return "" if value is None else str(value)
+from milestone.validation import PROJECT_LABELS, PROJECT_STATUSES, ProjectInput
 
 
 def project_form(key: str, current=None) -> dict | None:
@@ -37,9 +26,9 @@ def project_form(key: str, current=None) -> dict | None:
         start = c2.date_input("Start date", value=current.start_date if current else None, format="DD/MM/YYYY")
         end = c3.date_input("End date", value=current.end_date if current else None, format="DD/MM/YYYY")
         c1, c2 = st.columns(2)
-        budget_revenue = c1.text_input("Revenue budget (£)", value=_amount_text(current.budget_revenue if current else None),
+        budget_revenue = c1.text_input("Revenue budget (£)", value=amount_text(current.budget_revenue if current else None),
                                        placeholder="e.g. 125000.00")
-        budget_cost = c2.text_input("Cost budget (£)", value=_amount_text(current.budget_cost if current else None),
+        budget_cost = c2.text_input("Cost budget (£)", value=amount_text(current.budget_cost if current else None),
                                     placeholder="e.g. 98000.00")
         if not st.form_submit_button("Save project" if current else "Create project", type="primary"):
             return None
@@ -48,7 +37,7 @@ def project_form(key: str, current=None) -> dict | None:
                             budget_revenue=budget_revenue.replace(",", "").replace("£", "").strip() or None,
                             budget_cost=budget_cost.replace(",", "").replace("£", "").strip() or None).model_dump()
     except ValidationError as exc:
-        st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {m}" for m in describe_errors(exc, PROJECT_LABELS)))
+        show_problems(exc, PROJECT_LABELS)
         return None
 
 

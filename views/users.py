@@ -5,8 +5,8 @@ from pydantic import ValidationError
 from milestone import auth
 from milestone.errors import MilestoneError
 from milestone.services import users as user_service
-from milestone.ui.common import current_user
-from milestone.validation import USER_LABELS, NewUser, describe_errors
+from milestone.ui.common import current_user, show_problems
+from milestone.validation import USER_LABELS, NewUser
 
 st.title("Users")
 me = current_user()
@@ -44,7 +44,7 @@ with tab_new, st.form("users_new", clear_on_submit=True):
                                   new.email)
             _show_password_once(new.username, password)
         except ValidationError as exc:
-            st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {m}" for m in describe_errors(exc, USER_LABELS)))
+            show_problems(exc, USER_LABELS)
         except MilestoneError as exc:  # not allowed, or the username is taken
             st.error(str(exc))
 

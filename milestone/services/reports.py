@@ -25,7 +25,7 @@ from milestone.services import exports, pnl
 from milestone.services.projects import project_header, project_page
 from milestone.formatting import DASH, money, pct
 from milestone.store.users import User
-from milestone.validation import UNASSIGNED, Filters
+from milestone.validation import Filters, phase_choices
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 DOCUMENT_CAP = 500  # invoices and bills listed per project report; the CSV export has them all
@@ -122,7 +122,7 @@ def describe_filters(f: Filters) -> str:
         parts.append(_listed("Status", f.statuses))
     if f.phases or f.owners or f.project_ids:  # ids: look their names up only when needed
         opts = pnl.filter_options()
-        phase_names = {UNASSIGNED: "Unassigned"} | dict(zip(opts["phases"]["id"], opts["phases"]["name"]))
+        phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
         owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"]))
         project_names = dict(zip(opts["projects"]["id"], opts["projects"]["name"]))
         for kind, ids, names in (("Build phases", f.phases, phase_names), ("Owners", f.owners, owner_names),

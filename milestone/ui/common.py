@@ -3,15 +3,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
 
 import streamlit as st
+from pydantic import ValidationError
 
-from milestone import observability
+from milestone import metrics, observability
 from milestone.errors import DatabaseUnavailable
 from milestone.services import pnl
 from milestone.store.sync_requests import SyncStatus
 from milestone.store.users import User
+from milestone.validation import Filters, describe_errors
 
 STALE_AFTER = timedelta(hours=4)
 
@@ -58,3 +62,22 @@ def plain_when_database_down() -> Iterator[None]:
     except DatabaseUnavailable as exc:
         observability.report_error(exc.__cause__ or exc)  # counted, listed on Monitoring, sent to Sentry
         st.error(str(exc), icon=":material/cloud_off:")
+
+
+@st.cache_data(ttl=300, max_entries=32)
+def load_projects(filters: Filters) -> pd.DataFrame:
+    """The project table with P&L columns for these filters (Dashboard and Projects)."""
+    return metrics.with_pnl(pnl.project_table(filters))
+
+
+def date_range(value: object) -> tuple[date | None, date | None]:
+    """(from, to) of a st.date_input range: empty, one day chosen so far, or both."""
+    if isinstance(value, (tuple, list)):
+        chosen = (tuple(value) + (None, None))[:2]
+        return chosen[0], chosen[1]
+    return (value, None) if isinstance(value, date) else (None, None)
+
+
+def show_problems(exc: ValidationError, labels: dict[str, str]) -> None:
+    """A refused form: every problem by field, and that nothing was saved."""
+    st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {m}" for m in describe_errors(exc, labels)))

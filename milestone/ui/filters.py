@@ -13,7 +13,7 @@ import streamlit as st
 from milestone import metrics
 from milestone.services import pnl, preferences
 from milestone.ui.common import clear_caches, current_user
-from milestone.validation import PROJECT_STATUSES, UNASSIGNED, Filters
+from milestone.validation import PROJECT_STATUSES, Filters, phase_choices
 
 _LIST_PARAMS = ("client", "status", "phase", "owner")
 _SESSION_COPY = "filters_params"
@@ -66,7 +66,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
     today = today or date.today()
     opts = _options()
     init = _initial_params()
-    phase_names = {UNASSIGNED: "Unassigned"} | dict(zip(opts["phases"]["id"], opts["phases"]["name"]))
+    phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
     owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"]))
     clients = list(opts["clients"]["client_name"])
 
