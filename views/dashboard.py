@@ -1,6 +1,7 @@
 """Dashboard: the practice's P&L across all projects, for the filters in the sidebar."""
 from datetime import date
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from milestone import charts, metrics
@@ -16,6 +17,18 @@ from milestone.validation import Filters
 def load_views(filters: Filters, today: date):
     views = pnl.breakdowns(filters, today)  # one snapshot
     return metrics.with_cumulative_profit(views.monthly), views.phases, views.ageing
+
+
+@st.cache_resource(ttl=300, max_entries=32, show_spinner=False)
+def figures(filters: Filters, today: date) -> dict[str, go.Figure]:
+    """Every chart for one filter set, built once and shared by everyone looking at the same
+    filters (plotly figures are only read when drawn). clear_caches() empties it after a write."""
+    projects = load_projects(filters)
+    monthly, phases, ageing = load_views(filters, today)
+    return {"monthly": charts.monthly_revenue_costs(monthly), "cumulative": charts.cumulative_profit(monthly),
+            "ageing": charts.receivables_ageing(ageing), "margin": charts.margin_by_project(projects),
+            "clients": charts.profit_by_client(projects), "budget": charts.budget_vs_actual(projects),
+            "phases": charts.by_phase(phases), "status": charts.projects_by_status(projects)}
 
 
 st.title("Dashboard")
@@ -37,19 +50,19 @@ if filters.date_from and filters.date_to:
 kpi_cards(metrics.totals_of(projects), previous, period_label)
 pdf_button("portfolio", filters=filters, key="dash_pdf")
 
-monthly, phases, ageing = load_views(filters, date.today())
-st.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")
+figs = figures(filters, date.today())
+st.plotly_chart(figs["monthly"], width="stretch")
 export_buttons("monthly", filters, key="dash_export_monthly")
 left, right = st.columns(2)
-left.plotly_chart(charts.cumulative_profit(monthly), width="stretch")
-right.plotly_chart(charts.receivables_ageing(ageing), width="stretch")
+left.plotly_chart(figs["cumulative"], width="stretch")
+right.plotly_chart(figs["ageing"], width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(charts.margin_by_project(projects), width="stretch")
-right.plotly_chart(charts.profit_by_client(projects), width="stretch")
-st.plotly_chart(charts.budget_vs_actual(projects), width="stretch")
+left.plotly_chart(figs["margin"], width="stretch")
+right.plotly_chart(figs["clients"], width="stretch")
+st.plotly_chart(figs["budget"], width="stretch")
 left, right = st.columns([2, 1])
-left.plotly_chart(charts.by_phase(phases), width="stretch")
-right.plotly_chart(charts.projects_by_status(projects), width="stretch")
+left.plotly_chart(figs["phases"], width="stretch")
+right.plotly_chart(figs["status"], width="stretch")
 
 st.subheader("Projects")
 export_buttons("projects", filters, key="dash_export_projects")

@@ -5,7 +5,7 @@ import streamlit as st
 from milestone import config, observability
 from milestone.errors import DatabaseUnavailable, MilestoneError, RateLimited, RowProblems
 from milestone.services import access, imports, sync
-from milestone.ui.common import current_user, freshness_banner
+from milestone.ui.common import clear_caches, current_user, freshness_banner
 
 KINDS = {"auto": "From the Type column", "invoices": "All invoices (sales)", "bills": "All bills (purchases)"}
 
@@ -107,7 +107,7 @@ if upload is not None:
             except MilestoneError as exc:
                 failure = f"Nothing was imported. {exc}"
             else:
-                st.cache_data.clear()  # the dashboard's cached numbers are out of date now
+                clear_caches()  # the dashboard's cached numbers and charts are out of date now
                 st.session_state.pop("import_checked", None)
                 st.session_state["import_round"] = st.session_state.get("import_round", 0) + 1
                 st.session_state["import_done"] = f"{upload.name}: {done.summary}"

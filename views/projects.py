@@ -41,10 +41,31 @@ def project_form(key: str, current=None) -> dict | None:
         return None
 
 
+def edit_form(chosen) -> None:
+    """The edit form of the project picked in the table (drawn inside the table's fragment)."""
+    header = project_service.project_header(chosen["id"])
+    if header is None:
+        st.warning("That project was deleted meanwhile.")
+        return
+    st.subheader(f"Edit {header.name}")
+    values = project_form(f"proj_edit_{header.id}_{header.version}", header)
+    if values is not None:
+        try:
+            project_service.update_project(user, header.id, header.version, values)
+        except MilestoneError as exc:
+            st.error(str(exc))
+            return
+        clear_caches()
+        st.session_state["proj_saved"] = f"Saved {values['name']}."
+        st.rerun()  # the whole page, so the table shows the new values
+
+
 st.title("Projects")
 freshness_banner()
 user = current_user()
 filters = sidebar_filters()
+if note := st.session_state.pop("proj_saved", None):
+    st.success(note)
 projects = load_projects(filters)
 search = st.text_input("Search projects", placeholder="Name or client", key="proj_search")
 if search:
@@ -57,21 +78,10 @@ if projects.empty:
 else:
     st.caption(f"{len(projects):,} projects. Select a row to open or edit it.")
     export_buttons("projects", filters, key="proj_export")
-    chosen = project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
-                                      "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
-                                      "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"},
-                           key="proj_table", height=380)
-    if chosen is not None and user.role in WRITE_ROLES:
-        header = project_service.project_header(chosen["id"])
-        st.subheader(f"Edit {header.name}")
-        values = project_form(f"proj_edit_{header.id}_{header.version}", header)
-        if values is not None:
-            try:
-                project_service.update_project(user, header.id, header.version, values)
-                clear_caches()
-                st.success(f"Saved {values['name']}.")
-            except MilestoneError as exc:
-                st.error(str(exc))
+    project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
+                             "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
+                             "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"},
+                  key="proj_table", height=380, on_pick=edit_form if user.role in WRITE_ROLES else None)
 
 if user.role in WRITE_ROLES:
     with st.expander("New project", icon=":material/add:"):

@@ -26,8 +26,10 @@ def current_user() -> User:
 
 
 def clear_caches() -> None:
-    """Call after any write made through the app, so every view shows the new numbers."""
+    """Call after any write made through the app, so every view shows the new numbers (cached
+    reads, and the charts built from them)."""
     st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 @st.cache_data(ttl=60, max_entries=4)
