@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 ProjectStatus = Literal["Planning", "In Progress", "Completed", "On Hold"]
 PROJECT_STATUSES: tuple[str, ...] = get_args(ProjectStatus)
+OPEN_STATUSES = ("Planning", "In Progress", "On Hold")  # every status but Completed
 UNASSIGNED = "unassigned"  # the phase filter's token for documents with no build phase
 
 

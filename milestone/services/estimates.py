@@ -34,6 +34,14 @@ def list_estimates(f: Filters = Filters(), kind: str | None = None) -> pd.DataFr
         return estimates.list_estimates(conn, f, kind)
 
 
+def first_estimates(f: Filters, kind: str | None, limit: int) -> tuple[pd.DataFrame, int]:
+    """At most `limit` estimates for the editor, and how many match in all."""
+    with db.snapshot() as conn:
+        frame = estimates.list_estimates(conn, f, kind, limit + 1)
+        total = len(frame) if len(frame) <= limit else estimates.count_estimates(conn, f, kind)
+    return frame.head(limit), total
+
+
 def save_estimate_changes(changes: EstimateChanges, user: User) -> SaveResult:
     """Save a validated batch in one transaction, all or nothing (Conflict if rows went stale)."""
     may_write(user, "save estimates")

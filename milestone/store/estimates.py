@@ -13,8 +13,8 @@ from milestone.store._sql import Params, doc_where, frame, project_where, stmt
 from milestone.validation import EstimateChanges, EstimateRow, Filters
 
 
-def list_estimates(conn: Connection, f: Filters, kind: str | None = None) -> pd.DataFrame:
-    """Estimates with their project's name and client, for the editor."""
+def list_estimates(conn: Connection, f: Filters, kind: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Estimates with their project's name and client, for the editor (the first `limit`)."""
     pw, params = project_where(f)
     ew, ep = doc_where(f, "e", "date")
     params |= ep
@@ -29,7 +29,17 @@ def list_estimates(conn: Connection, f: Filters, kind: str | None = None) -> pd.
         FROM estimates e JOIN projects p ON p.id = e.project_id
         LEFT JOIN build_phases bp ON bp.id = e.build_phase_id
         WHERE {pw} AND {ew} {kind_sql}
-        ORDER BY p.client_name, p.name, e.date, e.id""", params)
+        ORDER BY p.client_name, p.name, e.date, e.id
+        {"LIMIT :limit" if limit is not None else ""}""", params | ({"limit": limit} if limit is not None else {}))
+
+
+def count_estimates(conn: Connection, f: Filters, kind: str | None = None) -> int:
+    pw, params = project_where(f)
+    ew, ep = doc_where(f, "e", "date")
+    kind_sql = "AND e.kind = :kind" if kind else ""
+    return int(conn.scalar(stmt("estimates.count_estimates", f"""
+        SELECT count(*) FROM estimates e JOIN projects p ON p.id = e.project_id
+        WHERE {pw} AND {ew} {kind_sql}"""), params | ep | ({"kind": kind} if kind else {})) or 0)
 
 
 _COLUMNS = ("project_id", "build_phase_id", "kind", "description", "amount", "date")

@@ -17,7 +17,10 @@ from milestone.services.access import WRITE_ROLES
 from milestone.ui.common import clear_caches, current_user
 from milestone.validation import EstimateChanges, Filters, estimate_row
 
-_COLUMNS = ["project_label", "client", "kind", "phase", "description", "amount", "date", "updated_by"]
+# What the grid shows, in order: the columns people edit most come first, so Description,
+# Amount and Date are on screen at 1280 px without scrolling sideways.
+_COLUMNS = ["project_label", "description", "amount", "date", "kind", "phase", "client", "updated_by"]
+MAX_GRID_ROWS = 2_000  # a grid holds at most this many rows; the rest are reached by narrowing
 
 
 @st.cache_data(ttl=300, max_entries=4)
@@ -30,12 +33,13 @@ def _choices():
     return labels, clients, phases
 
 
-def _load(filters: Filters, kind: str | None) -> pd.DataFrame:
+def _load(filters: Filters, kind: str | None) -> tuple[pd.DataFrame, int]:
+    """The grid's rows (at most MAX_GRID_ROWS) and how many estimates match in all."""
     labels, _, _ = _choices()
-    frame = estimates.list_estimates(filters, kind)
+    frame, total = estimates.first_estimates(filters, kind, MAX_GRID_ROWS)
     frame["project_label"] = [labels.get(p, p) for p in frame["project_id"]]
     frame["amount"] = [float(a) for a in frame["amount"]]
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), total
 
 
 def _changes(frame: pd.DataFrame, state: dict) -> EstimateChanges:
@@ -87,9 +91,13 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     loaded_key = f"{key}__loaded"
     signature = (filters.model_dump_json(), kind)
     if st.session_state.get(loaded_key, (None,))[0] != signature:
-        st.session_state[loaded_key] = (signature, _load(filters, kind))
+        st.session_state[loaded_key] = (signature, *_load(filters, kind))
         st.session_state.pop(key, None)
-    frame = st.session_state[loaded_key][1]
+    # The frame stays as loaded until saved or discarded: edits are positions in it.
+    _, frame, total = st.session_state[loaded_key]
+    if total > len(frame):
+        st.warning(f"{total:,} estimates match; the grid holds the first {len(frame):,} (by client, project and "
+                   "date). Choose a client or a project, or shorten the dates, to reach the others.")
     labels, _, phases = _choices()
     can_edit = user.role in WRITE_ROLES
     if project_id:
@@ -102,11 +110,11 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
         column_config={
             "project_label": st.column_config.SelectboxColumn(
                 "Project", options=[default_label] if project_id else list(labels.values()), required=True,
-                default=default_label if project_id else None, width="large"),
+                default=default_label if project_id else None, width="medium"),
             "client": st.column_config.TextColumn("Client", disabled=True),
             "kind": st.column_config.SelectboxColumn("Kind", options=["revenue", "cost"], required=True),
             "phase": st.column_config.SelectboxColumn("Build phase", options=list(phases), default="Unassigned"),
-            "description": st.column_config.TextColumn("Description", max_chars=500, required=True, width="large"),
+            "description": st.column_config.TextColumn("Description", max_chars=500, required=True, width="medium"),
             "amount": st.column_config.NumberColumn("Amount (£)", min_value=0.01, max_value=100_000_000_000,
                                                     step=0.01, format="£%.2f", required=True),
             "date": st.column_config.DateColumn("Expected", format="DD/MM/YYYY", required=True,
