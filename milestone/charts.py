@@ -71,10 +71,10 @@ def cumulative_profit(monthly: pd.DataFrame) -> go.Figure:
 
 def margin_by_project(projects: pd.DataFrame, n: int = 10) -> go.Figure:
     """Top and bottom n projects by margin; loss makers in red. Projects without revenue are left out."""
-    title = f"Margin by project (top and bottom {n})"
     with_margin = projects[[m is not None for m in projects["margin"]]]
+    title = f"Margin by project (top and bottom {n} of {len(with_margin):,} with revenue)"
     if with_margin.empty:
-        return empty(title, "No project has revenue for these filters")
+        return empty("Margin by project", "No project has revenue for these filters")
     ordered = with_margin.assign(m=[float(v) for v in with_margin["margin"]]).sort_values("m")
     picked = pd.concat([ordered.head(n), ordered.tail(n)]).drop_duplicates("id").sort_values("m")
     colours = [COLOURS["loss"] if p < 0 else COLOURS["gain"] for p in _f(picked["profit"])]
@@ -89,9 +89,9 @@ def margin_by_project(projects: pd.DataFrame, n: int = 10) -> go.Figure:
 
 
 def profit_by_client(projects: pd.DataFrame, n: int = 15) -> go.Figure:
-    title = f"Profit by client (top {n} by revenue)"
     if projects.empty:
-        return empty(title)
+        return empty("Profit by client")
+    title = f"Profit by client (top {n} of {projects['client_name'].nunique():,} clients by revenue)"
     by_client = projects.groupby("client_name").agg(revenue=("revenue", "sum"), profit=("profit", "sum")).reset_index()
     by_client = by_client.assign(r=_f(by_client["revenue"])).sort_values("r", ascending=False).head(n)
     by_client = by_client.assign(p=_f(by_client["profit"])).sort_values("p")
@@ -105,10 +105,10 @@ def profit_by_client(projects: pd.DataFrame, n: int = 15) -> go.Figure:
 
 def budget_vs_actual(projects: pd.DataFrame, n: int = 15) -> go.Figure:
     """Revenue and costs against budget for the projects furthest over their cost budget."""
-    title = f"Budget vs actual ({n} projects most over their cost budget)"
     budgeted = projects[[v is not None and not pd.isna(v) for v in projects["cost_variance"]]]
+    title = f"Budget vs actual ({min(n, len(budgeted))} of {len(budgeted):,} budgeted projects, most over budget first)"
     if budgeted.empty:
-        return empty(title, "No project with a budget matches these filters")
+        return empty("Budget vs actual", "No project with a budget matches these filters")
     top = budgeted.assign(v=_f(budgeted["cost_variance"])).sort_values("v", ascending=False).head(n)
     names = list(top["name"])
     over = [v > 0 for v in top["v"]]
