@@ -70,9 +70,11 @@ def page_of(frame: pd.DataFrame, key: str, noun: str = "rows") -> pd.DataFrame:
     if len(frame) <= PAGE_ROWS:
         return frame
     pages = (len(frame) + PAGE_ROWS - 1) // PAGE_ROWS
-    page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=f"{key}__page")
+    picker, note = st.columns([1, 4], vertical_alignment="bottom")
+    page = picker.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                               key=f"{key}__page")
     start = (int(page) - 1) * PAGE_ROWS
-    st.caption(f"Showing {noun} {start + 1:,}–{min(start + PAGE_ROWS, len(frame)):,} of {len(frame):,}; "
+    note.caption(f"Showing {noun} {start + 1:,}–{min(start + PAGE_ROWS, len(frame)):,} of {len(frame):,}; "
                "sorting by a column heading sorts this page. Narrow the filters, or export for every row.")
     return frame.iloc[start:start + PAGE_ROWS]
 
