@@ -86,10 +86,10 @@ for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (ta
         shown = frame.assign(**{c: [float(v) for v in frame[c]] for c in ("subtotal", "total_tax", "total", "amount_due")})
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "party": "Customer" if what == "invoices" else "Supplier",
-            "doc_type": "Type", "subtotal": st.column_config.NumberColumn("Subtotal", format="£%.2f"),
-            "total_tax": st.column_config.NumberColumn("Tax", format="£%.2f"),
-            "total": st.column_config.NumberColumn("Total", format="£%.2f"),
-            "amount_due": st.column_config.NumberColumn("Due", format="£%.2f"),
+            "doc_type": "Type", "subtotal": st.column_config.NumberColumn("Subtotal", format="£%,.2f"),
+            "total_tax": st.column_config.NumberColumn("Tax", format="£%,.2f"),
+            "total": st.column_config.NumberColumn("Total", format="£%,.2f"),
+            "amount_due": st.column_config.NumberColumn("Due", format="£%,.2f"),
             "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
             "due_date": st.column_config.DateColumn("Due date", format="DD/MM/YYYY")})
 

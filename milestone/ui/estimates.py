@@ -116,7 +116,7 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
             "phase": st.column_config.SelectboxColumn("Build phase", options=list(phases), default="Unassigned"),
             "description": st.column_config.TextColumn("Description", max_chars=500, required=True, width="medium"),
             "amount": st.column_config.NumberColumn("Amount (£)", min_value=0.01, max_value=100_000_000_000,
-                                                    step=0.01, format="£%.2f", required=True),
+                                                    step=0.01, format="£%,.2f", required=True),  # always > 0
             "date": st.column_config.DateColumn("Expected", format="DD/MM/YYYY", required=True,
                                                 default=date.today()),
             "updated_by": st.column_config.TextColumn("Last changed by", disabled=True),
