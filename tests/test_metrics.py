@@ -80,3 +80,9 @@ def test_projects_sharing_client_and_name_get_labels_that_tell_them_apart():
     assert labels[ids[2]] == "Solo Ltd — House"
     assert labels[ids[0]] == "Twin Ltd — Barn (#aaaaaaaa)" and labels[ids[1]] == "Twin Ltd — Barn (#bbbbbbbb)"
     assert len(set(labels.values())) == 3
+
+
+def test_a_previous_period_before_the_calendar_starts_is_none():
+    assert metrics.previous_period(date(1, 1, 1), date(2026, 12, 31)) is None
+    assert metrics.previous_period(date(1, 1, 3), date(1, 1, 7)) is None
+    assert metrics.previous_period(date(1, 1, 10), date(1, 1, 12)) == (date(1, 1, 7), date(1, 1, 9))

@@ -44,9 +44,11 @@ if projects.empty:
 
 previous, period_label = None, ""
 if filters.date_from and filters.date_to:
-    prev_from, prev_to = metrics.previous_period(filters.date_from, filters.date_to)
-    previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from, "date_to": prev_to})))
-    period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
+    if before := metrics.previous_period(filters.date_from, filters.date_to):
+        prev_from, prev_to = before
+        previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from,
+                                                                              "date_to": prev_to})))
+        period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
 kpi_cards(metrics.totals_of(projects), previous, period_label)
 pdf_button("portfolio", filters=filters, key="dash_pdf")
 

@@ -45,11 +45,17 @@ def _initial_params() -> dict[str, object]:
     return {}
 
 
+# The dates a filter accepts: a bookmark or a typed URL outside them is brought inside.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _parse_date(raw: object) -> date | None:
+    """A YYYY-MM-DD date from the URL, within FIRST_DAY..LAST_DAY, or None if unreadable."""
     try:
-        return date.fromisoformat(str(raw))
+        day = date.fromisoformat(str(raw))
     except ValueError:
         return None
+    return min(max(day, FIRST_DAY), LAST_DAY)
 
 
 def _apply(params: dict[str, object]) -> None:
@@ -82,7 +88,10 @@ def sidebar_filters(today: date | None = None) -> Filters:
         if period == "Custom":
             start = _parse_date(init.get("from")) or today.replace(day=1)
             end = _parse_date(init.get("to")) or today
-            picked = st.date_input("From - to", value=(start, end), key="flt_range", format="DD/MM/YYYY")
+            if end < start:  # a link with its dates the wrong way round
+                start, end = end, start
+            picked = st.date_input("From - to", value=(start, end), key="flt_range", format="DD/MM/YYYY",
+                                   min_value=FIRST_DAY, max_value=LAST_DAY)
             if isinstance(picked, tuple) and len(picked) == 2:
                 date_from, date_to = picked
             else:
