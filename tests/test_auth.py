@@ -152,3 +152,9 @@ def test_user_changes_are_audited_without_the_password_hash(fresh_database):
     assert [(r["user_id"], r["operation"], r["before"], r["after"], r["pw"]) for r in rows] == [
         ("admin", "UPDATE", "viewer", "finance", None), ("admin", "UPDATE", "finance", "finance", "true")]
     assert all("password_hash" not in r["text"] and "$2b$" not in r["text"] for r in rows)
+
+
+def test_a_nul_character_in_the_sign_in_form_is_a_wrong_password_not_a_crash(database):
+    for name, password in (("admin\x00", "whatever"), ("admin", "pass\x00word")):
+        result = users.authenticate(name, password)
+        assert result.user is None and result.message == "Username or password is incorrect."

@@ -86,3 +86,19 @@ def test_a_previous_period_before_the_calendar_starts_is_none():
     assert metrics.previous_period(date(1, 1, 1), date(2026, 12, 31)) is None
     assert metrics.previous_period(date(1, 1, 3), date(1, 1, 7)) is None
     assert metrics.previous_period(date(1, 1, 10), date(1, 1, 12)) == (date(1, 1, 7), date(1, 1, 9))
+
+
+def test_a_nul_character_in_any_text_is_refused_by_name():
+    import pytest
+    from pydantic import ValidationError
+
+    from milestone.validation import PROJECT_LABELS, NewUser, ProjectInput, describe_errors, estimate_row
+
+    with pytest.raises(ValidationError) as exc:
+        ProjectInput(name="Barn\x00", client_name="Client")
+    assert describe_errors(exc.value, PROJECT_LABELS) == ["Name: must not contain a NUL character (\\x00)"]
+    with pytest.raises(ValidationError):
+        NewUser(username="jo", display_name="Jo\x00", role="viewer")
+    row, problems = estimate_row({"project_id": "00000000-0000-4000-8000-000000000001", "kind": "cost",
+                                  "description": "a\x00b", "amount": "1", "date": "2026-01-01"}, "Row 1")
+    assert row is None and problems == ["Row 1, Description: must not contain a NUL character (\\x00)"]

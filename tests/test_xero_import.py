@@ -307,3 +307,10 @@ def test_an_invoice_whose_date_was_edited_in_xero_is_updated_not_added(ctx):
     edited = first | {"InvoiceDate": "03/04/2026"}
     assert (_import(ctx, render([edited])).updated, ctx["db"].rows(
         "SELECT issue_date::text AS d FROM milestone.invoices WHERE number = 'INV-EDIT'")) == (1, [{"d": "2026-04-03"}])
+
+
+def test_a_file_with_a_nul_byte_is_refused_with_its_line(ctx):
+    data = render(GOOD).replace(b"\n", b"\nBAD\x00LINE\n", 1)
+    with pytest.raises(RowProblems) as exc:
+        _import(ctx, data, dry_run=True)
+    assert exc.value.problems[0].startswith("Line 2: the file has a NUL byte")

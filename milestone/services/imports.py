@@ -86,6 +86,11 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], dict[str, str]]:
 
 
 def _decode(data: bytes) -> str:
+    nul = data.find(b"\x00")
+    if nul >= 0:  # a binary file renamed .csv, or UTF-16 text: PostgreSQL cannot store NUL in text
+        line = data[:nul].count(b"\n") + 1
+        raise RowProblems([f"Line {line}: the file has a NUL byte, so it is not a CSV text file (a spreadsheet or "
+                           "UTF-16 file renamed .csv?). Export it from Xero as CSV again."])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

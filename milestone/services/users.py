@@ -33,6 +33,9 @@ def authenticate(username: str, password: str) -> LoginResult:
     like a wrong password, including the lock-out after five attempts.
     """
     name = username.strip().lower()
+    if "\x00" in name or "\x00" in password:  # no account has one; PostgreSQL cannot even look it up
+        auth.check_password(password.replace("\x00", ""), None)  # the same cost as any wrong password
+        return LoginResult(None, WRONG)
     with db.transaction(None) as conn:
         until = users.locked_until(conn, name, LOCK_AFTER_FAILURES, LOCK_WINDOW_MINUTES)
         row = users.credentials(conn, name)

@@ -151,6 +151,8 @@ def _saved_views(params: dict[str, object]) -> None:
             if st.form_submit_button("Save view"):
                 if not new_name.strip():
                     st.error("Give the view a name.")
+                elif "\x00" in new_name:
+                    st.error("The view's name must not contain a NUL character.")
                 else:
                     preferences.save_view(user, new_name.strip(), params, make_default)
                     st.success(f"Saved view “{new_name.strip()}”.")
