@@ -1,6 +1,7 @@
 """The one place money, margins and dates become text."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -39,3 +40,17 @@ def project_labels(ids: Iterable[str], clients: Iterable[str], names: Iterable[s
     shared = {label for label in plain if plain.count(label) > 1} if len(set(plain)) < len(plain) else set()
     return {pid: f"{label} (#{pid[:8]})" if label in shared else label
             for (pid, _, _), label in zip(rows, plain, strict=True)}
+
+
+# What Markdown (and Streamlit's :colour[...] and $math$ extensions) can act on. Escaping the dot
+# also stops a bare domain or URL from becoming a link (GFM needs a literal dot in the domain).
+_MARKUP = re.compile(r"""([\\`*_{}\[\]<>()#.!|~$&^])""")
+
+
+def as_text(value: object) -> str:
+    """Text a person or a file gave, made safe to put in a Streamlit message, heading or label:
+    every character Markdown could act on is backslash-escaped (a link, **bold**, :red[...],
+    $x$ all show as typed) and a line break becomes a space. (An emoji code like :smile: still
+    shows as its emoji: harmless, and escaping every colon would garble our own messages.)"""
+    text = _MARKUP.sub(r"\\\1", str(value)).replace("\r", " ").replace("\n", " ")
+    return "\\" + text if text[:1] in ("-", "+", "=") else text  # a list item or heading underline

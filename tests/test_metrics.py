@@ -102,3 +102,12 @@ def test_a_nul_character_in_any_text_is_refused_by_name():
     row, problems = estimate_row({"project_id": "00000000-0000-4000-8000-000000000001", "kind": "cost",
                                   "description": "a\x00b", "amount": "1", "date": "2026-01-01"}, "Row 1")
     assert row is None and problems == ["Row 1, Description: must not contain a NUL character (\\x00)"]
+
+
+def test_user_text_is_escaped_for_markdown_so_it_shows_as_typed():
+    from milestone.formatting import as_text
+
+    assert as_text("[win](http://evil.example)") == "\\[win\\]\\(http://evil\\.example\\)"
+    assert as_text("**bold** _it_ :red[x] $x$ <b>") == "\\*\\*bold\\*\\* \\_it\\_ :red\\[x\\] \\$x\\$ \\<b\\>"
+    assert as_text("line one\nline two") == "line one line two"
+    assert as_text("Row 2, Amount: must be greater than 0") == "Row 2, Amount: must be greater than 0"

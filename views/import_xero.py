@@ -4,6 +4,7 @@ import streamlit as st
 
 from milestone import config, observability
 from milestone.errors import DatabaseUnavailable, MilestoneError, RateLimited, RowProblems
+from milestone.formatting import as_text
 from milestone.services import access, imports, sync
 from milestone.ui.common import clear_caches, current_user, freshness_banner
 
@@ -22,7 +23,7 @@ def _ask_for_sync() -> None:
     try:
         st.session_state["sync_note"] = ("success", sync.request_sync(user))
     except MilestoneError as exc:  # refused, not allowed, or the database is down
-        st.session_state["sync_note"] = ("error", str(exc))
+        st.session_state["sync_note"] = ("error", as_text(exc))
 
 
 if user.role == "admin":
@@ -68,13 +69,13 @@ if upload is not None:
                 observability.report_error(exc.__cause__ or exc)
             bar.empty()
             why = "the database did not answer; try again in a minute" if isinstance(exc, DatabaseUnavailable) else exc
-            st.error(f"The file could not be checked: {why}. Nothing was imported.")
+            st.error(f"The file could not be checked: {as_text(why)}. Nothing was imported.")
             st.stop()
         bar.empty()
     _, preview, problems = st.session_state["import_checked"]
     if problems:
         many = len(problems) != 1
-        st.error(f"Nothing was imported: {upload.name} has {len(problems)} problem{'s' if many else ''}. "
+        st.error(f"Nothing was imported: {as_text(upload.name)} has {len(problems)} problem{'s' if many else ''}. "
                  f"Fix {'them' if many else 'it'} in the file and upload it again.")
         st.dataframe(pd.DataFrame({"Problem": problems}), hide_index=True, width="stretch",
                      height=min(400, 38 + 35 * len(problems)))
@@ -97,7 +98,7 @@ if upload is not None:
                 done = imports.import_file(data, upload.name, user, kind=kind, dry_run=False,
                                            progress=lambda f, text: bar.progress(f, text=text))
             except RowProblems as exc:
-                failure = "Nothing was imported: " + "; ".join(exc.problems)
+                failure = "Nothing was imported: " + as_text("; ".join(exc.problems))
             except RateLimited as exc:
                 failure = f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s."
             except DatabaseUnavailable as exc:  # a statement timeout, the database gone: reported, then said
@@ -105,7 +106,7 @@ if upload is not None:
                 failure = ("Nothing was imported: the database could not finish the change. "
                            "Upload the file again to re-check it.")
             except MilestoneError as exc:
-                failure = f"Nothing was imported. {exc}"
+                failure = f"Nothing was imported. {as_text(exc)}"
             else:
                 clear_caches()  # the dashboard's cached numbers and charts are out of date now
                 st.session_state.pop("import_checked", None)

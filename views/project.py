@@ -4,7 +4,7 @@ import streamlit as st
 from milestone import charts, metrics
 from milestone.services import pnl, preferences
 from milestone.services import projects as project_service
-from milestone.formatting import money, project_labels
+from milestone.formatting import as_text, money, project_labels
 from milestone.ui.common import current_user, freshness_banner
 from milestone.ui.estimates import render_estimates_editor
 from milestone.ui.export import export_buttons, pdf_button
@@ -52,7 +52,7 @@ if fav != (project_id in favourites):
     preferences.set_favourite(user, project_id, fav)
 
 dates = " to ".join(f"{d:%d %b %Y}" for d in (header.start_date, header.end_date) if d) or "no dates set"
-st.markdown(f"**{header.client_name}** · {header.status} · {dates} · owner: {header.owner or 'nobody yet'}")
+st.markdown(f"**{as_text(header.client_name)}** · {header.status} · {dates} · owner: {as_text(header.owner or 'nobody yet')}")
 kpi_cards(metrics.totals_of(totals))
 pdf_button("project", project_id=project_id, project_name=header.name, key="pnl_pdf")
 

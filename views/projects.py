@@ -4,7 +4,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from milestone.errors import MilestoneError
-from milestone.formatting import amount_text
+from milestone.formatting import amount_text, as_text
 from milestone.services import projects as project_service
 from milestone.services.access import WRITE_ROLES
 from milestone.ui.common import clear_caches, current_user, freshness_banner, load_projects, show_problems
@@ -47,16 +47,16 @@ def edit_form(chosen) -> None:
     if header is None:
         st.warning("That project was deleted meanwhile.")
         return
-    st.subheader(f"Edit {header.name}")
+    st.subheader(f"Edit {as_text(header.name)}")
     values = project_form(f"proj_edit_{header.id}_{header.version}", header)
     if values is not None:
         try:
             project_service.update_project(user, header.id, header.version, values)
         except MilestoneError as exc:
-            st.error(str(exc))
+            st.error(as_text(exc))
             return
         clear_caches()
-        st.session_state["proj_saved"] = f"Saved {values['name']}."
+        st.session_state["proj_saved"] = f"Saved {as_text(values['name'])}."
         st.rerun()  # the whole page, so the table shows the new values
 
 
@@ -90,8 +90,8 @@ if user.role in WRITE_ROLES:
             try:
                 project_service.create_project(user, values)
                 clear_caches()
-                st.success(f"Created {values['name']} for {values['client_name']}.")
+                st.success(f"Created {as_text(values['name'])} for {as_text(values['client_name'])}.")
             except MilestoneError as exc:
-                st.error(str(exc))
+                st.error(as_text(exc))
 else:
     st.caption("You have read-only access: ask an admin or finance colleague to create or change projects.")

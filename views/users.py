@@ -4,6 +4,7 @@ from pydantic import ValidationError
 
 from milestone import auth
 from milestone.errors import MilestoneError
+from milestone.formatting import as_text
 from milestone.services import users as user_service
 from milestone.ui.common import current_user, show_problems
 from milestone.validation import USER_LABELS, NewUser
@@ -46,7 +47,7 @@ with tab_new, st.form("users_new", clear_on_submit=True):
         except ValidationError as exc:
             show_problems(exc, USER_LABELS)
         except MilestoneError as exc:  # not allowed, or the username is taken
-            st.error(str(exc))
+            st.error(as_text(exc))
 
 with tab_change:
     who = st.selectbox("User", list(users["username"]), key="users_pick")
@@ -69,7 +70,7 @@ with tab_change:
             user_service.set_password(me, who, auth.hash_password(password), must_change=True)
             _show_password_once(who, password)
     except MilestoneError as exc:
-        st.error(str(exc))
+        st.error(as_text(exc))
 
 with tab_logins:
     st.caption("Sign-in attempts, newest first. Passwords are never recorded.")

@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from milestone import auth, config
+from milestone.formatting import as_text
 from milestone.services import users
 from milestone.store.users import User
 
@@ -87,7 +88,7 @@ def _login_form(ctrl, note: str | None = None) -> User | None:
 
 def _change_password_form(user: User) -> None:
     st.title("Choose a new password")
-    st.write(f"Welcome, {user.display_name}. Your password was set by an admin: choose your own to continue.")
+    st.write(f"Welcome, {as_text(user.display_name)}. Your password was set by an admin: choose your own to continue.")
     with st.form("new_password"):
         first = st.text_input("New password", type="password", autocomplete="new-password")
         second = st.text_input("New password again", type="password", autocomplete="new-password")

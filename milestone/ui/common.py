@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from milestone import metrics, observability
 from milestone.errors import DatabaseUnavailable
+from milestone.formatting import as_text
 from milestone.services import pnl
 from milestone.store.sync_requests import SyncStatus
 from milestone.store.users import User
@@ -46,7 +47,7 @@ def freshness_banner() -> None:
     as_of = status.last_completed_at.astimezone()
     text = f"Xero data as of {as_of:%d %b %Y %H:%M}"
     if status.last_status == "FAILED":
-        st.warning(f"{text}. The last sync failed: {status.last_error or 'no reason given'}.")
+        st.warning(f"{text}. The last sync failed: {as_text(status.last_error or 'no reason given')}.")
     elif datetime.now(timezone.utc) - status.last_completed_at > STALE_AFTER:
         st.warning(f"{text}, more than {STALE_AFTER.seconds // 3600} hours ago.")
     else:
@@ -82,4 +83,4 @@ def date_range(value: object) -> tuple[date | None, date | None]:
 
 def show_problems(exc: ValidationError, labels: dict[str, str]) -> None:
     """A refused form: every problem by field, and that nothing was saved."""
-    st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {m}" for m in describe_errors(exc, labels)))
+    st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {as_text(m)}" for m in describe_errors(exc, labels)))

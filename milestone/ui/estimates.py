@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from milestone.errors import Conflict, MilestoneError, RowProblems
-from milestone.formatting import project_labels
+from milestone.formatting import as_text, project_labels
 from milestone.services import estimates, pnl
 from milestone.services.access import WRITE_ROLES
 from milestone.ui.common import clear_caches, current_user
@@ -138,15 +138,15 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     try:
         result = estimates.save_estimate_changes(_changes(frame, state), user)
     except RowProblems as exc:
-        st.error("Nothing was saved. Please fix these and save again:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+        st.error("Nothing was saved. Please fix these and save again:\n\n" + "\n".join(f"- {as_text(p)}" for p in exc.problems))
         return
     except Conflict as exc:
-        st.error(str(exc))
+        st.error(as_text(exc))
         if not exc.rows.empty:
             st.dataframe(exc.rows.drop(columns=["id"]), hide_index=True, width="stretch")
         return
     except MilestoneError as exc:  # not allowed, too many saves, or the database is down
-        st.error(f"Nothing was saved. {exc}.")
+        st.error(f"Nothing was saved. {as_text(exc)}.")
         return
     clear_caches()
     st.session_state.pop(loaded_key, None)
@@ -190,4 +190,4 @@ def render_history(key: str = "est_history") -> None:
                         st.session_state.pop("estimates_editor__loaded", None)
                         st.success("Undone. " + result.summary)
                     except MilestoneError as exc:
-                        st.error(str(exc))
+                        st.error(as_text(exc))

@@ -11,6 +11,7 @@ from datetime import date
 import streamlit as st
 
 from milestone import metrics
+from milestone.formatting import as_text
 from milestone.services import pnl, preferences
 from milestone.ui.common import clear_caches, current_user
 from milestone.validation import PROJECT_STATUSES, Filters, phase_choices
@@ -155,5 +156,5 @@ def _saved_views(params: dict[str, object]) -> None:
                     st.error("The view's name must not contain a NUL character.")
                 else:
                     preferences.save_view(user, new_name.strip(), params, make_default)
-                    st.success(f"Saved view “{new_name.strip()}”.")
+                    st.success(f"Saved view “{as_text(new_name.strip())}”.")
                     clear_caches()

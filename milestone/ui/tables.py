@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from milestone.formatting import money, pct
+from milestone.formatting import as_text, money, pct
 from milestone.metrics import Totals
 
 MONEY_COLUMNS = {"revenue": "Revenue", "costs": "Costs", "profit": "Profit", "budget_revenue": "Revenue budget",
@@ -109,7 +109,7 @@ def project_table(projects: pd.DataFrame, columns: dict[str, str], key: str, hei
     if not rows:
         return
     chosen = table.iloc[rows[0]]
-    st.page_link("views/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
+    st.page_link("views/project.py", label=f"Open the P&L of {as_text(chosen['name'])}", icon=":material/open_in_new:",
                  query_params={"project": chosen["id"]})
     if on_pick:
         on_pick(chosen)
