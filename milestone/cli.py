@@ -200,7 +200,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out or exports.file_name(args.table, f, args.format))
     try:
         with out.open("wb") as fh:
-            rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly)
+            rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly,
+                                  raw=args.raw)
     except MilestoneError as exc:  # refused before anything was written (an XLSX with more rows than Excel holds)
         out.unlink(missing_ok=True)
         print(str(exc), file=sys.stderr)
@@ -282,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD")
     p.add_argument("--client", action="append", help="repeat for several clients")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
-    p.add_argument("--excel-friendly", action="store_true", help="CSV with a BOM and formula-like cells neutralised")
+    p.add_argument("--excel-friendly", action="store_true", help="CSV with the byte-order mark Excel needs for UTF-8")
+    p.add_argument("--raw", action="store_true",
+                   help="keep formula-like text (=, +, -, @ first) exactly, for another program; by default such "
+                        "cells get a leading apostrophe so a spreadsheet cannot run them")
     p.add_argument("--out", help="file to write (default: milestone-TABLE-PERIOD.FORMAT)")
     p.set_defaults(func=cmd_export)
 

@@ -30,9 +30,9 @@ def demo(database):
     return {"db": database, "user": users.get_user("viewer")}
 
 
-def _csv(demo, table, f=Filters(), excel=False):
+def _csv(demo, table, f=Filters(), excel=False, raw=False):
     buf = io.BytesIO()
-    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel)
+    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel, raw=raw)
     data = buf.getvalue()
     return rows, data, list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
@@ -63,7 +63,7 @@ def test_every_table_exports_all_its_rows(demo, table, sql):
 
 
 def test_project_csv_matches_the_pnl_oracle(demo):
-    _, _, parsed = _csv(demo, "projects")
+    _, _, parsed = _csv(demo, "projects", raw=True)  # names exactly as stored
     header = parsed[0]
     sums = oracle.project_sums(demo["db"])
     names = {r["id"]: r["name"] for r in demo["db"].rows("SELECT id::text AS id, name FROM milestone.projects")}
@@ -74,17 +74,33 @@ def test_project_csv_matches_the_pnl_oracle(demo):
         assert Decimal(row[header.index("profit")]) == s["revenue"] - s["costs"]
 
 
-def test_excel_friendly_csv_has_a_bom_and_neutralises_formulas_but_not_numbers(demo):
+def test_every_csv_neutralises_formulas_but_not_numbers_and_raw_is_a_choice(demo):
     _, data, parsed = _csv(demo, "estimates", excel=True)
     assert data.startswith(exports.BOM)
     text = data.decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "'@Risky Client" in text and "'-5% discount" in text
-    _, plain, _ = _csv(demo, "estimates")
-    assert '=HYPERLINK(""http://evil"")' in plain.decode() and "'=HYPERLINK" not in plain.decode()
+    _, plain, _ = _csv(demo, "estimates")  # the default, as the buttons beside tables give it
+    assert not plain.startswith(exports.BOM) and "'=HYPERLINK" in plain.decode()
+    _, raw, _ = _csv(demo, "estimates", raw=True)
+    assert '=HYPERLINK(""http://evil"")' in raw.decode() and "'=HYPERLINK" not in raw.decode()
     _, _, projects = _csv(demo, "projects", excel=True)
     header = projects[0]
     loss = next(r for r in projects[1:] if r[header.index("name")] == "'=HYPERLINK(\"http://evil\")")
     assert loss[header.index("profit")] == "100.00"  # a credit note on costs: a plain number, not neutralised
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd",
+                                  "  =HYPERLINK(\"http://evil\")", "\tplain tab"])
+def test_known_formula_prefixes_are_neutralised_in_sql_and_python_alike(demo, text):
+    import re
+
+    from milestone.services.exports import _neutralise
+    from milestone.store.exports import FORMULA_START
+
+    assert _neutralise(text) == "'" + text
+    assert demo["db"].scalar(f"SELECT CAST(:t AS text) ~ '{FORMULA_START}'", t=text) is True
+    for safe in ("Plain text", "12.5", "a=b", "e-mail"):
+        assert _neutralise(safe) == safe and not re.match(FORMULA_START, safe)
 
 
 def test_xlsx_has_typed_cells_and_a_frozen_header(demo):

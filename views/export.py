@@ -25,8 +25,9 @@ phases = c2.multiselect("Build phases", list(phase_names), format_func=phase_nam
                              "count only documents in these phases. The audit log has no phase.")
 excel_friendly = fmt == "csv" and st.checkbox(
     "Excel-friendly CSV", key="exp_excel",
-    help="Adds a byte-order mark so Excel reads £ and accents, and puts an apostrophe before text cells that "
-         "start with = + - or @ so Excel cannot run them as formulas. Plain CSV keeps every value exactly.")
+    help="Adds a byte-order mark so Excel reads £ and accents. Every CSV puts an apostrophe before text that "
+         "starts like a formula (= + - @, a tab) so a spreadsheet cannot run it; the command line's --raw "
+         "keeps such text exactly.")
 date_from, date_to = date_range(period)
 try:
     filters = Filters(date_from=date_from, date_to=date_to, clients=tuple(clients),

@@ -8,6 +8,7 @@ store and metrics code as the dashboard, so the numbers match it.
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from collections.abc import Iterator, Sequence
@@ -52,35 +53,41 @@ def _small_frame(table: str, f: Filters) -> pd.DataFrame:
     return monthly
 
 
+_FORMULA = re.compile(exports.FORMULA_START)
+
+
 def _neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    """Formula-like text (store.exports.FORMULA_START) behind an apostrophe, as the SQL does."""
+    if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value
     return value
 
 
-def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, excel_friendly: bool) -> int:
+def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, neutralise: bool) -> int:
     frame = frame.copy()
     for col in frame.columns:
         values = list(frame[col])
         if any(isinstance(v, Decimal) for v in values):
             frame[col] = [None if v is None or (isinstance(v, float) and v != v) else f"{Decimal(v):.2f}"
                           for v in values]
-        elif excel_friendly:
+        elif neutralise:
             frame[col] = [_neutralise(v) for v in values]
     text = frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
     out.write(text.encode("utf-8"))
     return len(frame)
 
 
-def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False,
+def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, raw: bool = False,
               with_users: bool = False) -> int:
-    """Write the export to `out`; return the number of data rows."""
+    """Write the export to `out`; return the number of data rows. Formula-like text is
+    neutralised unless `raw` (an explicit choice, for a program rather than a spreadsheet);
+    `excel_friendly` adds the byte-order mark Excel needs to read UTF-8."""
     if excel_friendly:
-        out.write(BOM)  # Excel reads UTF-8 only with a byte-order mark
+        out.write(BOM)
     if table in ("projects", "monthly"):
-        return _write_small_csv(_small_frame(table, f), out, excel_friendly)
+        return _write_small_csv(_small_frame(table, f), out, neutralise=not raw)
     with db.snapshot() as conn:
-        return exports.copy_csv(conn, table, f, out, excel_safe=excel_friendly, with_users=with_users)
+        return exports.copy_csv(conn, table, f, out, neutralise_formulas=not raw, with_users=with_users)
 
 
 def write_xlsx(table: str, f: Filters, out: BinaryIO, *, with_users: bool = False) -> int:
@@ -152,7 +159,8 @@ def xlsx_too_large(table: str, f: Filters, user: User) -> str | None:
     return None
 
 
-def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel_friendly: bool = False) -> int:
+def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel_friendly: bool = False,
+           raw: bool = False) -> int:
     """Write one export and record it in export_log (who, what, filters, rows)."""
     if table not in TABLES:
         raise ExportRefused(f"Unknown table {table!r}: choose one of {', '.join(TABLES)}")
@@ -162,10 +170,11 @@ def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel
     if fmt == "xlsx" and (too_large := xlsx_too_large(table, f, user)):
         raise ExportRefused(too_large)  # before anything is written
     if fmt == "csv":
-        rows = write_csv(table, f, out, excel_friendly=excel_friendly, with_users=admin)
+        rows = write_csv(table, f, out, excel_friendly=excel_friendly, raw=raw, with_users=admin)
     else:
         rows = write_xlsx(table, f, out, with_users=admin)
-    filters = f.model_dump(exclude_defaults=True, mode="json") | ({"excel_friendly": True} if excel_friendly else {})
+    filters = (f.model_dump(exclude_defaults=True, mode="json") | ({"excel_friendly": True} if excel_friendly else {})
+               | ({"raw": True} if raw else {}))
     log_export(user, table, fmt, filters, rows)
     return rows
 

@@ -47,19 +47,24 @@ _EXPORT_SOURCES = {
 }
 
 
-def export_query(table: str, f: Filters, excel_safe: bool = False,
+# Text a spreadsheet would run as a formula: = + - @ first, or a tab or carriage return first,
+# or blanks before = + - @ (OWASP's CSV injection list). The same rule in Python and SQL.
+FORMULA_START = r"^([=+@\t\r-]|\s+[=+@-])"
+
+
+def export_query(table: str, f: Filters, neutralise_formulas: bool = True,
                  with_users: bool = False) -> tuple[str, Params, list[tuple[str, str]]]:
     """(SELECT statement, parameters, [(heading, kind)]) for one exportable table and the filters.
 
-    With excel_safe, text cells that start with = + - or @ get a leading apostrophe so a
-    spreadsheet shows them instead of running them as formulas (money columns are numbers
+    Unless told otherwise, text cells that look like a formula (FORMULA_START) get a leading
+    apostrophe so a spreadsheet shows them instead of running them (money columns are numbers
     and are left alone, so negative amounts stay numbers). The audit log's changes to users
     (names, emails, roles) are included only `with_users` (for admins)."""
     cols = EXPORT_COLUMNS[table]
     select = []
     for expr, heading, kind in cols:
-        if excel_safe and kind == "text":
-            expr = f"CASE WHEN {expr} ~ '^[=+@-]' THEN '''' || {expr} ELSE {expr} END"
+        if neutralise_formulas and kind == "text":
+            expr = f"CASE WHEN {expr} ~ '{FORMULA_START}' THEN '''' || {expr} ELSE {expr} END"
         select.append(f"{expr} AS {heading}")
     if table == "audit":
         clauses, params = ["TRUE" if with_users else "a.table_name <> 'app_users'"], {}
@@ -103,12 +108,13 @@ def history(conn: Connection, limit: int) -> pd.DataFrame:
         FROM export_log ORDER BY exported_at DESC, id DESC LIMIT :n""", {"n": limit})
 
 
-def copy_csv(conn: Connection, table: str, f: Filters, out: BinaryIO, *, excel_safe: bool, with_users: bool) -> int:
+def copy_csv(conn: Connection, table: str, f: Filters, out: BinaryIO, *, neutralise_formulas: bool,
+             with_users: bool) -> int:
     """Stream the export as CSV bytes from COPY ... TO STDOUT into `out`; return the data rows.
 
     COPY cannot take server-side parameters, so psycopg binds them client-side (as quoted
     literals) into the one statement built from export_query's fixed text."""
-    sql, params, _ = export_query(table, f, excel_safe=excel_safe, with_users=with_users)
+    sql, params, _ = export_query(table, f, neutralise_formulas=neutralise_formulas, with_users=with_users)
     compiled = str(sa.text(sql).compile(dialect=conn.dialect))
     raw = conn.connection.driver_connection
     assert raw is not None  # a live psycopg connection inside the caller's transaction
@@ -122,7 +128,7 @@ def copy_csv(conn: Connection, table: str, f: Filters, out: BinaryIO, *, excel_s
 def stream_rows(conn: Connection, table: str, f: Filters, with_users: bool
                 ) -> tuple[list[tuple[str, str]], Iterator[Sequence[Any]]]:
     """(headings with kinds, rows) of an export, rows fetched 5,000 at a time from a server-side cursor."""
-    sql, params, cols = export_query(table, f, with_users=with_users)
+    sql, params, cols = export_query(table, f, neutralise_formulas=False, with_users=with_users)  # typed cells
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(
         stmt(f"exports.stream.{table}", sql), params)
     return cols, iter(result)
