@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -198,14 +199,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("\n".join(describe_errors(exc, {"date_from": "--from", "date_to": "--to"})), file=sys.stderr)
         return 2
     out = Path(args.out or exports.file_name(args.table, f, args.format))
+    # Written beside the target and renamed only when complete: an interrupted export (Ctrl-C,
+    # a killed process, the database gone) never leaves a plausible but partial file.
+    part = out.with_name(f".{out.name}.part")
     try:
-        with out.open("wb") as fh:
+        with part.open("wb") as fh:
             rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly,
                                   raw=args.raw)
-    except MilestoneError as exc:  # refused before anything was written (an XLSX with more rows than Excel holds)
-        out.unlink(missing_ok=True)
-        print(str(exc), file=sys.stderr)
+        os.replace(part, out)
+    except MilestoneError as exc:  # refused (an XLSX with more rows than Excel holds) or the database went
+        print(f"Nothing was exported: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"Export interrupted: {out} was not written.", file=sys.stderr)
+        return 130
+    finally:
+        part.unlink(missing_ok=True)
     print(f"Wrote {rows:,} rows to {out}")
     return 0
 

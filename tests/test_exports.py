@@ -240,3 +240,19 @@ def test_the_cli_refuses_an_xlsx_too_large_for_excel_and_leaves_no_file(demo, mo
     args = cli.build_parser().parse_args(["export", "invoices", "--format", "xlsx", "--out", str(out)])
     assert args.func(args) == 2
     assert "more than an Excel sheet holds" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_export_interrupted_midway_leaves_no_file_and_says_so(demo, monkeypatch, tmp_path, capsys):
+    from milestone import cli
+    from milestone.errors import DatabaseUnavailable
+
+    def half_then_gone(table, f, fmt, out, user, **kw):
+        out.write(b"number,project\nINV-1,Barn\n")  # a plausible start of a CSV
+        raise DatabaseUnavailable("The database is not answering just now.")
+
+    monkeypatch.setattr(exports, "export", half_then_gone)
+    out = tmp_path / "invoices.csv"
+    args = cli.build_parser().parse_args(["export", "invoices", "--out", str(out)])
+    assert args.func(args) == 2
+    assert "Nothing was exported: The database is not answering" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
