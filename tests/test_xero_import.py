@@ -314,3 +314,11 @@ def test_a_file_with_a_nul_byte_is_refused_with_its_line(ctx):
     with pytest.raises(RowProblems) as exc:
         _import(ctx, data, dry_run=True)
     assert exc.value.problems[0].startswith("Line 2: the file has a NUL byte")
+
+
+def test_a_file_of_bad_lines_is_read_only_until_the_problems_are_plenty(ctx):
+    bad = [line(f"INV-B{i}", "No Such Project") for i in range(1_000)]
+    with pytest.raises(RowProblems) as exc:
+        _import(ctx, render(bad), dry_run=True)
+    problems = exc.value.problems
+    assert len(problems) == 201 and problems[-1].startswith("… and more: the check stopped at line 203")

@@ -11,6 +11,7 @@ name or its id. A second tracking category named Phase (or a Phase column) sets 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -29,7 +30,7 @@ from milestone.store import imports
 from milestone.store.users import User
 from milestone.validation import XERO_TYPES, XeroLine, xero_line_problems
 
-MAX_PROBLEMS = 200  # listed; the rest are counted
+MAX_PROBLEMS = 200  # listed; past this the file is not read further (a hostile file costs little)
 PHASE_CATEGORY_NAMES = {"phase", "phases", "build phase", "build phases", "buildphase"}
 # Xero's column names (and a few spellings of them), matched without case, spaces or the '*'
 # that Xero's import templates put before required columns.
@@ -85,18 +86,22 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], dict[str, str]]:
     return positions, spelled
 
 
-def _decode(data: bytes) -> str:
+def _check_text(data: bytes) -> None:
+    """Refuse, by line, a file that is not UTF-8 text, without holding a decoded copy of it."""
     nul = data.find(b"\x00")
     if nul >= 0:  # a binary file renamed .csv, or UTF-16 text: PostgreSQL cannot store NUL in text
         line = data[:nul].count(b"\n") + 1
         raise RowProblems([f"Line {line}: the file has a NUL byte, so it is not a CSV text file (a spreadsheet or "
                            "UTF-16 file renamed .csv?). Export it from Xero as CSV again."])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise RowProblems([f"Line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}). Export it from "
-                           "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
+    decoder, step = codecs.getincrementaldecoder("utf-8")(), 1 << 20
+    for at in range(0, len(data), step):
+        try:
+            decoder.decode(data[at:at + step], final=at + step >= len(data))
+        except UnicodeDecodeError as exc:
+            bad = min(at + exc.start, len(data) - 1)
+            line = data[:bad].count(b"\n") + 1
+            raise RowProblems([f"Line {line}: the file is not UTF-8 text (byte 0x{data[bad]:02x}). Export it from "
+                               "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
 
 
 def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> Parsed:
@@ -111,11 +116,12 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
         out.problems.append("The file is empty.")
         return out
     try:
-        text = _decode(data)
+        _check_text(data)
     except RowProblems as exc:
         out.problems.extend(exc.problems)
         return out
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # read line by line from the bytes: no decoded copy of the whole file is ever held
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
     try:
         header = next(reader)
     except StopIteration:  # only a byte-order mark
@@ -142,10 +148,15 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
     with db.snapshot() as conn:
         projects, phases = imports.lookups(conn)
     documents: dict[tuple[str, str], dict] = {}
-    total_lines, problems = max(text.count("\n"), 1), out.problems
+    total_lines, problems = max(data.count(b"\n"), 1), out.problems
     try:
         for row in reader:
             line = reader.line_num
+            if len(problems) > MAX_PROBLEMS:
+                del problems[MAX_PROBLEMS:]
+                problems.append(f"… and more: the check stopped at line {line:,} of about {total_lines:,}. "
+                                "Fix these first, then import the file again.")
+                break
             if not any(cell.strip() for cell in row):
                 continue
             out.lines += 1
@@ -176,6 +187,8 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
                        (table, item.contact, item.number, item.issue_date if table == "bills" else None))
             fields = item.model_dump(exclude={"type"})
             doc = documents.get(doc_key)
+            if doc is None and problems:  # the file will be refused: keep checking lines, not documents
+                continue
             if doc is None:
                 documents[doc_key] = {"table": table, "doc_type": doc_type, "project_id": project_id,
                                       "phase_id": phase_id, "line": line, **fields}
@@ -201,9 +214,6 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
         problems.append(f"Line {reader.line_num}: the CSV is malformed ({exc}).")
     if not problems and not documents:
         problems.append("The file has a header but no invoices or bills.")
-    if len(problems) > MAX_PROBLEMS:
-        del problems[MAX_PROBLEMS:]
-        problems.append("… and more; fix these first.")
     if not problems:
         out.documents = list(documents.values())
     return out
