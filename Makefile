@@ -1,16 +1,24 @@
-# Milestone: `make run` serves the app on the embedded database; `make test` runs every test.
+# Milestone: `make run` serves the app on the embedded database; `make test` runs every test;
+# each needs only Python 3.11+ and make.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+LOCK   := requirements-dev.lock
+STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 8501
+PIP    := $(PY) -m pip --disable-pip-version-check --quiet
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+              --no-emit-index-url --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-db browser bench db-stop clean
+.PHONY: install run test test-db lock lock-upgrade browser bench db-stop clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The lock pins every package with its hashes; the package itself is then installed editable
+# (without dependencies: the lock has them all, and the build backend is in the lock too).
+$(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Milestone needs Python 3.11 or newer")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP) install --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -29,6 +37,15 @@ test: install browser
 # The database-facing tests only (CI runs these again against a separate PostgreSQL 15).
 test-db: install
 	$(PY) -m pytest -m "not browser" tests
+
+# Regenerate the lock files from pyproject.toml, keeping the current pins where they still fit;
+# `make lock-upgrade` moves every package to its newest allowed version.
+lock: install
+	$(UV_COMPILE) $(UPGRADE) -o requirements.lock
+	$(UV_COMPILE) $(UPGRADE) --extra dev -c requirements.lock -o $(LOCK)
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
 
 bench: install
 	cd bench && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
