@@ -47,8 +47,9 @@ lock: install
 lock-upgrade:
 	$(MAKE) lock UPGRADE=--upgrade
 
+# Benchmarks run as modules of the project (bench.common, tests.xero_files), from its root.
 bench: install
-	cd bench && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
 
 db-stop: install
 	$(PY) -m milestone db stop
