@@ -1,5 +1,5 @@
 # Milestone: `make run` serves the app on the embedded database; `make test` runs every test;
-# each needs only Python 3.11+ and make.
+# `make lint` checks style, format and types. Each needs only Python 3.11+ and make.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
               --no-emit-index-url --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-db lock lock-upgrade browser bench db-stop clean
+.PHONY: install run test test-db lint lock lock-upgrade browser bench db-stop clean
 
 # The lock pins every package with its hashes; the package itself is then installed editable
 # (without dependencies: the lock has them all, and the build backend is in the lock too).
@@ -38,6 +38,14 @@ test: install browser
 test-db: install
 	$(PY) -m pytest -m "not browser" tests
 
+# All three run (each reports everything it finds); the target fails if any of them did.
+lint: install
+	@status=0; \
+	echo "== ruff check"; $(VENV)/bin/ruff check . || status=1; \
+	echo "== ruff format --check"; $(VENV)/bin/ruff format --check . || status=1; \
+	echo "== mypy"; $(VENV)/bin/mypy || status=1; \
+	exit $$status
+
 # Regenerate the lock files from pyproject.toml, keeping the current pins where they still fit;
 # `make lock-upgrade` moves every package to its newest allowed version.
 lock: install
@@ -56,4 +64,4 @@ db-stop: install
 
 clean:
 	-$(PY) -m milestone db stop
-	rm -rf $(VENV) .milestone test-artifacts .pytest_cache
+	rm -rf $(VENV) .milestone test-artifacts .pytest_cache .mypy_cache .ruff_cache
