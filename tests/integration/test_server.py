@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from milestone import db
 from milestone.migrate import migrate
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
