@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 LOCK   := requirements-dev.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 8501
+# pytest-xdist workers for `make test`: one per core; each starts its own embedded PostgreSQL.
+TEST_WORKERS ?= auto
 PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
               --no-emit-index-url --custom-compile-command "make lock" --quiet
@@ -31,12 +33,13 @@ run: install
 browser:
 	@sh scripts/ensure-chromium.sh
 
+# A module's tests, and all browser tests, stay on one worker (see tests/conftest.py).
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The database-facing tests only (CI runs these again against a separate PostgreSQL 15).
 test-db: install
-	$(PY) -m pytest -m "not browser" tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser" tests
 
 # All three run (each reports everything it finds); the target fails if any of them did.
 lint: install

@@ -3,9 +3,16 @@
 With DATABASE_URL unset the server is a private embedded one in a temporary directory (so
 tests never touch the data of `make run`); with DATABASE_URL set, databases are created on
 that server. Each module's database is cloned from a migrated template, which is fast.
+Nothing starts until a test asks for a database (tests/unit never do).
+
+Under pytest-xdist each worker is its own session: its own embedded server in its own
+temporary directory (Unix socket only, no port), or its own uuid-named databases on
+DATABASE_URL's server. `make test` runs `--dist loadfile`, with the browser tests kept together
+(see pytest_xdist_make_scheduler below).
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -46,6 +53,25 @@ def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` (as `make test` runs) with one change: every browser test goes to the same
+    worker, since they share one served app and one Chromium. A module's tests stay together as
+    usual (their database and seeded data are module fixtures, made once).
+
+    `--dist loadgroup` with xdist_group marks would say this, but pytest-xdist 3.8 does not group
+    under pytest 9.2 (pytest-xdist issue 1386), so the scheduler is chosen here instead."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FileOrBrowserScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/browser" if nodeid.startswith("tests/browser/") else super()._split_scope(nodeid)
+
+    return FileOrBrowserScheduling(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def generous_write_limit():
     """Tests save faster than people do; tests of the limit itself set it back to 10."""
@@ -78,7 +104,11 @@ def server_url():
         return
     tmp = Path(tempfile.mkdtemp(prefix="ms-test-"))
     server = db.EmbeddedServer(tmp)
-    server.start()
+    # xdist workers start their servers one at a time: as root, the first start may create the
+    # OS user the server runs as, and two `useradd`s at once would fail.
+    with open(Path(tempfile.gettempdir()) / "milestone-test-embedded-start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server.start()
     yield server.url("postgres")
     server.stop()
     shutil.rmtree(tmp, ignore_errors=True)
