@@ -33,7 +33,7 @@ run: install
 browser:
 	@sh scripts/ensure-chromium.sh
 
-# A module's tests, and all browser tests, stay on one worker (see tests/conftest.py).
+# A module's tests stay on one worker, so its database and seeded data are made once.
 test: install browser
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 

@@ -7,8 +7,9 @@ Nothing starts until a test asks for a database (tests/unit never do).
 
 Under pytest-xdist each worker is its own session: its own embedded server in its own
 temporary directory (Unix socket only, no port), or its own uuid-named databases on
-DATABASE_URL's server. `make test` runs `--dist loadfile`, with the browser tests kept together
-(see pytest_xdist_make_scheduler below).
+DATABASE_URL's server; the browser tests' served app and Chromium are per worker too, and
+servers pick their ports through tests/serving.py. `make test` runs `--dist loadfile`, so a
+module's tests share its module fixtures on one worker.
 """
 from __future__ import annotations
 
@@ -51,25 +52,6 @@ class TestDB:
 
 def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadfile` (as `make test` runs) with one change: every browser test goes to the same
-    worker, since they share one served app and one Chromium. A module's tests stay together as
-    usual (their database and seeded data are module fixtures, made once).
-
-    `--dist loadgroup` with xdist_group marks would say this, but pytest-xdist 3.8 does not group
-    under pytest 9.2 (pytest-xdist issue 1386), so the scheduler is chosen here instead."""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class FileOrBrowserScheduling(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "tests/browser" if nodeid.startswith("tests/browser/") else super()._split_scope(nodeid)
-
-    return FileOrBrowserScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
