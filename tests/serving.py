@@ -4,6 +4,7 @@ Tests run in parallel (pytest-xdist), so between choosing a free port and the se
 another worker's server could take it. The server is therefore only trusted once its own process
 is seen listening on the port; if it died instead (the port was taken), another port is tried.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,11 @@ def free_port() -> int:
 def _listens(pid: int, port: int) -> bool:
     try:
         proc = psutil.Process(pid)
-        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
-                   for p in (proc, *proc.children(recursive=True)) for c in p.net_connections(kind="inet"))
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            for p in (proc, *proc.children(recursive=True))
+            for c in p.net_connections(kind="inet")
+        )
     except psutil.Error:
         return False
 
@@ -45,20 +49,30 @@ def _answers(url: str) -> bool:
         return False
 
 
-def serve(db_url: str, base_path: str = "", extra_env: dict[str, str] | None = None,
-          timeout: float = 60, attempts: int = 3) -> tuple[subprocess.Popen, str]:
+def serve(
+    db_url: str, base_path: str = "", extra_env: dict[str, str] | None = None, timeout: float = 60, attempts: int = 3
+) -> tuple[subprocess.Popen, str]:
     """Start the app on `db_url` and return (process, base URL) once /_stcore/health answers 200.
     The server's output goes to test-artifacts/server-PORT.log."""
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", "MILESTONE_BASE_PATH": base_path,
-           **(extra_env or {})}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "MILESTONE_LOCAL": "1",
+        "MILESTONE_BASE_PATH": base_path,
+        **(extra_env or {}),
+    }
     for _ in range(attempts):
         port = free_port()
         log_path = ARTIFACTS / f"server-{port}.log"
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "milestone", "serve", "--port", str(port), "--address", "127.0.0.1"],
-                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         url = f"http://127.0.0.1:{port}{base_path}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:

@@ -10,6 +10,7 @@ and `settle` waits for the app to stop rerunning by itself.
 Tests that change a user's state (a lock-out, a sign-out) make their own user with `new_user`,
 so the tests pass in any order and alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,16 @@ from tests import serving
 from tests.conftest import _fresh_database
 
 CHROMIUM = os.environ.get("MILESTONE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 RUN_TIMEOUT_MS = 60_000
 
 
@@ -50,8 +58,9 @@ class LiveApp:
     process: subprocess.Popen
 
 
-def start_app(db_url: str, extra_env: dict[str, str] | None = None,
-              base_path: str = "") -> tuple[subprocess.Popen, str]:
+def start_app(
+    db_url: str, extra_env: dict[str, str] | None = None, base_path: str = ""
+) -> tuple[subprocess.Popen, str]:
     return serving.serve(db_url, base_path, extra_env)
 
 
@@ -75,10 +84,13 @@ def new_user(live_app) -> Callable[[str], tuple[str, str]]:
     def make(role: str) -> tuple[str, str]:
         username, password = f"{role}-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(18)
         with live_app.database.owner.begin() as conn:
-            conn.execute(sa.text("INSERT INTO milestone.app_users (username, display_name, role, password_hash)"
-                                 " VALUES (:u, :n, :r, :h)"),
-                         {"u": username, "n": f"Test {role} {username[-8:]}", "r": role,
-                          "h": auth.hash_password(password)})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO milestone.app_users (username, display_name, role, password_hash)"
+                    " VALUES (:u, :n, :r, :h)"
+                ),
+                {"u": username, "n": f"Test {role} {username[-8:]}", "r": role, "h": auth.hash_password(password)},
+            )
         return username, password
 
     return make
@@ -160,8 +172,9 @@ def settle(pg: Page, quiet_ms: int = 1500) -> None:
     """Wait until the app is idle and has not started a run for `quiet_ms`: for reruns that nothing
     on the page announces (the cookie component's, after sign-in)."""
     _starts(pg)
-    pg.wait_for_function(f"() => ({_IDLE})() && performance.now() - window.__msRuns.lastChange > {quiet_ms}",
-                         timeout=RUN_TIMEOUT_MS)
+    pg.wait_for_function(
+        f"() => ({_IDLE})() && performance.now() - window.__msRuns.lastChange > {quiet_ms}", timeout=RUN_TIMEOUT_MS
+    )
 
 
 def submit_login(pg: Page, username: str, password: str) -> None:

@@ -2,6 +2,7 @@
 
 Each test signs in as a user of its own (`new_user`), so locking one out or signing one out
 leaves the demo users as they were for the other tests."""
+
 from tests.browser.conftest import COOKIE_NAME, settle, sign_in_with, submit_login, wait_for_app
 
 

@@ -1,4 +1,5 @@
 """The demo seed loaded into a real database (its generation is tested in tests/unit/test_seed.py)."""
+
 from datetime import date
 
 from milestone import seed

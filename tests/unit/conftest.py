@@ -1,4 +1,5 @@
 """Unit tests run without PostgreSQL: asking for a database here is a mistake, said plainly."""
+
 from __future__ import annotations
 
 import pytest

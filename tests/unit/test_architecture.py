@@ -6,6 +6,7 @@ holds the SQL by aggregate. The tests marked "issue 12" describe where the refac
 they fail until milestone/store and milestone/services exist and the views stop importing
 `milestone.db` and SQLAlchemy.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,8 +17,9 @@ import pytest
 from milestone.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "milestone"
-PAGE_FILES = sorted((PROJECT_ROOT / "views").glob("*.py")) + sorted((PACKAGE / "ui").rglob("*.py")) \
-    + [PROJECT_ROOT / "app.py"]
+PAGE_FILES = (
+    sorted((PROJECT_ROOT / "views").glob("*.py")) + sorted((PACKAGE / "ui").rglob("*.py")) + [PROJECT_ROOT / "app.py"]
+)
 
 
 def _module_name(path: Path, root: Path = PROJECT_ROOT) -> str:
@@ -30,7 +32,8 @@ def _module_name(path: Path, root: Path = PROJECT_ROOT) -> str:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(path: Path, root: Path = PROJECT_ROOT) -> set[str]:
@@ -123,7 +126,8 @@ def test_the_reader_sees_relative_lazy_and_type_checking_imports(tmp_path):
     pkg.mkdir(parents=True)
     (pkg / "mod.py").write_text(
         "from typing import TYPE_CHECKING\nfrom . import other\nif TYPE_CHECKING:\n    import hidden\n"
-        "def f():\n    import sqlalchemy.exc\n")
+        "def f():\n    import sqlalchemy.exc\n"
+    )
     found = _imports(pkg / "mod.py", tmp_path)
     assert {"milestone.sub.other", "sqlalchemy.exc", "typing"} <= found and "hidden" not in found
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
@@ -149,12 +153,15 @@ def test_the_store_and_services_exist():
     assert not missing, f"milestone/{' and milestone/'.join(missing)} do not exist yet (issue 12)"
 
 
-@pytest.mark.parametrize("layer,forbidden", [
-    # the store knows SQL, not who is asking, not how it is shown
-    ("store", ("milestone.services", "milestone.ui", "streamlit", "views")),
-    # the services own the rules and the wording, not the drawing
-    ("services", ("milestone.ui", "streamlit", "views")),
-])
+@pytest.mark.parametrize(
+    "layer,forbidden",
+    [
+        # the store knows SQL, not who is asking, not how it is shown
+        ("store", ("milestone.services", "milestone.ui", "streamlit", "views")),
+        # the services own the rules and the wording, not the drawing
+        ("services", ("milestone.ui", "streamlit", "views")),
+    ],
+)
 def test_lower_layers_do_not_import_upper_ones(layer, forbidden):
     """issue 12: store < services < ui/views."""
     files = sorted((PACKAGE / layer).rglob("*.py"))

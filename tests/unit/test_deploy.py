@@ -1,5 +1,6 @@
 """The container, compose and proxy files, read and cross-checked (no Docker needed): what one file
 names (a path, a port, a base path, a size limit), the others and the code agree with."""
+
 import re
 import shlex
 
@@ -39,8 +40,12 @@ def test_dockerfile_is_multi_stage_non_root_and_health_checked():
     assert health and f"{BASE_PATH}/health" in health[0]
     exposed = [arg for op, arg in steps if op == "EXPOSE"]
     assert exposed == ["8501"] and "127.0.0.1:8501" in health[0]
-    assert dict(arg.split("=", 1) for op, args in steps if op == "ENV" for arg in shlex.split(args)
-                if "=" in arg)["MILESTONE_BASE_PATH"] == BASE_PATH
+    assert (
+        dict(arg.split("=", 1) for op, args in steps if op == "ENV" for arg in shlex.split(args) if "=" in arg)[
+            "MILESTONE_BASE_PATH"
+        ]
+        == BASE_PATH
+    )
     cmd = [arg for op, arg in steps if op == "CMD"][-1]
     assert "milestone migrate" in cmd and "milestone serve" in cmd and "--port 8501" in cmd
 
@@ -50,8 +55,12 @@ def test_the_image_installs_the_hashed_runtime_lock_and_copies_what_exists():
     runs = " ".join(arg for op, arg in steps if op == "RUN")
     assert "--require-hashes -r requirements.lock" in runs
     copies = [shlex.split(arg) for op, arg in steps if op == "COPY"]
-    sources = [src for args in copies if not any(a.startswith("--from") for a in args)
-               for src in [a for a in args if not a.startswith("--")][:-1]]
+    sources = [
+        src
+        for args in copies
+        if not any(a.startswith("--from") for a in args)
+        for src in [a for a in args if not a.startswith("--")][:-1]
+    ]
     assert "requirements.lock" in sources
     for src in sources:
         assert (ROOT / src).exists(), f"the Dockerfile copies {src}, which is not in the repository"
@@ -114,8 +123,10 @@ def test_caddy_size_units():
     assert _caddy_bytes("20MB") == 20_000_000 and _caddy_bytes("40MiB") == 40 * 2**20
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the proxy allows 20MB while imports allow 40 MiB; "
-                                       "remove this mark once they are one setting")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: the proxy allows 20MB while imports allow 40 MiB; remove this mark once they are one setting",
+)
 def test_the_proxy_lets_through_every_file_the_import_accepts(monkeypatch):
     """A file the import would take must not meet a bare 413 from the proxy first; a much larger
     limit at the proxy would let through uploads the app only refuses after reading them."""

@@ -1,4 +1,5 @@
 """Export file names (no database)."""
+
 from datetime import date
 
 from milestone import exports

@@ -1,6 +1,7 @@
 """pyproject.toml declares what the code imports, and the lock files pin what pyproject asks for.
 
 After a change to the dependencies in pyproject.toml, `make lock` regenerates the locks."""
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,11 @@ from milestone.config import PROJECT_ROOT
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 RUNTIME = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
 DEV = [Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["dev"]]
-APP_FILES = sorted((PROJECT_ROOT / "milestone").rglob("*.py")) + sorted((PROJECT_ROOT / "views").glob("*.py")) \
+APP_FILES = (
+    sorted((PROJECT_ROOT / "milestone").rglob("*.py"))
+    + sorted((PROJECT_ROOT / "views").glob("*.py"))
     + [PROJECT_ROOT / "app.py"]
+)
 
 
 def _pins(lock: str) -> dict[str, str]:
@@ -64,8 +68,9 @@ def test_the_runtime_lock_pins_every_dependency_within_its_range():
     for req in RUNTIME:
         name = canonicalize_name(req.name)
         assert name in pins, f"{req.name} is not in requirements.lock: run `make lock`"
-        assert req.specifier.contains(pins[name], prereleases=True), \
+        assert req.specifier.contains(pins[name], prereleases=True), (
             f"requirements.lock pins {req.name}=={pins[name]}, outside {req.specifier}: run `make lock`"
+        )
 
 
 def test_the_dev_lock_pins_the_dev_tools_and_the_same_runtime_versions():
