@@ -45,7 +45,7 @@ test-db: install
 lint: install
 	@status=0; \
 	echo "== ruff check"; $(VENV)/bin/ruff check . || status=1; \
-	echo "== ruff format --check"; $(VENV)/bin/ruff format --check . || status=1; \
+	echo "== ruff format --check"; $(VENV)/bin/ruff format --check --output-format concise . || status=1; \
 	echo "== mypy"; $(VENV)/bin/mypy || status=1; \
 	exit $$status
 
