@@ -1,16 +1,26 @@
-# Milestone: `make run` serves the app on the embedded database; `make test` runs every test.
+# Milestone: `make run` serves the app on the embedded database; `make test` runs every test;
+# `make lint` checks style, format and types. Each needs only Python 3.11+ and make.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+LOCK   := requirements-dev.lock
+STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 8501
+# pytest-xdist workers for `make test`: one per core; each starts its own embedded PostgreSQL.
+TEST_WORKERS ?= auto
+PIP    := $(PY) -m pip --disable-pip-version-check --quiet
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+              --no-emit-index-url --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-db browser bench db-stop clean
+.PHONY: install run test test-db lint lock lock-upgrade browser bench db-stop clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The lock pins every package with its hashes; the package itself is then installed editable
+# (without dependencies: the lock has them all, and the build backend is in the lock too).
+$(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Milestone needs Python 3.11 or newer")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP) install --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -23,19 +33,38 @@ run: install
 browser:
 	@sh scripts/ensure-chromium.sh
 
+# A module's tests stay on one worker, so its database and seeded data are made once.
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The database-facing tests only (CI runs these again against a separate PostgreSQL 15).
 test-db: install
-	$(PY) -m pytest -m "not browser" tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser" tests
 
+# All three run (each reports everything it finds); the target fails if any of them did.
+lint: install
+	@status=0; \
+	echo "== ruff check"; $(VENV)/bin/ruff check . || status=1; \
+	echo "== ruff format --check"; $(VENV)/bin/ruff format --check --output-format concise . || status=1; \
+	echo "== mypy"; $(VENV)/bin/mypy || status=1; \
+	exit $$status
+
+# Regenerate the lock files from pyproject.toml, keeping the current pins where they still fit;
+# `make lock-upgrade` moves every package to its newest allowed version.
+lock: install
+	$(UV_COMPILE) $(UPGRADE) -o requirements.lock
+	$(UV_COMPILE) $(UPGRADE) --extra dev -c requirements.lock -o $(LOCK)
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+
+# Benchmarks run as modules of the project (bench.common, tests.xero_files), from its root.
 bench: install
-	cd bench && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
 
 db-stop: install
 	$(PY) -m milestone db stop
 
 clean:
 	-$(PY) -m milestone db stop
-	rm -rf $(VENV) .milestone test-artifacts .pytest_cache
+	rm -rf $(VENV) .milestone test-artifacts .pytest_cache .mypy_cache .ruff_cache

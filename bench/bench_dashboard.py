@@ -1,21 +1,17 @@
 """Time the dashboard's repository reads on the database in use (run `make run` first, or
 set DATABASE_URL). Each read is timed cold once and then as the median of 5 runs.
 
-    .venv/bin/python bench/bench_dashboard.py
+    .venv/bin/python -m bench.bench_dashboard
 """
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from datetime import date
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from milestone import db, metrics  # noqa: E402
-from milestone.services import pnl  # noqa: E402
-from milestone.validation import Filters  # noqa: E402
+from milestone import db, metrics
+from milestone.services import pnl
+from milestone.validation import Filters
 
 
 def timed(fn) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 on a private embedded PostgreSQL seeded at scale 1. Reports the minimum (the cost with the
 least interference from other work on the machine) and the median of 15 saves.
 
-    .venv/bin/python bench/bench_estimates_save.py
+    .venv/bin/python -m bench.bench_estimates_save
 """
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import os
 import statistics
 import time
 
-from common import private_database
-
+from bench.common import private_database
 from milestone.services import estimates, users
 from milestone.validation import EstimateChanges, EstimateRow, Filters
 

@@ -1,7 +1,7 @@
 """Export all invoices as CSV (and XLSX) at a given scale and compare with a plain COPY to a file;
 time and peak memory of this process.
 
-    .venv/bin/python bench/bench_export.py --scale 1
+    .venv/bin/python -m bench.bench_export --scale 1
 """
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import tempfile
 import time
 import tracemalloc
 
-from common import private_database
-
+from bench.common import private_database
 from milestone.services import exports, users
 from milestone.validation import Filters
 

@@ -2,22 +2,17 @@
 into a seeded database: time the whole-file validation, the dry run, the import, and a re-import
 of the same file (which must change nothing); peak Python memory of the import.
 
-    .venv/bin/python bench/bench_import.py --scale 1 --lines 100000
+    .venv/bin/python -m bench.bench_import --scale 1 --lines 100000
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
-from common import private_database
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from milestone.services import imports, users  # noqa: E402
-from tests.xero_files import line, render  # noqa: E402
+from bench.common import private_database
+from milestone.services import imports, users
+from tests.xero_files import line, render
 
 
 def main() -> None:

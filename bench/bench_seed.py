@@ -1,14 +1,13 @@
 """Time `seed` at a given scale into a private embedded PostgreSQL (or DATABASE_URL's server).
 
-    .venv/bin/python bench/bench_seed.py --scale 10
+    .venv/bin/python -m bench.bench_seed --scale 10
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from common import private_database
-
+from bench.common import private_database
 from milestone import seed
 
 

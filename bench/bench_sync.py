@@ -1,7 +1,7 @@
 """Time a Xero-sync-sized bulk upsert (100k invoices in one statement) with the metrics
 triggers on, and check project_metrics against a recount afterwards.
 
-    .venv/bin/python bench/bench_sync.py --scale 1
+    .venv/bin/python -m bench.bench_sync --scale 1
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import argparse
 import time
 
 import sqlalchemy as sa
-from common import private_database
+
+from bench.common import private_database
 
 UPSERT = """
     INSERT INTO milestone.invoices (project_id, build_phase_id, xero_id, number, contact, issue_date, due_date,

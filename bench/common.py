@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy.engine import Engine
 
-from sqlalchemy.engine import Engine  # noqa: E402
-
-from milestone import db, seed  # noqa: E402
-from milestone.migrate import migrate  # noqa: E402
+from milestone import db, seed
+from milestone.migrate import migrate
 
 
 @contextmanager

@@ -3,9 +3,17 @@
 With DATABASE_URL unset the server is a private embedded one in a temporary directory (so
 tests never touch the data of `make run`); with DATABASE_URL set, databases are created on
 that server. Each module's database is cloned from a migrated template, which is fast.
+Nothing starts until a test asks for a database (tests/unit never do).
+
+Under pytest-xdist each worker is its own session: its own embedded server in its own
+temporary directory (Unix socket only, no port), or its own uuid-named databases on
+DATABASE_URL's server; the browser tests' served app and Chromium are per worker too, and
+servers pick their ports through tests/serving.py. `make test` runs `--dist loadfile`, so a
+module's tests share its module fixtures on one worker.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -78,7 +86,11 @@ def server_url():
         return
     tmp = Path(tempfile.mkdtemp(prefix="ms-test-"))
     server = db.EmbeddedServer(tmp)
-    server.start()
+    # xdist workers start their servers one at a time: as root, the first start may create the
+    # OS user the server runs as, and two `useradd`s at once would fail.
+    with open(Path(tempfile.gettempdir()) / "milestone-test-embedded-start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server.start()
     yield server.url("postgres")
     server.stop()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -2,41 +2,52 @@
 
 Playwright cannot download browsers here, so it launches Debian's chromium by path. Without
 it every browser test is skipped with that reason (`make test` tries to install it first).
+
+The tests wait on conditions, never for a fixed time. Streamlit marks its root element with the
+state of the script run (`data-test-script-state`); `after_run` watches that attribute to know
+that an action (a click, a form submit) has made the script run and that the run has finished,
+and `settle` waits for the app to stop rerunning by itself.
+Tests that change a user's state (a lock-out, a sign-out) make their own user with `new_user`,
+so the tests pass in any order and alone.
 """
+
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Locator, Page, expect
 
-from milestone import seed
-from milestone.config import PROJECT_ROOT
+from milestone import auth, seed
 from milestone.ui.auth import COOKIE_NAME
+from tests import serving
 from tests.conftest import _fresh_database
 
 CHROMIUM = os.environ.get("MILESTONE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+RUN_TIMEOUT_MS = 60_000
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -47,24 +58,10 @@ class LiveApp:
     process: subprocess.Popen
 
 
-def start_app(db_url: str, extra_env: dict[str, str] | None = None, base_path: str = "") -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", "MILESTONE_BASE_PATH": base_path,
-           **(extra_env or {})}
-    cmd = [sys.executable, "-m", "milestone", "serve", "--port", str(port), "--address", "127.0.0.1"]
-    log = open(PROJECT_ROOT / "test-artifacts" / f"server-{port}.log", "w")
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}{base_path}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"the app did not start on port {port}; see test-artifacts/server-{port}.log")
+def start_app(
+    db_url: str, extra_env: dict[str, str] | None = None, base_path: str = ""
+) -> tuple[subprocess.Popen, str]:
+    return serving.serve(db_url, base_path, extra_env)
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +73,27 @@ def live_app(server_url, template_db, artifacts):
     seed.load(tdb.owner, 0.01, 1, progress=False)  # anchored today: the last sync was minutes ago
     proc, url = start_app(tdb.url)
     yield LiveApp(url, passwords, tdb, proc)
-    proc.terminate()
-    proc.wait(10)
+    serving.stop(proc)
     next(gen, None)
+
+
+@pytest.fixture()
+def new_user(live_app) -> Callable[[str], tuple[str, str]]:
+    """Make a user of a role for this test alone; returns (username, password)."""
+
+    def make(role: str) -> tuple[str, str]:
+        username, password = f"{role}-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(18)
+        with live_app.database.owner.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO milestone.app_users (username, display_name, role, password_hash)"
+                    " VALUES (:u, :n, :r, :h)"
+                ),
+                {"u": username, "n": f"Test {role} {username[-8:]}", "r": role, "h": auth.hash_password(password)},
+            )
+        return username, password
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -102,66 +117,137 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture()
-def page(browser, request):
+def page(browser, request, artifacts):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
     if getattr(request.node, "failed_call", False):  # what the browser showed when the test failed
-        (PROJECT_ROOT / "test-artifacts").mkdir(exist_ok=True)
-        pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"FAILED-{request.node.name}.png"), full_page=True)
+        pg.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
     context.close()
 
 
-def wait_for_app(pg) -> None:
-    """Wait until Streamlit has finished running the script."""
+# ----------------------------------------------------------------------------- waiting on the app
+
+_IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+        && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
+
+# Watches the script-run state: `starts` counts the times a run began (the state left
+# 'notRunning'), `lastChange` is when the state last changed.
+_TRACK_RUNS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (window.__msRuns && window.__msRuns.app === app) return;
+    const t = window.__msRuns = {app, starts: 0, lastChange: performance.now()};
+    new MutationObserver(records => {
+        for (const r of records) if (r.oldValue === 'notRunning') t.starts += 1;
+        t.lastChange = performance.now();
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state'], attributeOldValue: true});
+}"""
+
+
+def wait_for_app(pg: Page) -> None:
+    """Wait until Streamlit is connected and no script run is going on."""
     pg.wait_for_selector("[data-testid='stApp']")
-    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    pg.wait_for_timeout(300)
+    pg.wait_for_function(_IDLE, timeout=RUN_TIMEOUT_MS)
 
 
-def submit_login(pg, username: str, password: str) -> None:
-    pg.get_by_role("textbox", name="Username").fill(username)
-    pg.get_by_role("textbox", name="Password").fill(password)
-    pg.wait_for_timeout(300)  # let the inputs register with the form before submitting
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_timeout(500)
+def _starts(pg: Page) -> int:
     wait_for_app(pg)
+    pg.evaluate(_TRACK_RUNS)
+    return pg.evaluate("() => window.__msRuns.starts")
 
 
-def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
+def after_run(pg: Page, action: Callable[[], object]) -> None:
+    """Do `action` and wait until the script run it caused has finished."""
+    before = _starts(pg)
+    action()
+    pg.wait_for_function(f"() => window.__msRuns.starts > {before} && ({_IDLE})()", timeout=RUN_TIMEOUT_MS)
+
+
+def settle(pg: Page, quiet_ms: int = 1500) -> None:
+    """Wait until the app is idle and has not started a run for `quiet_ms`: for reruns that nothing
+    on the page announces (the cookie component's, after sign-in)."""
+    _starts(pg)
+    pg.wait_for_function(
+        f"() => ({_IDLE})() && performance.now() - window.__msRuns.lastChange > {quiet_ms}", timeout=RUN_TIMEOUT_MS
+    )
+
+
+def submit_login(pg: Page, username: str, password: str) -> None:
+    """Fill in the sign-in form and submit it; returns once the app has handled the submission."""
+    user_box = pg.get_by_role("textbox", name="Username")
+    password_box = pg.get_by_role("textbox", name="Password")
+    user_box.fill(username)
+    password_box.fill(password)
+    expect(user_box).to_have_value(username)
+    expect(password_box).to_have_value(password)
+    after_run(pg, pg.get_by_role("button", name="Sign in").click)
+
+
+def sign_in_with(pg: Page, username: str, password: str) -> None:
+    """Sign in through the form and wait until the session cookie is stored: the cookie component
+    stores it and then makes the script run again (or restarts the run under way); a click during
+    that run could be lost."""
+    submit_login(pg, username, password)
+    pg.get_by_text("Signed in as").wait_for()
+    pg.wait_for_function(f"() => document.cookie.includes('{COOKIE_NAME}=')", timeout=RUN_TIMEOUT_MS)
+    settle(pg)
+
+
+def sign_in(pg: Page, live: LiveApp, role: str = "admin", path: str = "") -> None:
     """Sign in through the form as the demo user named like `role`, then open `path` from the sidebar."""
     pg.goto(live.url)
     wait_for_app(pg)
     pg.get_by_role("button", name="Sign in").wait_for()
-    submit_login(pg, role, live.passwords[role])
-    try:
-        pg.get_by_text("Signed in as").wait_for()
-    except Exception:
-        pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"sign-in-failed-{role}.png"))
-        raise
-    # the cookie component stores the session cookie and then reruns the page: let that finish first
-    pg.wait_for_function(f"() => document.cookie.includes('{COOKIE_NAME}=')", timeout=30_000)
-    wait_for_app(pg)
-    if path:  # within the session via the sidebar: a reload would race the cookie component storing the cookie
+    sign_in_with(pg, role, live.passwords[role])
+    if path:  # within the session via the sidebar, as a person would
         open_page(pg, path)
 
 
-def open_page(pg, path: str) -> None:
-    """Open a page from the sidebar. A click that lands while the cookie component's rerun redraws
-    the page can be lost, so it is repeated until the URL shows the page."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):
-        pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first.click()
-        try:
-            pg.wait_for_url(f"**/{path}*", timeout=10_000)
-        except PlaywrightTimeout:
-            continue
-        pg.wait_for_timeout(500)
-        wait_for_app(pg)
-        if f"/{path}" in pg.url:  # still there once the page has settled (a late rerun can undo the click)
+def open_page(pg: Page, path: str) -> None:
+    """Open a page from the sidebar. A click that lands while a late rerun redraws the page can be
+    lost, so it is repeated until the URL shows the page."""
+    link = pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first
+    for _attempt in range(3):
+        after_run(pg, link.click)
+        if f"/{path}" in pg.url:
             break
     else:
         raise AssertionError(f"the sidebar link to /{path} did not open it; the page is at {pg.url}")
     pg.get_by_text("Signed in as").wait_for()
+
+
+def focus_grid_cell(grid: Locator, column_index: int = 1, row: int = 0) -> Locator:
+    """Select a cell of a Streamlit grid. The grid is drawn on a canvas, but it mirrors the visible
+    cells in an accessible table (`glide-cell-COLUMN-ROW`, column 1 is the first data column), and
+    focusing a mirrored cell selects it. A grid redrawn just then (new data after a rerun) drops
+    the selection, so focusing is tried again until the cell shows as selected."""
+    cell = grid.get_by_test_id(f"glide-cell-{column_index}-{row}")
+    for attempt in range(5):
+        cell.focus()
+        try:
+            expect(cell).to_have_attribute("aria-selected", "true", timeout=3_000)
+            return cell
+        except AssertionError:
+            if attempt == 4:
+                raise
+            grid.page.locator("body").focus()  # let the next focus be a new one
+    return cell
+
+
+def select_grid_cell(pg: Page, grid: Locator, column: str, row: int = 0) -> Locator:
+    """Select the cell of `column` (its heading) in data row `row` of a Streamlit grid: the first
+    data cell of the row, then ArrowRight until the heading matches."""
+    focus_grid_cell(grid, 1, row)
+    selected = grid.locator("td[role='gridcell'][aria-selected='true']")
+    for _ in range(30):
+        index = int(selected.first.get_attribute("aria-colindex"))
+        if grid.locator(f"th[aria-colindex='{index}']").inner_text().strip() == column:
+            return selected.first
+        pg.keyboard.press("ArrowRight")
+        expect(grid.locator(f"td[aria-colindex='{index + 1}'][aria-selected='true']")).to_have_count(1)
+    raise AssertionError(f"no column {column!r} in the grid")

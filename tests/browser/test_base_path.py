@@ -1,10 +1,12 @@
 """The app served under MILESTONE_BASE_PATH loads in a real browser, websocket included."""
 import urllib.request
 
+from tests import serving
 from tests.browser.conftest import start_app, submit_login, wait_for_app
 
 
-def test_the_app_loads_under_the_base_path(live_app, page, artifacts):
+def test_the_app_loads_under_the_base_path(live_app, page, artifacts, new_user):
+    username, password = new_user("viewer")
     proc, url = start_app(live_app.database.url, base_path="/milestone-app")
     try:
         assert url.endswith("/milestone-app")
@@ -13,11 +15,10 @@ def test_the_app_loads_under_the_base_path(live_app, page, artifacts):
         page.goto(f"{url}/")
         wait_for_app(page)
         page.get_by_role("button", name="Sign in").wait_for()
-        submit_login(page, "viewer", live_app.passwords["viewer"])  # the sign-in works under the prefix too
+        submit_login(page, username, password)  # the sign-in works under the prefix too
         page.get_by_text("Revenue").first.wait_for()  # rendered over the websocket under the prefix
         assert "£" in page.inner_text("body")
         page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)  # CSP lets plotly draw
         page.screenshot(path=str(artifacts / "base-path.png"), full_page=True)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        serving.stop(proc)

@@ -3,7 +3,7 @@ from playwright.sync_api import expect
 
 from milestone.formatting import money
 from tests import oracle
-from tests.browser.conftest import sign_in, wait_for_app
+from tests.browser.conftest import after_run, focus_grid_cell, sign_in, wait_for_app
 
 
 def _card(page, label: str) -> str:
@@ -27,16 +27,24 @@ def test_dashboard_filter_and_project_show_the_database_numbers(live_app, page, 
     revenue = page.locator("[data-testid='stMetric']", has_text="Revenue").first.locator("[data-testid='stMetricValue']")
     expect(revenue).not_to_have_text(money(sum(p["revenue"] for p in all_time.values())), timeout=30_000)
     page.screenshot(path=str(artifacts / "dashboard-last-12-months.png"))
+    last_12_months = revenue.inner_text()
 
-    # select the first project in the table (a canvas grid: click its row checkbox) and open it
+    # A reload keeps the filter (it is in the URL) and the session (the cookie). It also gives a
+    # freshly drawn grid: once a grid's data has changed in place, focusing its mirrored cells no
+    # longer selects them, so the keyboard selection below needs the reload.
+    page.reload()
+    wait_for_app(page)
+    expect(revenue).to_have_text(last_12_months)
+
+    # select the first project in the table (a canvas grid; its cells are mirrored in an accessible
+    # table: focus the first row's Project cell, then Shift+Space selects the row) and open it
     grid = page.locator("[data-testid='stDataFrame']").last
     grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    first = focus_grid_cell(grid)
+    after_run(page, lambda: page.keyboard.press("Shift+Space"))
     link = page.locator("[data-testid='stPageLink'] a").first
-    link.wait_for()
-    link.click()
-    wait_for_app(page)
+    expect(link).to_contain_text(first.inner_text().strip())  # "Open the P&L of <that project>"
+    after_run(page, link.click)
     page.get_by_text("P&L by build phase").wait_for()
     project_id = page.url.split("project=")[1].split("&")[0]
     mine = all_time[project_id]

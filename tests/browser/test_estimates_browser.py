@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from milestone.formatting import money
 from tests import oracle
-from tests.browser.conftest import sign_in, wait_for_app
+from tests.browser.conftest import after_run, select_grid_cell, sign_in
 
 
 def _forecast_profit(tdb) -> str:
@@ -19,19 +19,14 @@ def test_edit_a_cell_save_and_see_the_new_forecast(live_app, page, artifacts):
     page.get_by_role("heading", name="Estimates").wait_for()
     grid = page.locator("[data-testid='stDataFrame']").first
     grid.wait_for()
-    box = grid.bounding_box()
-    # first data row, first column; then move to the Amount column (the 6th) and type over it
-    page.mouse.click(box["x"] + 60, box["y"] + 35 + 17)
-    page.wait_for_timeout(300)
-    for _ in range(5):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")  # open the cell's editor
-    page.wait_for_timeout(500)
-    page.keyboard.press("Control+A")
-    page.keyboard.type("4321.5", delay=50)
+    # the first data row's Amount cell, chosen by the column heading; Enter opens its editor
+    select_grid_cell(page, grid, "Amount (£)")
     page.keyboard.press("Enter")
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(artifacts / "estimates-edited.png"))
+    editor = page.locator("input.gdg-input")
+    expect(editor).to_be_focused()
+    editor.fill("4321.5")
+    expect(editor).to_have_value("4321.5")
+    page.keyboard.press("Enter")
     page.get_by_text("1 unsaved change").wait_for()
     page.screenshot(path=str(artifacts / "estimates-edited.png"))
     page.get_by_role("button", name="Save changes").click()
@@ -41,7 +36,6 @@ def test_edit_a_cell_save_and_see_the_new_forecast(live_app, page, artifacts):
                       a=Decimal("4321.50")) == 1
 
     # to the dashboard through the sidebar, as a person would (a reload is tested in test_login_browser)
-    page.locator("[data-testid='stSidebarNav'] a").first.click()
-    wait_for_app(page)
+    after_run(page, page.locator("[data-testid='stSidebarNav'] a").first.click)
     card = page.locator("[data-testid='stMetric']", has_text="Forecast profit").first
     expect(card.locator("[data-testid='stMetricValue']")).to_have_text(_forecast_profit(tdb), timeout=30_000)

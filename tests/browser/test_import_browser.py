@@ -1,15 +1,14 @@
 """Finance uploads a Xero CSV in the real app: a bad file is refused with its problems, a good one imports."""
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in, wait_for_app
+from tests.browser.conftest import after_run, sign_in, wait_for_app
 from tests.xero_files import line, render
 
 
 def _upload(page, name: str, data: bytes) -> None:
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-        {"name": name, "mimeType": "text/csv", "buffer": data})
-    page.wait_for_timeout(800)
-    wait_for_app(page)
+    """Choose the file; returns once the app has run with it."""
+    after_run(page, lambda: page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": data}))
 
 
 def test_upload_a_bad_file_then_a_good_one(live_app, page, artifacts):

@@ -1,30 +1,34 @@
-"""Signing in and out in a real browser, with the lock-out after five wrong passwords."""
-from tests.browser.conftest import submit_login, wait_for_app
+"""Signing in and out in a real browser, with the lock-out after five wrong passwords.
+
+Each test signs in as a user of its own (`new_user`), so locking one out or signing one out
+leaves the demo users as they were for the other tests."""
+
+from tests.browser.conftest import COOKIE_NAME, settle, sign_in_with, submit_login, wait_for_app
 
 
-def test_wrong_password_lock_out_sign_in_and_sign_out(live_app, page, artifacts):
+def test_wrong_password_lock_out_sign_in_and_sign_out(live_app, page, artifacts, new_user):
+    locked, locked_password = new_user("viewer")
+    person, password = new_user("finance")
     page.goto(live_app.url)
     wait_for_app(page)
     page.screenshot(path=str(artifacts / "login.png"))
     assert "Revenue" not in page.inner_text("body")
 
-    submit_login(page, "viewer", "wrong password")
+    submit_login(page, locked, "wrong password")
     page.get_by_text("Username or password is incorrect.").wait_for()
     for _ in range(4):
-        submit_login(page, "viewer", "wrong password")
+        submit_login(page, locked, "wrong password")  # returns once the app has handled the attempt
     page.get_by_text("locked for 15 minutes").wait_for()
-    submit_login(page, "viewer", live_app.passwords["viewer"])  # the right password, but locked
+    submit_login(page, locked, locked_password)  # the right password, but locked
     page.get_by_text("locked until").wait_for()
     page.screenshot(path=str(artifacts / "login-locked.png"))
 
-    submit_login(page, "finance", live_app.passwords["finance"])
-    page.get_by_text("Signed in as").wait_for()
+    sign_in_with(page, person, password)
     page.get_by_text("Revenue").first.wait_for()
-    wait_for_app(page)  # the cookie component reruns the script after sign-in; a click mid-rerun is lost
     page.get_by_role("button", name="Sign out").click()
-    wait_for_app(page)
-    page.get_by_role("button", name="Sign in").first.wait_for()
     page.get_by_text("You have signed out.").first.wait_for()
+    page.get_by_role("button", name="Sign in").first.wait_for()
+    settle(page)  # the cookie component deletes the cookie and reruns
     # a reload does not bring the session back
     page.reload()
     wait_for_app(page)
@@ -32,17 +36,14 @@ def test_wrong_password_lock_out_sign_in_and_sign_out(live_app, page, artifacts)
     assert "Signed in as" not in page.inner_text("body")
 
 
-def test_a_reload_keeps_the_person_signed_in(live_app, page, artifacts):
+def test_a_reload_keeps_the_person_signed_in(live_app, page, artifacts, new_user):
     """The cookie is stored by a browser component after sign-in; once it is there, a reload
     (or a new tab) signs the person in from it without the form."""
-    from milestone.ui.auth import COOKIE_NAME
-
+    person, password = new_user("admin")
     page.goto(live_app.url)
     wait_for_app(page)
-    submit_login(page, "admin", live_app.passwords["admin"])
-    page.get_by_text("Signed in as").wait_for()
-    page.wait_for_function(f"() => document.cookie.includes('{COOKIE_NAME}=')", timeout=30_000)
-    wait_for_app(page)
+    sign_in_with(page, person, password)  # waits for the cookie and the rerun after it
+    assert COOKIE_NAME in "; ".join(c["name"] for c in page.context.cookies())
     page.reload()
     wait_for_app(page)
     page.get_by_text("Signed in as").wait_for()

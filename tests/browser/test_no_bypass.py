@@ -1,4 +1,5 @@
 """A page URL opened first thing on a freshly started server still shows only the sign-in form."""
+from tests import serving
 from tests.browser.conftest import start_app, wait_for_app
 
 
@@ -13,5 +14,4 @@ def test_a_page_url_on_a_fresh_server_does_not_skip_sign_in(live_app, page, arti
         for leaked in ("Xero data as of", "Budget vs actual", "Revenue", "Signed in as", "dashboard", "estimates"):
             assert leaked not in body, leaked
     finally:
-        proc.terminate()
-        proc.wait(10)
+        serving.stop(proc)

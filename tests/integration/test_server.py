@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,14 +15,9 @@ import sqlalchemy as sa
 
 from milestone import db
 from milestone.migrate import migrate
+from tests import serving
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -35,23 +29,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def _serve(db_url: str, base_path: str = ""):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", "MILESTONE_BASE_PATH": base_path}
-    (PROJECT_ROOT / "test-artifacts").mkdir(exist_ok=True)
-    log = open(PROJECT_ROOT / "test-artifacts" / f"server-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "milestone", "serve", "--port", str(port)],
-                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}{base_path}"
-    for _ in range(300):
-        try:
-            _get(f"{url}/_stcore/health")
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not start; see test-artifacts/server-{port}.log")
+    return serving.serve(db_url, base_path)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +63,11 @@ def test_the_app_page_is_served(served):
 
 
 def test_health_cli_exits_non_zero_when_unreachable():
-    port = _free_port()
-    res = subprocess.run([sys.executable, "-m", "milestone", "health", "--url", f"http://127.0.0.1:{port}/health"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    with socket.socket() as held:  # bound but not listening: nothing (no other worker's server) answers there
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        res = subprocess.run([sys.executable, "-m", "milestone", "health", "--url", f"http://127.0.0.1:{port}/health"],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert res.returncode == 1 and "did not answer" in res.stderr
 
 
@@ -156,7 +136,7 @@ def test_no_source_or_directory_listing(served):
 def test_serve_refuses_a_default_cookie_key_outside_local_mode():
     env = {k: v for k, v in os.environ.items() if k != "MILESTONE_LOCAL"}
     env["MILESTONE_COOKIE_KEY"] = "change-me"
-    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", str(_free_port())],
+    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", str(serving.free_port())],
                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "MILESTONE_COOKIE_KEY" in res.stderr
 

@@ -24,18 +24,3 @@ def test_generated_data_covers_the_cases_accountants_check():
     assert set(data["projects"]["id"]) - set(inv["project_id"])  # projects with no revenue
     assert set(data["sync_runs"]["status"]) == {"COMPLETED", "FAILED"}
     assert len(data["projects"]) == 50 and len(inv) == 5000 and len(data["estimates"]) == 1000
-
-
-def test_seed_loads_an_empty_database_and_refuses_a_full_one(fresh_database):
-    users = seed.ensure_demo_users(fresh_database.owner)
-    assert set(users) >= {"admin", "finance", "viewer"}
-    assert seed.ensure_demo_users(fresh_database.owner) == {}
-    counts = seed.load(fresh_database.owner, 0.01, 9, ANCHOR, progress=False)
-    assert counts["invoices"] == fresh_database.scalar("SELECT count(*) FROM milestone.invoices") == 1000
-    roles = {r["username"]: r["role"] for r in fresh_database.rows("SELECT username, role FROM milestone.app_users")}
-    assert roles["admin"] == "admin" and roles["finance"] == "finance" and roles["viewer"] == "viewer"
-    try:
-        seed.load(fresh_database.owner, 0.01, 9, ANCHOR, progress=False)
-        raise AssertionError("a second seed should be refused")
-    except RuntimeError as exc:
-        assert "already has projects" in str(exc)

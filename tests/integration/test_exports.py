@@ -125,12 +125,6 @@ def test_every_export_is_logged_with_its_filters(demo):
     assert log["filters"] == {"date_from": "2026-01-01"}
 
 
-def test_file_names_say_what_and_when():
-    f = Filters(date_from=date(2026, 4, 1), date_to=date(2027, 3, 31))
-    assert exports.file_name("projects", f, "csv") == "milestone-projects-2026-04-01_2027-03-31.csv"
-    assert exports.file_name("bills", Filters(), "xlsx", today=date(2026, 11, 23)) == "milestone-bills-2026-11-23.xlsx"
-
-
 def test_the_cli_exports_and_explains_bad_dates(demo, tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "milestone", "export", *args], cwd=PROJECT_ROOT,
