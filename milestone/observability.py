@@ -53,11 +53,11 @@ DB_POOL_IN_USE.set_function(_pool_in_use)
 # ---- DB query timing, labelled by the statement's name
 
 
-def _before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+def _before(conn, cursor, statement, parameters, context, executemany):
     conn.info.setdefault("ms_query_start", []).append(time.perf_counter())
 
 
-def _after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+def _after(conn, cursor, statement, parameters, context, executemany):
     starts = conn.info.get("ms_query_start")
     if starts:
         # store statements carry their name (milestone.store._sql.stmt); anything else is "other"

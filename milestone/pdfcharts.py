@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from milestone.metrics import AGEING_BUCKETS
@@ -25,7 +27,7 @@ STYLE = {"revenue": ("0.92", "////"), "costs": ("0.45", ""), "profit": ("white",
          "budget": ("white", "xxx"), "forecast": ("0.75", "\\\\\\\\")}
 DPI = 200
 _LOCK = threading.Lock()
-_RC = {"hatch.linewidth": 0.5, "font.size": 8, "axes.titlesize": 9, "axes.titleweight": "bold",
+_RC: dict[RcKeyType, Any] = {"hatch.linewidth": 0.5, "font.size": 8, "axes.titlesize": 9, "axes.titleweight": "bold",
        "axes.titlelocation": "left", "axes.spines.top": False, "axes.spines.right": False,
        "legend.fontsize": 7, "legend.frameon": False}
 

@@ -128,7 +128,7 @@ class NewUser(BaseModel):
 
     @field_validator("email", mode="before")
     @classmethod
-    def _blank_email_is_none(cls, v):
+    def _blank_email_is_none(cls, v: object) -> object:
         return v or None
 
 
@@ -153,7 +153,7 @@ class EstimateRow(BaseModel):
 
     @field_validator("amount", mode="before")
     @classmethod
-    def _amount_text(cls, v):
+    def _amount_text(cls, v: object) -> object:
         if isinstance(v, str):
             v = v.replace(",", "").replace("£", "").strip()
         if isinstance(v, float):
@@ -180,7 +180,7 @@ class EstimateChanges(BaseModel):
         return len(self.updates) + len(self.inserts) + len(self.deletes)
 
 
-def estimate_row(values: dict, where: str) -> tuple[EstimateRow | None, list[str]]:
+def estimate_row(values: dict[str, object], where: str) -> tuple[EstimateRow | None, list[str]]:
     """Validate one grid row; `where` names it for messages ('Row 3', 'New row 1')."""
     try:
         return EstimateRow.model_validate(values), []

@@ -32,8 +32,9 @@ kind = c3.selectbox("Kind", [None, "revenue", "cost"], format_func=lambda k: "Bo
                     key="est_kind")
 period = c4.date_input("Expected between (clear for any date)", value=horizon, key="est_dates", format="DD/MM/YYYY")
 date_from, date_to = date_range(period)
-filters = Filters(clients=tuple(clients), project_ids=(project,) if project else (), date_from=date_from,
-                  date_to=date_to, owners=(user.id,) if mine else (), statuses=OPEN_STATUSES if mine else ())
+filters = Filters.model_validate({"clients": tuple(clients), "project_ids": (project,) if project else (),
+                                  "date_from": date_from, "date_to": date_to, "owners": (user.id,) if mine else (),
+                                  "statuses": OPEN_STATUSES if mine else ()})
 
 tab_edit, tab_history = st.tabs(["Edit", "History"])
 with tab_edit:

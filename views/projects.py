@@ -33,9 +33,10 @@ def project_form(key: str, current=None) -> dict | None:
         if not st.form_submit_button("Save project" if current else "Create project", type="primary"):
             return None
     try:
-        return ProjectInput(name=name, client_name=client, status=status, start_date=start, end_date=end,
-                            budget_revenue=budget_revenue.replace(",", "").replace("£", "").strip() or None,
-                            budget_cost=budget_cost.replace(",", "").replace("£", "").strip() or None).model_dump()
+        return ProjectInput.model_validate({
+            "name": name, "client_name": client, "status": status, "start_date": start, "end_date": end,
+            "budget_revenue": budget_revenue.replace(",", "").replace("£", "").strip() or None,
+            "budget_cost": budget_cost.replace(",", "").replace("£", "").strip() or None}).model_dump()
     except ValidationError as exc:
         show_problems(exc, PROJECT_LABELS)
         return None

@@ -39,7 +39,8 @@ with tab_new, st.form("users_new", clear_on_submit=True):
     role = c2.selectbox("Role", ["viewer", "finance", "admin"])
     if st.form_submit_button("Create user", type="primary"):
         try:
-            new = NewUser(username=username.lower(), display_name=display_name, email=email, role=role)
+            new = NewUser.model_validate({"username": username.lower(), "display_name": display_name,
+                                          "email": email, "role": role})
             password = auth.generate_password()
             user_service.add_user(me, new.username, new.display_name, new.role, auth.hash_password(password),
                                   new.email)

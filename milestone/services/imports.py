@@ -57,7 +57,7 @@ REQUIRED = ("ContactName", "InvoiceDate", "Total", "AmountDue", "Status")
 _DOCUMENT_FIELDS = {"contact": "ContactName", "number": "InvoiceNumber", "issue_date": "InvoiceDate",
                     "due_date": "DueDate", "total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal",
                     "amount_due": "AmountDue", "status": "Status", "currency": "Currency"}
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, str], object]  # told how far the check is (0..1) and what to say
 
 
 @dataclass

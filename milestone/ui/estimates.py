@@ -165,27 +165,27 @@ def render_history(key: str = "est_history") -> None:
     who = st.selectbox("Changed by", ["Everyone"] + sorted(set(saves["user"])), key=f"{key}_who")
     if who != "Everyone":
         saves = saves[saves["user"] == who]
-    for n, save in enumerate(saves.head(20).itertuples()):
-        at = save.changed_at.to_pydatetime()
-        title = (f"{at.astimezone():%d %b %Y %H:%M:%S} · {save.user} · "
-                 f"{save.updated} updated, {save.added} added, {save.deleted} deleted")
+    for n, save in enumerate(saves.head(20).to_dict("records")):
+        at = save["changed_at"].to_pydatetime()
+        title = (f"{at.astimezone():%d %b %Y %H:%M:%S} · {save['user']} · "
+                 f"{save['updated']} updated, {save['added']} added, {save['deleted']} deleted")
         with st.expander(title):
-            details = estimates.estimate_save_details(at, save.user)
+            details = estimates.estimate_save_details(at, save["user"])
             rows = []
-            for d in details.itertuples():
-                old, new = d.old_data or {}, d.new_data or {}
+            for d in details.to_dict("records"):
+                old, new = d["old_data"] or {}, d["new_data"] or {}
                 changed = [k for k in ("description", "amount", "date", "kind", "build_phase_id")
-                           if old.get(k) != new.get(k)] if d.operation == "UPDATE" else []
-                rows.append({"Change": d.operation.title(), "Estimate": (new or old).get("description", "")[:80],
+                           if old.get(k) != new.get(k)] if d["operation"] == "UPDATE" else []
+                rows.append({"Change": d["operation"].title(), "Estimate": (new or old).get("description", "")[:80],
                              "Before": ", ".join(f"{k}: {old.get(k)}" for k in changed) or
                                        (f"{old.get('amount')} on {old.get('date')}" if old else ""),
                              "After": ", ".join(f"{k}: {new.get(k)}" for k in changed) or
                                       (f"{new.get('amount')} on {new.get('date')}" if new else "")})
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-            if user.role == "admin" or user.username == save.user:
+            if user.role == "admin" or user.username == save["user"]:
                 if st.button("Undo this save", key=f"{key}_undo_{n}"):
                     try:
-                        result = estimates.undo_estimate_save(at, save.user, user)
+                        result = estimates.undo_estimate_save(at, save["user"], user)
                         clear_caches()
                         st.session_state.pop("estimates_editor__loaded", None)
                         st.success("Undone. " + result.summary)

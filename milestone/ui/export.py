@@ -1,6 +1,9 @@
 """Download buttons beside a table: the same export as the Export page, with the table's filters."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import streamlit as st
 
 from milestone.services import exports
@@ -18,7 +21,7 @@ def export_buttons(table: str, filters: Filters, *, key: str) -> None:
                 file_name=exports.file_name(table, filters, fmt),
                 mime="text/csv" if fmt == "csv" else
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                data=lambda fmt=fmt: exports.export_bytes(table, filters, fmt, user))
+                data=partial(exports.export_bytes, table, filters, fmt, user))
 
 
 def pdf_button(kind: str, *, key: str, filters: Filters | None = None, project_id: str | None = None,
@@ -27,11 +30,14 @@ def pdf_button(kind: str, *, key: str, filters: Filters | None = None, project_i
     from milestone.services import reports
 
     user = current_user()
+    build: Callable[[], bytes]
     if kind == "portfolio":
-        name, build = reports.portfolio_file_name(filters), lambda: reports.portfolio_pdf(filters, user)
+        portfolio = filters or Filters()
+        name, build = reports.portfolio_file_name(portfolio), partial(reports.portfolio_pdf, portfolio, user)
     else:
-        name = reports.project_file_name(project_name, project_id)
-        build = lambda: reports.project_pdf(project_id, user)  # noqa: E731
+        if project_id is None:
+            raise ValueError("a project report needs project_id")
+        name, build = reports.project_file_name(project_name, project_id), partial(reports.project_pdf, project_id, user)
     st.download_button("PDF report", icon=":material/picture_as_pdf:", key=key, width="content", file_name=name,
                        mime="application/pdf", data=build,
                        help="A printable report (A4, readable in black and white) of what this page shows.")

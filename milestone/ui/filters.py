@@ -64,8 +64,13 @@ def _apply(params: dict[str, object]) -> None:
     for key in [k for k in st.session_state if str(k).startswith("flt_")]:
         del st.session_state[key]
     st.session_state[_SESSION_COPY] = params
-    st.query_params.from_dict(params)
+    st.query_params.from_dict(_as_query(params))
     st.rerun()
+
+
+def _as_query(params: dict[str, object]) -> dict[str, str | list[str]]:
+    """Filter parameters as URL query values (text, or lists of text)."""
+    return {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v) for k, v in params.items()}
 
 
 def sidebar_filters(today: date | None = None) -> Filters:
@@ -104,9 +109,9 @@ def sidebar_filters(today: date | None = None) -> Filters:
                                         key="flt_client", placeholder="All clients")
         statuses = st.multiselect("Project status", list(PROJECT_STATUSES), key="flt_status",
                                   default=keep(init.get("status"), PROJECT_STATUSES), placeholder="All statuses")
-        phases = st.multiselect("Build phase", list(phase_names), format_func=phase_names.get, key="flt_phase",
+        phases = st.multiselect("Build phase", list(phase_names), format_func=lambda p: phase_names[p], key="flt_phase",
                                 default=keep(init.get("phase"), phase_names), placeholder="All phases")
-        owners = st.multiselect("Owner", list(owner_names), format_func=owner_names.get, key="flt_owner",
+        owners = st.multiselect("Owner", list(owner_names), format_func=lambda o: owner_names[o], key="flt_owner",
                                 default=keep(init.get("owner"), owner_names), placeholder="All owners")
         favourites_only = st.toggle("Favourite projects only", key="flt_fav", value=init.get("fav") == "1")
 
@@ -120,7 +125,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
         params["fav"] = "1"
     st.session_state[_SESSION_COPY] = params
     if params != _params_from_url():
-        st.query_params.from_dict(params)
+        st.query_params.from_dict(_as_query(params))
 
     project_ids: tuple[str, ...] = ()
     if favourites_only:
@@ -128,8 +133,9 @@ def sidebar_filters(today: date | None = None) -> Filters:
         # no favourites yet: a project id that cannot exist, so the view is honestly empty
         project_ids = favs or ("00000000-0000-0000-0000-000000000000",)
     _saved_views(params)
-    return Filters(date_from=date_from, date_to=date_to, clients=tuple(chosen_clients), statuses=tuple(statuses),
-                   phases=tuple(phases), owners=tuple(owners), project_ids=project_ids)
+    return Filters.model_validate({"date_from": date_from, "date_to": date_to, "clients": tuple(chosen_clients),
+                                   "statuses": tuple(statuses), "phases": tuple(phases), "owners": tuple(owners),
+                                   "project_ids": project_ids})
 
 
 def _saved_views(params: dict[str, object]) -> None:

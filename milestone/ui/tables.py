@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from milestone.formatting import as_text, money, pct
 from milestone.metrics import Totals
@@ -45,10 +47,10 @@ def kpi_cards(totals: Totals, previous: Totals | None = None, period_label: str 
 PAGE_ROWS = 500  # rows a table sends to the browser at once; more are paged
 
 
-def _number_columns(columns: dict[str, str]) -> dict[str, object]:
+def _number_columns(columns: dict[str, str]) -> dict[str, ColumnConfig]:
     """Money as accounting figures (1,234 and (1,234) for a loss) and margins as 12.5%, formatted
     by the browser: Python formats nothing, and sorting still works on the numbers."""
-    config: dict[str, object] = {}
+    config: dict[str, ColumnConfig] = {}
     for c, label in columns.items():
         if c in MONEY_COLUMNS:
             config[c] = st.column_config.NumberColumn(f"{label} (£)", format="accounting", step=1)
@@ -88,12 +90,11 @@ def money_table(frame: pd.DataFrame, columns: dict[str, str], height: int | None
     config = _number_columns(columns)
     if link_column:
         config[link_column] = st.column_config.LinkColumn(columns[link_column], display_text="Open ↗")
-    kwargs: dict[str, object] = dict(hide_index=True, column_config=config, width="stretch", key=key)
-    if height:
-        kwargs["height"] = height
+    rows: int | Literal["auto"] = height or "auto"
     if selectable:
-        kwargs.update(on_select="rerun", selection_mode="single-row")
-    return st.dataframe(shown, **kwargs)
+        return st.dataframe(shown, hide_index=True, column_config=config, width="stretch", key=key, height=rows,
+                            on_select="rerun", selection_mode="single-row")
+    return st.dataframe(shown, hide_index=True, column_config=config, width="stretch", key=key, height=rows)
 
 
 @st.fragment

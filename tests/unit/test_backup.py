@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from milestone import backup
+from milestone.services import backup
 
 
 def test_retention_keeps_seven_daily_and_four_weekly(tmp_path: Path):

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from milestone import exports
+from milestone.services import exports
 from milestone.validation import Filters
 
 

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from milestone import reports
+from milestone.services import reports
 from milestone.validation import Filters
 
 
