@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -65,7 +65,9 @@ def backup(directory: Path, url: str | None = None, keep_daily: int = 7, keep_we
 def prune(directory: Path, keep_daily: int = 7, keep_weekly: int = 4) -> list[Path]:
     """Keep the newest backup of each of the last `keep_daily` days and `keep_weekly` ISO weeks."""
     dumps = sorted(directory.glob("milestone-*.dump"), reverse=True)
-    keep, days, weeks = set(), [], []
+    keep: set[Path] = set()
+    days: list[date] = []
+    weeks: list[tuple[int, int]] = []
     for d in dumps:
         when = datetime.strptime(d.stem.removeprefix("milestone-"), STAMP)
         day, week = when.date(), when.isocalendar()[:2]
@@ -95,7 +97,7 @@ def restore(file: Path, url: str | None = None, force: bool = False) -> dict[str
                           "to replace its contents.")
     libpq, env = _libpq(url)
     with eng.connect() as conn:
-        old_server = conn.dialect.server_version_info < (17,)
+        old_server = (conn.dialect.server_version_info or (0,)) < (17,)
     # pg_restore 18 emits `SET transaction_timeout`, unknown before PostgreSQL 17: on older
     # servers run on past errors and accept only that one (row counts are verified below).
     cmd = [str(db._bin("pg_restore")), "--no-owner", "--dbname", libpq]

@@ -18,7 +18,7 @@ import matplotlib
 import pandas as pd
 from fpdf import FPDF
 from fpdf.enums import TableBordersLayout
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, TTFFont
 
 from milestone import metrics, pdfcharts
 from milestone.services import exports, pnl
@@ -45,7 +45,9 @@ class _Report(FPDF):
         self.set_auto_page_break(True, margin=MARGIN + 6)
         self.add_font("DejaVu", "", FONT_DIR / "DejaVuSans.ttf")
         self.add_font("DejaVu", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
-        self._glyphs = set(self.fonts["dejavu"].cmap) & set(self.fonts["dejavuB"].cmap)
+        regular, bold = self.fonts["dejavu"], self.fonts["dejavuB"]
+        assert isinstance(regular, TTFFont) and isinstance(bold, TTFFont)  # the two TrueType files added above
+        self._glyphs = set(regular.cmap) & set(bold.cmap)
         self._fallback_loaded = False
         self.set_title(title)
         self.set_creator("Milestone")

@@ -31,7 +31,7 @@ def availability() -> tuple[bool, str]:
         state = sync_requests.request_state(conn, COOLDOWN_S)
     if state.running_since:
         return False, f"A Xero sync is running (started {state.running_since.astimezone():%H:%M})."
-    if state.next_allowed_at:
+    if state.next_allowed_at and state.last_requested_at:
         return False, (f"{state.last_requested_by} asked for a sync at {state.last_requested_at.astimezone():%H:%M}; "
                        f"you can ask again at {state.next_allowed_at.astimezone():%H:%M}.")
     return True, ""
