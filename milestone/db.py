@@ -10,24 +10,29 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import random
 import subprocess
 import tempfile
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import TypeVar
 from urllib.parse import quote
 
 import psutil
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from milestone.config import settings
-from milestone.errors import DatabaseUnavailable
+from milestone.errors import Contended, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 APP_ROLE = "milestone_app"
 DB_NAME = "milestone"
@@ -222,11 +227,32 @@ UNAVAILABLE = ("The database is not answering just now. A save that was not conf
 @contextmanager
 def _plain_errors() -> Iterator[None]:
     """Turn 'cannot reach PostgreSQL' (and a statement it gave up on) into DatabaseUnavailable,
-    the domain error pages show; the original is kept as its cause for monitoring."""
+    and two writers deadlocking into Contended: the domain errors pages show. The original is
+    kept as the cause, for monitoring."""
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        if isinstance(getattr(exc, "orig", None), _CONTENDED):
+            raise Contended(CONTENDED) from exc
         raise DatabaseUnavailable(UNAVAILABLE) from exc
+
+
+_CONTENDED = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+CONTENDED = ("Someone else saved changes to the same figures at the same moment, so this save was stopped "
+             "and nothing was written. Save again.")
+
+
+def retried(action: Callable[[], T], attempts: int = 3) -> T:
+    """Run a whole write (its own transaction) again when PostgreSQL stopped it for colliding
+    with another writer (a deadlock): it wrote nothing, so running it again is safe."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Contended:
+            if attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # let the other writer finish first
+    raise AssertionError("unreachable")
 
 
 @contextmanager

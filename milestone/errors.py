@@ -21,6 +21,10 @@ class DatabaseUnavailable(MilestoneError):
     """PostgreSQL cannot be reached (or gave up on the statement); nothing was written."""
 
 
+class Contended(MilestoneError):
+    """Two writers collided (a deadlock PostgreSQL broke); this one wrote nothing and may run again."""
+
+
 class PermissionDenied(MilestoneError):
     """The signed-in user's role may not do this; nothing was written."""
 

@@ -43,11 +43,16 @@ def first_estimates(f: Filters, kind: str | None, limit: int) -> tuple[pd.DataFr
 
 
 def save_estimate_changes(changes: EstimateChanges, user: User) -> SaveResult:
-    """Save a validated batch in one transaction, all or nothing (Conflict if rows went stale)."""
+    """Save a validated batch in one transaction, all or nothing (Conflict if rows went stale).
+    A save PostgreSQL stopped for colliding with another writer is run again, up to three times."""
     may_write(user, "save estimates")
-    if changes.count:
+
+    def save() -> None:
         with db.transaction(user.username) as conn:
             estimates.save_changes(conn, changes, user.username)
+
+    if changes.count:
+        db.retried(save)
     return SaveResult(len(changes.updates), len(changes.inserts), len(changes.deletes))
 
 

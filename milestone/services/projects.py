@@ -33,15 +33,23 @@ def project_audit(project_id: str, limit: int = 200) -> pd.DataFrame:
 def create_project(user: User, values: dict[str, Any]) -> str:
     """Create a project owned by `user` from validated values (validation.ProjectInput)."""
     may_write(user, "create projects")
-    with db.transaction(user.username) as conn:
-        return projects.create_project(conn, user.id, values)
+
+    def create() -> str:
+        with db.transaction(user.username) as conn:
+            return projects.create_project(conn, user.id, values)
+
+    return db.retried(create)
 
 
 def update_project(user: User, project_id: str, version: int, values: dict[str, Any]) -> int:
     """Save validated changes if nobody changed the project since `version` (else StaleEdit)."""
     may_write(user, "edit projects")
-    with db.transaction(user.username) as conn:
-        return projects.update_project(conn, project_id, version, values)
+
+    def update() -> int:
+        with db.transaction(user.username) as conn:
+            return projects.update_project(conn, project_id, version, values)
+
+    return db.retried(update)
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,56 @@ def test_five_hundred_rows_save_in_one_batch(database, ctx):
     changes = EstimateChanges(inserts=[(None, row(pid, f"{i}.25", f"Bulk {i}")) for i in range(1, 501)])
     assert estimates.save_estimate_changes(changes, fin).added == 500
     assert oracle.metrics_table(database)[pid] == oracle.project_sums(database)[pid]
+
+
+def test_a_deadlock_between_two_writers_is_a_plain_contended_error_and_writes_nothing(fresh_database):
+    """Two transactions lock two rows in opposite orders: PostgreSQL stops one; it becomes Contended."""
+    import threading
+
+    from milestone import db
+    from milestone.errors import Contended
+
+    tdb = fresh_database
+    a = builders.project(tdb, "Deadlock A")
+    b = builders.project(tdb, "Deadlock B")
+    barrier, outcomes = threading.Barrier(2), {}
+
+    def writer(name, first, second):
+        try:
+            with db.transaction(name, tdb.app) as conn:
+                conn.exec_driver_sql("UPDATE milestone.projects SET name = name || '.' WHERE id = %s", (first,))
+                barrier.wait()
+                conn.exec_driver_sql("UPDATE milestone.projects SET name = name || '.' WHERE id = %s", (second,))
+            outcomes[name] = "committed"
+        except Contended as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=writer, args=("one", a, b)), threading.Thread(target=writer, args=("two", b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(type(v).__name__ for v in outcomes.values()) == ["Contended", "str"]
+    loser = next(v for v in outcomes.values() if isinstance(v, Contended))
+    assert "nothing was written" in str(loser)
+    names = tdb.scalar("SELECT string_agg(name, ',' ORDER BY name) FROM milestone.projects")
+    assert names == "Deadlock A.,Deadlock B."  # the winner's two updates, nothing of the loser's
+
+
+def test_a_contended_write_is_run_again_and_gives_up_after_three_tries():
+    from milestone import db
+    from milestone.errors import Contended
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise Contended("collided")
+        return "saved"
+
+    assert db.retried(flaky) == "saved" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(Contended):
+        db.retried(lambda: calls.append(1) or (_ for _ in ()).throw(Contended("always")))
+    assert len(calls) == 3
