@@ -2,7 +2,7 @@
 import streamlit as st
 
 from milestone import observability
-from milestone.ui.auth import require_user, sign_out
+from milestone.ui.auth import require_user, sign_out, sign_out_everywhere
 from milestone.ui.common import plain_when_database_down
 
 st.set_page_config(page_title="Milestone", page_icon=":bar_chart:", layout="wide")
@@ -30,6 +30,8 @@ nav = st.navigation([PAGES[name] for name in ROLE_PAGES[user.role]])
 with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}** ({user.role})")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-        sign_out("You have signed out.")
+        sign_out()
+    if st.button("Sign out everywhere", key="sign_out_everywhere", help="End your sessions in every browser"):
+        sign_out_everywhere(user)
 with observability.page_timer(nav.title), plain_when_database_down():
     nav.run()

@@ -21,7 +21,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 def token_hash(token: str | None) -> bytes | None:
     """SHA-256 of a well-formed token; None for anything else."""
-    if not token or not _TOKEN_RE.fullmatch(token):
+    if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         return None
     return hashlib.sha256(token.encode()).digest()
 
