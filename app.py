@@ -2,7 +2,7 @@
 import streamlit as st
 
 from milestone import observability
-from milestone.ui.auth import require_user, sign_out, sign_out_everywhere
+from milestone.ui.auth import require_user, sign_out
 from milestone.ui.common import plain_when_database_down
 
 st.set_page_config(page_title="Milestone", page_icon=":bar_chart:", layout="wide")
@@ -29,9 +29,7 @@ ROLE_PAGES = {
 nav = st.navigation([PAGES[name] for name in ROLE_PAGES[user.role]])
 with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}** ({user.role})")
-    if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+    if st.button("Sign out", key="sign_out", icon=":material/logout:", help="Ends your sessions in every tab and browser"):
         sign_out()
-    if st.button("Sign out everywhere", key="sign_out_everywhere", help="End your sessions in every browser"):
-        sign_out_everywhere(user)
 with observability.page_timer(nav.title), plain_when_database_down():
     nav.run()

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import html
 import ipaddress
+import re
 import secrets
 from urllib.parse import parse_qs, quote
 
@@ -139,9 +140,16 @@ button {{ margin-top: 1.25rem; padding: .55rem 1.2rem; font-size: 1rem; backgrou
 """
 
 
-def _signin_page(note: str | None = None, error: str | None = None, username: str = "",
+_NONCE_RE = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def _signin_page(request: Request, note: str | None = None, error: str | None = None, username: str = "",
                  status: int = 200, clear_session: bool = False) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(24)
+    # Keep the browser's nonce while it is well-formed: a second tab (or a stray request that
+    # lands here) must not invalidate the form already on screen.
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    if not _NONCE_RE.fullmatch(nonce):
+        nonce = secrets.token_urlsafe(24)
     notice = ""
     if note:
         notice += f'<p class="note" role="status">{html.escape(note)}</p>'
@@ -167,7 +175,7 @@ async def signin(request: Request) -> Response:
         if user is not None:
             return _to_app()
         note = MESSAGES.get(request.query_params.get("m", ""), "").format(idle=config.idle_minutes()) or None
-        return _signin_page(note, clear_session=token is not None)
+        return _signin_page(request, note, clear_session=token is not None)
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -176,16 +184,15 @@ async def signin(request: Request) -> Response:
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
     username, password = form.get("username", "")[:200], form.get("password", "")
     if not _csrf_ok(request, form.get("csrf", "")):
-        return _signin_page(error="The sign-in form expired. Try again.", username=username, status=400)
+        return _signin_page(request, error="The sign-in form expired. Try again.", username=username, status=400)
     if not username.strip() or not password:
-        return _signin_page(error="Enter your username and password.", username=username, status=400)
+        return _signin_page(request, error="Enter your username and password.", username=username, status=400)
     result = await asyncio.to_thread(users.authenticate, username, password, client_address(request.scope))
     if result.user is None:
-        return _signin_page(error=result.message, username=username, status=401)
+        return _signin_page(request, error=result.message, username=username, status=401)
     token = await asyncio.to_thread(sessions.start, result.user.username, request.headers.get("user-agent"))
     resp = _to_app()
     resp.headers.append("set-cookie", _cookie(COOKIE_NAME, token, config.session_hours() * 3600))
-    resp.headers.append("set-cookie", _cookie(CSRF_COOKIE, "", 0))
     return resp
 
 
@@ -254,7 +261,10 @@ class SessionGate:
                 return await PlainTextResponse("File too large.", status_code=413)(scope, receive, send)
             return await self.app(scope, receive, send)
         if user is None:
-            if rel.startswith("/_stcore/") or rel.startswith(("/media/", "/component/", "/app/static/")):
+            headers = dict(scope.get("headers") or [])
+            navigation = headers.get(b"sec-fetch-mode", b"navigate") == b"navigate" \
+                and b"text/html" in headers.get(b"accept", b"text/html")
+            if not navigation or rel.startswith(("/_stcore/", "/media/", "/component/", "/app/static/")):
                 return await PlainTextResponse("Sign in first.", status_code=401)(scope, receive, send)
             target = f"{base}/signin" + (f"?m={why}" if why in MESSAGES else "")
             return await RedirectResponse(target, status_code=303,

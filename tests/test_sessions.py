@@ -48,14 +48,15 @@ def test_a_forged_or_malformed_cookie_is_no_session_and_no_error(database, passw
     assert sessions.current(cookie) == (None, "absent")
 
 
-def test_sign_out_revokes_only_that_session_and_everywhere_revokes_all(database, passwords):
-    first, second = sessions.start("viewer"), sessions.start("viewer")
+def test_sign_out_ends_every_session_of_that_user_only(database, passwords):
+    first, second, other = sessions.start("viewer"), sessions.start("viewer"), sessions.start("finance")
     sessions.end(first)
     assert sessions.current(first) == (None, "revoked")
-    assert sessions.current(second)[1] == "ok"
-    users.end_sessions("viewer")  # "sign out everywhere"
-    assert sessions.current(second) == (None, "revoked")
+    assert sessions.current(second) == (None, "revoked")  # the other tab or browser too
+    assert sessions.current(other)[1] == "ok"
     assert sessions.current(sessions.start("viewer"))[1] == "ok"  # signing in again works
+    users.end_sessions("finance")  # what disabling and resets use
+    assert sessions.current(other) == (None, "revoked")
 
 
 def test_disabling_and_role_changes_reach_a_live_session_at_its_next_lookup(database, passwords):

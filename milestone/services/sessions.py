@@ -11,7 +11,7 @@ import re
 import secrets
 
 from milestone import config, db
-from milestone.store import sessions
+from milestone.store import sessions, users
 from milestone.store.users import User
 
 COOKIE_NAME = "milestone_session"
@@ -46,8 +46,14 @@ def current(token: str | None) -> tuple[User | None, str]:
 
 
 def end(token: str | None) -> None:
-    """Sign this browser out (the row is revoked: a copy of the cookie stops working too)."""
+    """Sign out: this browser's session and every other session of its user (other tabs,
+    browsers and copies of the cookie drop out at their next click)."""
     hashed = token_hash(token)
-    if hashed is not None:
-        with db.transaction(None) as conn:
-            sessions.revoke(conn, hashed)
+    if hashed is None:
+        return
+    with db.transaction(None) as conn:
+        user, _ = sessions.current(conn, hashed, config.idle_minutes())
+        sessions.revoke(conn, hashed)
+        if user is not None:
+            users.end_sessions(conn, user.username)
+            sessions.revoke_user(conn, user.username)

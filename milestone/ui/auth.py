@@ -19,7 +19,7 @@ from milestone.services import sessions, users
 from milestone.services.sessions import COOKIE_NAME
 from milestone.store.users import User
 
-__all__ = ["COOKIE_NAME", "require_user", "sign_out", "sign_out_everywhere"]
+__all__ = ["COOKIE_NAME", "require_user", "sign_out"]
 
 _NOTES = {
     "signed_out": "You have signed out.",
@@ -70,17 +70,14 @@ def _token() -> str | None:
 
 
 def sign_out(reason: str = "signed_out") -> None:
-    """Sign this browser out: revoke its session now, then let /signout clear the cookie."""
+    """Sign out everywhere: revoke this session and the user's others now (so every open tab
+    drops out at its next click), then let /signout clear this browser's cookie."""
     sessions.end(_token())
+    user = st.session_state.get("user")
+    if user is not None:  # the same, by name (also where there is no cookie: AppTest)
+        users.end_sessions(user.username)
     st.session_state.clear()
     _leave(f"{_base()}/signout?m={reason}", _NOTES.get(reason))
-
-
-def sign_out_everywhere(user: User) -> None:
-    """Revoke every session of `user` (other browsers and tabs drop out at their next click)."""
-    users.end_sessions(user.username)
-    st.session_state.clear()
-    _leave(f"{_base()}/signout?m=signed_out", _NOTES["signed_out"])
 
 
 def _change_password_form(user: User) -> None:

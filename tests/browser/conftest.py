@@ -18,7 +18,6 @@ import pytest
 
 from milestone import seed
 from milestone.config import PROJECT_ROOT
-from milestone.ui.auth import COOKIE_NAME
 from tests.conftest import _fresh_database
 
 CHROMIUM = os.environ.get("MILESTONE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -114,36 +113,39 @@ def page(browser, request):
 
 
 def wait_for_app(pg) -> None:
-    """Wait until Streamlit has finished running the script."""
-    pg.wait_for_selector("[data-testid='stApp']")
+    """Wait until Streamlit has finished running the script (or the sign-in page has loaded)."""
+    pg.wait_for_selector("[data-testid='stApp'], form[action$='/signin']")
+    if pg.locator("form[action$='/signin']").count():
+        return
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     pg.wait_for_timeout(300)
 
 
+def wait_for_sign_in_form(pg) -> None:
+    pg.wait_for_selector("form[action$='/signin'] input[name='password']")
+
+
 def submit_login(pg, username: str, password: str) -> None:
-    pg.get_by_role("textbox", name="Username").fill(username)
-    pg.get_by_role("textbox", name="Password").fill(password)
-    pg.wait_for_timeout(300)  # let the inputs register with the form before submitting
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_timeout(500)
+    """Fill the server's sign-in page and submit it; wait for whichever page comes back."""
+    wait_for_sign_in_form(pg)
+    pg.fill("input[name='username']", username)
+    pg.fill("input[name='password']", password)
+    with pg.expect_navigation():
+        pg.get_by_role("button", name="Sign in").click()
     wait_for_app(pg)
 
 
 def sign_in(pg, live: LiveApp, role: str = "admin", path: str = "") -> None:
     """Sign in through the form as the demo user named like `role`, then open `path` from the sidebar."""
     pg.goto(live.url)
-    wait_for_app(pg)
-    pg.get_by_role("button", name="Sign in").wait_for()
     submit_login(pg, role, live.passwords[role])
     try:
         pg.get_by_text("Signed in as").wait_for()
     except Exception:
         pg.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / f"sign-in-failed-{role}.png"))
         raise
-    # the cookie component stores the session cookie and then reruns the page: let that finish first
-    pg.wait_for_function(f"() => document.cookie.includes('{COOKIE_NAME}=')", timeout=30_000)
     wait_for_app(pg)
-    if path:  # within the session via the sidebar: a reload would race the cookie component storing the cookie
+    if path:
         open_page(pg, path)
 
 
