@@ -33,7 +33,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'milestone_web') THEN
         CREATE ROLE milestone_web LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
     END IF;
-    GRANT milestone_app TO milestone_web;
+    IF NOT EXISTS (SELECT 1 FROM pg_auth_members
+                   WHERE roleid = 'milestone_app'::regrole AND member = 'milestone_web'::regrole) THEN
+        GRANT milestone_app TO milestone_web;
+    END IF;
 END
 $$;
 
