@@ -153,8 +153,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config.check_all()  # a missing cookie key or a typo in any setting stops here, not on a page
     db.ensure_database()
-    problems = db.check_app_login()
-    if problems and not config.local_mode():
+    try:
+        problems = db.check_app_login()
+    except DatabaseUnavailable as exc:
+        problems = [f"its login could not be checked ({str(exc).splitlines()[0]})"]
+    except Exception as exc:  # noqa: BLE001 - e.g. the login does not exist or its password is wrong
+        problems = [f"its login could not be checked ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"]
+    if problems and config.local_mode():
+        logging.getLogger(__name__).warning("serving although %s (local mode)", "; ".join(problems))
+    elif problems:
         print("Refusing to serve: " + "; ".join(problems) + ". The app must log in as a least-privilege "
               "login (docs/operations.md, 'Database logins').", file=sys.stderr)
         return 2

@@ -120,3 +120,35 @@ def test_the_app_login_names_the_person(database, project_id):
         conn.execute(sa.text("UPDATE projects SET name = 'Renamed by Fran' WHERE id = :p"), {"p": project_id})
     assert database.scalar("SELECT user_id FROM milestone.audit_log WHERE table_name = 'projects' "
                            "AND row_id = :p ORDER BY id DESC LIMIT 1", p=project_id) == "fran"
+
+
+def test_serve_refuses_a_superuser_login_outside_local_mode(database):
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    from milestone.config import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "MILESTONE_LOCAL"}
+    env.update(DATABASE_URL=database.url, MILESTONE_APP_DATABASE_URL=database.url,  # the owner's login
+               MILESTONE_COOKIE_KEY=secrets.token_urlsafe(48))
+    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", "1"], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Refusing to serve" in res.stderr and "owns the schema" in res.stderr, res.stderr
+
+
+def test_an_external_database_needs_the_app_logins_credentials_outside_local_mode(monkeypatch):
+    from milestone import config
+
+    monkeypatch.delenv("MILESTONE_LOCAL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://owner:pw@db.example/milestone")
+    monkeypatch.delenv("MILESTONE_APP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MILESTONE_APP_DB_PASSWORD", raising=False)
+    with pytest.raises(config.ConfigError, match="MILESTONE_APP_DB_PASSWORD"):
+        config.check_app_login_settings()
+    monkeypatch.setenv("MILESTONE_APP_DB_PASSWORD", "s3cret/with@odd:chars")
+    config.check_app_login_settings()
+    url = make_url(db.app_url())
+    assert (url.username, url.password, url.host, url.database) == ("milestone_web", "s3cret/with@odd:chars",
+                                                                    "db.example", "milestone")
