@@ -246,3 +246,19 @@ def test_the_csp_allows_only_this_origins_websocket(port):
     assert connect == ["'self'", f"ws://127.0.0.1:{port}/_stcore/stream", f"wss://127.0.0.1:{port}/_stcore/stream"]
     _, headers, _, _ = Client(port).request("GET", "/signin", headers={"Host": "evil.example\"; script-src *"})
     assert re.search(r"connect-src ([^;]*)", headers["content-security-policy"]).group(1).split() == ["'self'"]
+
+
+def test_the_sign_in_route_throttles_one_address_guessing_many_usernames(fresh_database):
+    from milestone.services.users import ADDRESS_FAILURES
+
+    seed.ensure_demo_users(fresh_database.owner)
+    proc, port = _serve(fresh_database.url)
+    try:
+        c = Client(port)
+        pages = [c.sign_in(f"guess{i}", "wrong")[2] for i in range(ADDRESS_FAILURES + 2)]
+        assert all("Username or password is incorrect." in p for p in pages[:ADDRESS_FAILURES])
+        assert all("Too many failed sign-ins from this network" in p for p in pages[ADDRESS_FAILURES:])
+        assert fresh_database.scalar("SELECT count(DISTINCT address) FROM milestone.login_events") == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
