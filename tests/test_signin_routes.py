@@ -262,3 +262,26 @@ def test_the_sign_in_route_throttles_one_address_guessing_many_usernames(fresh_d
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ("expires_at = now() - interval '1 second'", "expired"),
+    ("idle_expires_at = now() - interval '1 second'", "idle"),
+    ("revoked_at = now()", "revoked"),
+])
+def test_an_expired_idle_or_revoked_session_lands_on_the_sign_in_form(database, port, change, reason):
+    import hashlib
+
+    from milestone.services import sessions
+
+    token = sessions.start("finance")
+    c = Client(port)
+    c.cookies["milestone_session"] = token
+    assert c.request("GET", "/")[0] == 200
+    database.execute(f"UPDATE milestone.sessions SET {change} WHERE token_hash = :h",
+                     h=hashlib.sha256(token.encode()).digest())
+    status, headers, _, _ = c.request("GET", "/")
+    assert status == 303 and headers["location"] == f"/signin?m={reason}"
+    status, _, page, set_cookies = c.request("GET", headers["location"])
+    assert status == 200 and 'name="password"' in page
+    assert any(sc.startswith("milestone_session=;") and "Max-Age=0" in sc for sc in set_cookies)  # cleared
