@@ -51,6 +51,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     db.ensure_database()
     applied = migrate(db.owner_engine())
     print(f"Applied {', '.join(applied)}." if applied else "Database schema is up to date.")
+    password = config.app_db_password()
+    if password and not config.app_database_url():  # rotating the app's password: docs/operations.md
+        db.set_app_login_password(db.owner_engine(), password)
+        print(f"Set the password of the {config.APP_LOGIN} login from MILESTONE_APP_DB_PASSWORD.")
     return 0
 
 
@@ -150,6 +154,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config.check_all()  # a missing cookie key or a typo in any setting stops here, not on a page
     db.ensure_database()
+    try:
+        problems = db.check_app_login()
+    except DatabaseUnavailable as exc:
+        problems = [f"its login could not be checked ({str(exc).splitlines()[0]})"]
+    except Exception as exc:  # noqa: BLE001 - e.g. the login does not exist or its password is wrong
+        problems = [f"its login could not be checked ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"]
+    if problems and config.local_mode():
+        logging.getLogger(__name__).warning("serving although %s (local mode)", "; ".join(problems))
+    elif problems:
+        print("Refusing to serve: " + "; ".join(problems) + ". The app must log in as a least-privilege "
+              "login (docs/operations.md, 'Database logins').", file=sys.stderr)
+        return 2
     return server.serve(port=args.port, address=args.address)
 
 

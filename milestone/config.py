@@ -151,6 +151,49 @@ def n8n_webhook_url() -> str | None:
     return url or None
 
 
+APP_LOGIN = "milestone_web"  # the app's database login (sql/011_security.sql creates it)
+MIN_METRICS_TOKEN_LENGTH = 24
+
+
+def app_database_url() -> str | None:
+    """MILESTONE_APP_DATABASE_URL: the app's own login, when it is not derived (see db.app_url)."""
+    url = os.environ.get("MILESTONE_APP_DATABASE_URL", "").strip() or None
+    if url and not url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise ConfigError("MILESTONE_APP_DATABASE_URL must be a postgresql:// URL, "
+                          f"got {url.split(':', 1)[0]!r}:...")
+    return url
+
+
+def app_db_password() -> str | None:
+    """MILESTONE_APP_DB_PASSWORD: the password of the milestone_web login (derived URL; `migrate`
+    sets it on the server)."""
+    return os.environ.get("MILESTONE_APP_DB_PASSWORD", "") or None
+
+
+def check_app_login_settings() -> None:
+    """Outside local mode, an external database needs the app login's credentials: the owner's
+    URL (DATABASE_URL) is for migrations only."""
+    app_database_url()
+    if settings().database_url and not local_mode() and not (app_database_url() or app_db_password()):
+        raise ConfigError(
+            "DATABASE_URL is the owner's login (migrations). Set MILESTONE_APP_DB_PASSWORD (the app then "
+            f"connects as {APP_LOGIN} to the same server) or MILESTONE_APP_DATABASE_URL; see docs/operations.md.")
+
+
+def session_hours() -> int:
+    """A session ends this many hours after sign-in, however active (MILESTONE_SESSION_HOURS, default 12)."""
+    return int(_number("MILESTONE_SESSION_HOURS", "12", 1, 24 * 30, "hours"))
+
+
+def metrics_token() -> str | None:
+    """Bearer token for /metrics and /_stcore/metrics (MILESTONE_METRICS_TOKEN). Unset: only
+    loopback clients without a proxy in between may read them."""
+    token = os.environ.get("MILESTONE_METRICS_TOKEN", "").strip()
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        raise ConfigError(f"MILESTONE_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters")
+    return token or None
+
+
 def check_all() -> None:
     """Read and validate every setting once (serve calls this): a wrong value stops the server
     with a message naming the variable, instead of failing later on a page."""
@@ -162,3 +205,6 @@ def check_all() -> None:
     sentry_dsn()
     log_level()
     n8n_webhook_url()
+    check_app_login_settings()
+    session_hours()
+    metrics_token()

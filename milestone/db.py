@@ -28,7 +28,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from milestone.config import settings
+from milestone import config
+from milestone.config import APP_LOGIN, settings
 from milestone.errors import Contended, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,21 @@ def database_url() -> str:
     return embedded_server().url()
 
 
+def app_url(owner_url: str | None = None) -> str:
+    """The URL of the app's own login (milestone_web: a member of milestone_app, not of the owner).
+
+    MILESTONE_APP_DATABASE_URL when set; else the owner's URL with the login swapped for
+    milestone_web and the password from MILESTONE_APP_DB_PASSWORD (none: the embedded server's
+    trust socket, or a server that trusts the host, like CI's).
+    """
+    explicit = config.app_database_url()
+    if explicit:
+        url = make_url(explicit.replace("postgres://", "postgresql://", 1))
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    url = make_url(owner_url or database_url())
+    return url.set(username=APP_LOGIN, password=config.app_db_password()).render_as_string(hide_password=False)
+
+
 def ensure_database() -> None:
     """Start the embedded server when it is the one in use (CLI commands call this)."""
     if settings().embedded:
@@ -190,16 +206,15 @@ def ensure_database() -> None:
 
 
 def make_engine(url: str | None = None, *, app_role: bool = True, pool_size: int = 5) -> Engine:
-    """An engine whose connections act as `milestone_app` (least privilege) unless app_role=False.
+    """An engine that logs in as the app's login (least privilege; `url` names the server and
+    database, its owner login is swapped for the app's), or as the owner with app_role=False.
 
     pool_pre_ping replaces connections that died with the server, so the app recovers by
     itself once PostgreSQL is back.
     """
     options = "-c search_path=milestone,public -c statement_timeout=60000"
-    if app_role:
-        options += f" -c role={APP_ROLE}"
     return sa.create_engine(
-        url or database_url(),
+        app_url(url) if app_role else (url or database_url()),
         pool_size=pool_size,
         max_overflow=5,
         pool_pre_ping=True,
@@ -212,6 +227,35 @@ def make_engine(url: str | None = None, *, app_role: bool = True, pool_size: int
 def engine() -> Engine:
     """The process-wide application engine (Streamlit wraps it in st.cache_resource)."""
     return make_engine()
+
+
+class UnsafeLogin(RuntimeError):
+    """The app's login could do more than the app needs (serve refuses to start)."""
+
+
+def check_app_login(eng: Engine | None = None) -> list[str]:
+    """What is wrong with the app's login: a superuser, the schema owner (or a member of it).
+    Empty when it is a least-privilege login."""
+    with (eng or engine()).connect() as conn:
+        row = conn.execute(sa.text("""
+            SELECT session_user AS login, r.rolsuper AS superuser,
+                   coalesce(pg_has_role(session_user, n.nspowner, 'MEMBER'), false) AS owner
+            FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = 'milestone'
+            WHERE r.rolname = session_user""")).mappings().one()
+    problems = []
+    if row["superuser"]:
+        problems.append(f"the app's login {row['login']} is a superuser")
+    if row["owner"]:
+        problems.append(f"the app's login {row['login']} owns the schema (or is a member of its owner)")
+    return problems
+
+
+def set_app_login_password(eng: Engine, password: str) -> None:
+    """Give milestone_web its password (the owner needs CREATEROLE or to be a superuser)."""
+    with eng.begin() as conn:
+        sql = conn.scalar(sa.text("SELECT format('ALTER ROLE %I PASSWORD %L', :r, :p)"),
+                          {"r": APP_LOGIN, "p": password})
+        conn.execute(sa.text(sql))
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from milestone import db, observability
+from milestone import db, observability, signin
 from milestone.config import PROJECT_ROOT
 from milestone.observability import ACTIVE_SESSIONS, HTTP_DURATION, HTTP_REQUESTS
 
@@ -71,7 +72,7 @@ class RequestMetrics:
 def _route_label(path: str) -> str:
     """A bounded label set: known endpoints by name, everything else grouped."""
     rel = path[len(base_path()):] if path.startswith(base_path()) else path
-    for known in ("/health", "/metrics", "/_stcore/stream", "/_stcore/health"):
+    for known in ("/health", "/metrics", "/signin", "/signout", "/_stcore/stream", "/_stcore/health"):
         if rel == known:
             return known
     for prefix in ("/static/", "/_stcore/", "/media/", "/component/"):
@@ -81,13 +82,25 @@ def _route_label(path: str) -> str:
 
 
 # Streamlit's frontend needs inline styles, eval-free scripts from self, data:/blob: images
-# (plotly exports, media) and a websocket back to the same origin.
+# (plotly exports, media) and a websocket back to the same origin: connect-src is 'self' plus
+# that one websocket URL (ws/wss of the request's own host under the base path), never any host.
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'{ws}; "
        "worker-src 'self' blob:; frame-src 'self'; frame-ancestors 'self'; "
        "object-src 'none'; base-uri 'self'; form-action 'self'")
+_HOST_RE = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def csp_for(host: str) -> str:
+    """The CSP of a response to a request for `host` (its Host header; anything odd gets no ws URL)."""
+    ws = ""
+    if _HOST_RE.fullmatch(host or ""):
+        stream = f"{host}{base_path()}/_stcore/stream"
+        ws = f" ws://{stream} wss://{stream}"
+    return CSP.format(ws=ws)
+
+
 SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"SAMEORIGIN"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -111,7 +124,8 @@ class SecurityHeaders:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [h for h in SECURITY_HEADERS + ([HSTS] if https else []) if h[0] not in present]
+                csp = (b"content-security-policy", csp_for(headers_in.get(b"host", b"").decode("latin-1")).encode())
+                extra = [h for h in [csp] + SECURITY_HEADERS + ([HSTS] if https else []) if h[0] not in present]
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
             await send(message)
 
@@ -135,9 +149,15 @@ def create_app():
     # One upload limit: the Import page's uploader, this server and the proxy (deploy/Caddyfile)
     # all take MILESTONE_IMPORT_MAX_MB (.streamlit/config.toml holds its default for other runners).
     config.set_option("server.maxUploadSize", settings.import_max_mb())
-    routes = [Route(f"{base}/health", health), Route(f"{base}/metrics", metrics)]
-    return st.App(str(PROJECT_ROOT / "app.py"), routes=routes,
-                  middleware=[Middleware(SecurityHeaders), Middleware(RequestMetrics)], on_script_error=observability.report_error)
+    # Nobody sees a stack trace: errors go to the log and monitoring (on_script_error).
+    config.set_option("client.showErrorDetails", "none")
+    routes = [Route(f"{base}/health", health), Route(f"{base}/metrics", metrics),
+              Route(f"{base}/signin", signin.signin, methods=["GET", "POST"]),
+              Route(f"{base}/signout", signin.signout, methods=["GET", "POST"])]
+    # Outermost first: headers on every answer (the gate's too), metrics, then the session gate.
+    middleware = [Middleware(SecurityHeaders), Middleware(RequestMetrics), Middleware(signin.SessionGate)]
+    return st.App(str(PROJECT_ROOT / "app.py"), routes=routes, middleware=middleware,
+                  on_script_error=observability.report_error)
 
 
 def serve(port: int = 8501, address: str = "127.0.0.1") -> int:

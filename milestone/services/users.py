@@ -7,11 +7,12 @@ import pandas as pd
 
 from milestone import auth, db
 from milestone.services.access import ADMIN, require_role
-from milestone.store import users
+from milestone.store import sessions, users
 from milestone.store.users import User
 
 LOCK_AFTER_FAILURES = 5
 LOCK_WINDOW_MINUTES = 15
+ADDRESS_FAILURES = 20  # wrong passwords from one client address, any usernames, per window
 WRONG = "Username or password is incorrect."
 
 
@@ -26,21 +27,29 @@ def get_user(username: str) -> User | None:
         return users.get_user(conn, username)
 
 
-def authenticate(username: str, password: str) -> LoginResult:
+def authenticate(username: str, password: str, address: str | None = None) -> LoginResult:
     """Check a sign-in attempt, throttled in the database (so it holds across tabs and restarts).
 
     The messages never reveal whether a username exists: an unknown name is treated exactly
-    like a wrong password, including the lock-out after five attempts.
+    like a wrong password, including the lock-out after five attempts. Counting and checking
+    happen under one transaction-scoped advisory lock per username (and per client address,
+    taken first), so parallel attempts queue and at most five passwords are ever checked.
     """
-    name = username.strip().lower()
+    name = username.strip().lower()[:64]
     if "\x00" in name or "\x00" in password:  # no account has one; PostgreSQL cannot even look it up
         auth.check_password(password.replace("\x00", ""), None)  # the same cost as any wrong password
         return LoginResult(None, WRONG)
     with db.transaction(None) as conn:
+        if address:
+            users.lock_attempts(conn, "address:" + address)
+        users.lock_attempts(conn, "user:" + name)
         until = users.locked_until(conn, name, LOCK_AFTER_FAILURES, LOCK_WINDOW_MINUTES)
         row = users.credentials(conn, name)
         message: str | None
-        if until is not None:
+        if address and users.address_failures(conn, address, LOCK_WINDOW_MINUTES) >= ADDRESS_FAILURES:
+            reason, message = "throttled", ("Too many failed sign-ins from this network. "
+                                            f"Try again in {LOCK_WINDOW_MINUTES} minutes.")
+        elif until is not None:
             reason, message = "locked", (f"Too many failed sign-ins: this account is locked until "
                                          f"{until.astimezone():%H:%M}. Try again then, or ask an admin.")
         elif not auth.check_password(password, row.password_hash if row else None):  # same cost either way
@@ -49,7 +58,7 @@ def authenticate(username: str, password: str) -> LoginResult:
             reason, message = "disabled", WRONG
         else:
             reason, message = "ok", None
-        users.record_login(conn, name, reason == "ok", reason)
+        users.record_login(conn, name, reason == "ok", reason, address)
         if reason == "bad_password" and users.locked_until(conn, name, LOCK_AFTER_FAILURES,
                                                            LOCK_WINDOW_MINUTES) is not None:
             message = (f"Too many failed sign-ins: this account is locked for {LOCK_WINDOW_MINUTES} minutes. "
@@ -93,11 +102,7 @@ def end_sessions(username: str) -> None:
     """Sign `username` out everywhere (every cookie issued until now stops working)."""
     with db.transaction(username) as conn:
         users.end_sessions(conn, username)
-
-
-def session_still_valid(username: str, issued_at: float) -> bool:
-    with db.snapshot() as conn:
-        return users.session_still_valid(conn, username, issued_at)
+        sessions.revoke_user(conn, username)
 
 
 def list_users() -> pd.DataFrame:

@@ -62,9 +62,24 @@ def credentials(conn: Connection, username: str) -> Row | None:
                         {"u": username}).first()
 
 
-def record_login(conn: Connection, username: str, success: bool, reason: str) -> None:
-    conn.execute(stmt("users.record_login", "INSERT INTO login_events (username, success, reason) VALUES (:u, :s, :r)"),
-                 {"u": username[:64], "s": success, "r": reason})
+def record_login(conn: Connection, username: str, success: bool, reason: str, address: str | None = None) -> None:
+    conn.execute(stmt("users.record_login", """
+        INSERT INTO login_events (username, success, reason, address) VALUES (:u, :s, :r, :a)"""),
+                 {"u": username[:64], "s": success, "r": reason, "a": address})
+
+
+def lock_attempts(conn: Connection, key: str) -> None:
+    """Serialise sign-in attempts for one username or address until this transaction ends."""
+    conn.execute(stmt("users.lock_attempts", "SELECT pg_advisory_xact_lock(hashtextextended(:k, 16))"),
+                 {"k": "milestone.signin:" + key})
+
+
+def address_failures(conn: Connection, address: str, window_minutes: int) -> int:
+    """Wrong passwords (and refused attempts) from one client address in the window."""
+    return int(conn.scalar(stmt("users.address_failures", """
+        SELECT count(*) FROM login_events
+        WHERE address = :a AND NOT success AND at > now() - make_interval(mins => :w)"""),
+        {"a": address, "w": window_minutes}))
 
 
 def recent_logins(conn: Connection, limit: int) -> pd.DataFrame:
@@ -116,8 +131,3 @@ def end_sessions(conn: Connection, username: str) -> None:
     conn.execute(stmt("users.end_sessions", "UPDATE app_users SET sessions_valid_after = now() WHERE username = :u"),
                  {"u": username})
 
-
-def session_still_valid(conn: Connection, username: str, issued_at: float) -> bool:
-    return bool(conn.scalar(stmt("users.session_still_valid", """
-        SELECT sessions_valid_after < to_timestamp(:t) AND NOT disabled FROM app_users WHERE username = :u"""),
-        {"u": username, "t": issued_at}))

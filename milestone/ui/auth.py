@@ -1,89 +1,84 @@
-"""Sign-in, sign-out, first-login password change and idle expiry.
+"""The sign-in gate of every page: the server-side session named by the HttpOnly cookie.
 
-Passwords are checked against app_users (bcrypt) with the lock-out counted in the database
-(users.authenticate). streamlit-authenticator's cookie controller keeps a signed JWT in
-the browser so a reload does not sign the person out. The cookie lives as long as the idle
-timeout and is renewed while the person is active; signing out (or being disabled or reset)
-invalidates every cookie issued before that moment, in the database.
+Signing in happens on the server's own /signin route (milestone/signin.py), which sets the
+cookie; a Streamlit script cannot. On every run the page reads the cookie through
+`st.context.cookies` and looks the session up in the database (one indexed query that also
+re-reads the account), so a sign-out, "sign out everywhere", a disabled account, a role change
+or a password reset takes effect in every open tab at its next click. Without a live session the
+page draws nothing but a link to the sign-in page and sends the browser there.
 """
 from __future__ import annotations
 
-import time
+import html
+import json
 
 import streamlit as st
 
 from milestone import auth, config
 from milestone.formatting import as_text
-from milestone.services import users
+from milestone.services import sessions, users
+from milestone.services.sessions import COOKIE_NAME
 from milestone.store.users import User
 
-COOKIE_NAME = "milestone_auth"
-_RENEW_EVERY_S = 300
-_RUN_CONTROLLER = "_cookie_controller"
+__all__ = ["COOKIE_NAME", "require_user", "sign_out"]
+
+_NOTES = {
+    "signed_out": "You have signed out.",
+    "idle": "You were signed out after {idle} minutes without activity.",
+    "expired": "Your session has ended.",
+    "revoked": "You were signed out.",
+    "disabled": "You were signed out.",
+}
 
 
-def _cookies():
-    """The cookie controller of this run (its browser component may be drawn once per run)."""
-    from streamlit_authenticator.controllers import CookieController
-
-    st.session_state.setdefault("logout", False)  # the controller reads this key
-    ctrl = CookieController(COOKIE_NAME, config.cookie_key(), config.idle_minutes() / (24 * 60))
-    st.session_state[_RUN_CONTROLLER] = ctrl
-    return ctrl
+def _base() -> str:
+    return config.settings().base_path.rstrip("/")
 
 
-def _set_cookie(ctrl, username: str) -> None:
-    st.session_state["username"] = username  # the controller signs this name
-    ctrl.set_cookie()
-    st.session_state["cookie_renewed"] = time.time()
+def _in_apptest() -> bool:
+    """True only under streamlit.testing's AppTest, whose runtime is a mock. The running server
+    never has one, so the test seam below cannot be reached in production."""
+    from unittest.mock import NonCallableMock
+
+    from streamlit.runtime import Runtime
+
+    return isinstance(getattr(Runtime, "_instance", None), NonCallableMock)
 
 
-def sign_out(message: str | None = None) -> None:
-    """End the session here and everywhere, then show the sign-in form (stops the script)."""
-    user = st.session_state.get("user")
-    if user:
-        users.end_sessions(user.username)
-    ctrl = st.session_state.get(_RUN_CONTROLLER)
-    for key in list(st.session_state):
-        del st.session_state[key]
-    st.session_state["logout"] = True
-    # kept until the next sign-in: the cookie component's reply reruns the script
-    st.session_state["signed_out_message"] = message
-    if ctrl is not None:
-        ctrl.delete_cookie()
+def _no_page() -> None:
+    """The only page registered before sign-in: it draws nothing itself."""
+
+
+def _leave(target: str, note: str | None) -> None:
+    """Draw only a note and a link, send the browser to `target`, and stop the script."""
     st.navigation([st.Page(_no_page, title="Sign in", url_path="signin", default=True)], position="hidden")
-    _login_form(ctrl, message)
+    st.title("Milestone")
+    if note:
+        st.info(note)
+    st.markdown(f'<a href="{html.escape(target)}" target="_self">Sign in</a>', unsafe_allow_html=True)
+    if not _in_apptest():
+        st.html(f"<script>window.location.replace({json.dumps(target)});</script>", unsafe_allow_javascript=True)
     st.stop()
 
 
-def _login_form(ctrl, note: str | None = None) -> User | None:
-    """Draw the sign-in form; on success start the session and return the user."""
-    box = st.empty()
-    note = note or st.session_state.get("signed_out_message")
-    with box.container():
-        st.title("Milestone")
-        st.caption("Project P&L for the practice. Sign in to continue.")
-        if note:
-            st.info(note)
-        with st.form("login"):
-            username = st.text_input("Username", autocomplete="username")
-            password = st.text_input("Password", type="password", autocomplete="current-password")
-            submitted = st.form_submit_button("Sign in", type="primary")
-        if not submitted:
-            return None
-        if not username.strip() or not password:
-            st.error("Enter your username and password.")
-            return None
-        result = users.authenticate(username, password)
-        if result.user is None:
-            st.error(result.message)
-            return None
-    box.empty()
-    st.session_state.pop("signed_out_message", None)
-    st.session_state.update(user=result.user, last_seen=time.time(), logout=False)
-    if ctrl is not None:
-        _set_cookie(ctrl, result.user.username)
-    return result.user
+def _token() -> str | None:
+    if _in_apptest():
+        return None
+    try:
+        return st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no request context (AppTest): no cookie
+        return None
+
+
+def sign_out(reason: str = "signed_out") -> None:
+    """Sign out everywhere: revoke this session and the user's others now (so every open tab
+    drops out at its next click), then let /signout clear this browser's cookie."""
+    sessions.end(_token())
+    user = st.session_state.get("user")
+    if user is not None:  # the same, by name (also where there is no cookie: AppTest)
+        users.end_sessions(user.username)
+    st.session_state.clear()
+    _leave(f"{_base()}/signout?m={reason}", _NOTES.get(reason))
 
 
 def _change_password_form(user: User) -> None:
@@ -101,54 +96,24 @@ def _change_password_form(user: User) -> None:
         st.error("The password " + "; ".join(problems) + ".")
         return
     users.set_password(user, user.username, auth.hash_password(first), must_change=False)
-    st.session_state["user"] = users.get_user(user.username)
     st.rerun()
 
 
-def _no_page() -> None:
-    """The sign-in 'page' draws nothing itself: require_user draws the form."""
-
-
-def _from_cookie(ctrl) -> User | None:
-    token = ctrl.get_cookie()
-    if not token or not token.get("username"):
-        return None
-    issued_at = token["exp_date"] - config.idle_minutes() * 60
-    if not users.session_still_valid(token["username"], issued_at):
-        return None
-    return users.get_user(token["username"])
-
-
 def require_user() -> User:
-    """Return the signed-in user, or draw the sign-in form and stop the script."""
-    try:
-        ctrl = _cookies()
-    except config.ConfigError as exc:
-        st.error(f"Milestone is not configured safely: {exc}")
-        st.stop()
-    user = st.session_state.get("user")
+    """Return the signed-in user, or send the browser to the sign-in page and stop the script."""
+    if _in_apptest() and st.session_state.get("user") is not None:
+        # tests/apptest.py `app_as`: the account is still re-read, as a session lookup would.
+        user, why = users.get_user(st.session_state["user"].username), "disabled"
+        if user is not None and user.disabled:
+            user = None
+    else:
+        user, why = sessions.current(_token())
     if user is None:
-        user = _from_cookie(ctrl)
-        if user:
-            st.session_state.update(user=user, last_seen=time.time(), cookie_renewed=time.time())
-    if user is None:
-        # Register only a hidden sign-in page, so the sidebar lists nothing before sign-in
-        # (the page scripts live in views/, which Streamlit never registers by itself).
-        st.navigation([st.Page(_no_page, title="Sign in", url_path="signin", default=True)], position="hidden")
-        user = _login_form(ctrl)
-        if user is None:
-            st.stop()
-
-    if time.time() - st.session_state.get("last_seen", time.time()) > config.idle_minutes() * 60:
-        sign_out(f"You were signed out after {config.idle_minutes()} minutes without activity.")
-    # Re-read the account on every run: a disabled user or a changed role takes effect at once.
-    fresh = users.get_user(user.username)
-    if fresh is None or fresh.disabled:
-        sign_out("Your account is disabled. Ask an admin.")
-    st.session_state.update(user=fresh, last_seen=time.time())
-    if "cookie_renewed" in st.session_state and time.time() - st.session_state["cookie_renewed"] > _RENEW_EVERY_S:
-        _set_cookie(ctrl, fresh.username)
-    if fresh.must_change_password:
-        _change_password_form(fresh)
+        st.session_state.clear()
+        note = _NOTES.get(why, "").format(idle=config.idle_minutes()) or None
+        _leave(f"{_base()}/signin" + (f"?m={why}" if why in _NOTES else ""), note)
+    st.session_state["user"] = user
+    if user.must_change_password:
+        _change_password_form(user)
         st.stop()
-    return fresh
+    return user

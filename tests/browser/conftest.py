@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, expect
 
 from milestone import auth, seed
-from milestone.ui.auth import COOKIE_NAME
 from tests import serving
 from tests.conftest import _fresh_database
 
@@ -149,10 +148,20 @@ _TRACK_RUNS = """() => {
 }"""
 
 
+SIGN_IN_FORM = "form[action$='/signin']"
+
+
 def wait_for_app(pg: Page) -> None:
-    """Wait until Streamlit is connected and no script run is going on."""
-    pg.wait_for_selector("[data-testid='stApp']")
+    """Wait until Streamlit is connected and no script run is going on (or the server's own
+    sign-in page has loaded: it is plain HTML, not Streamlit)."""
+    pg.wait_for_selector(f"[data-testid='stApp'], {SIGN_IN_FORM}")
+    if pg.locator(SIGN_IN_FORM).count():
+        return
     pg.wait_for_function(_IDLE, timeout=RUN_TIMEOUT_MS)
+
+
+def wait_for_sign_in_form(pg: Page) -> None:
+    pg.wait_for_selector(f"{SIGN_IN_FORM} input[name='password']")
 
 
 def _starts(pg: Page) -> int:
@@ -170,7 +179,7 @@ def after_run(pg: Page, action: Callable[[], object]) -> None:
 
 def settle(pg: Page, quiet_ms: int = 1500) -> None:
     """Wait until the app is idle and has not started a run for `quiet_ms`: for reruns that nothing
-    on the page announces (the cookie component's, after sign-in)."""
+    on the page announces."""
     _starts(pg)
     pg.wait_for_function(
         f"() => ({_IDLE})() && performance.now() - window.__msRuns.lastChange > {quiet_ms}", timeout=RUN_TIMEOUT_MS
@@ -178,31 +187,25 @@ def settle(pg: Page, quiet_ms: int = 1500) -> None:
 
 
 def submit_login(pg: Page, username: str, password: str) -> None:
-    """Fill in the sign-in form and submit it; returns once the app has handled the submission."""
-    user_box = pg.get_by_role("textbox", name="Username")
-    password_box = pg.get_by_role("textbox", name="Password")
-    user_box.fill(username)
-    password_box.fill(password)
-    expect(user_box).to_have_value(username)
-    expect(password_box).to_have_value(password)
-    after_run(pg, pg.get_by_role("button", name="Sign in").click)
+    """Fill the server's sign-in page and submit it; returns once whichever page comes back is ready."""
+    wait_for_sign_in_form(pg)
+    pg.fill("input[name='username']", username)
+    pg.fill("input[name='password']", password)
+    with pg.expect_navigation():
+        pg.get_by_role("button", name="Sign in").click()
+    wait_for_app(pg)
 
 
 def sign_in_with(pg: Page, username: str, password: str) -> None:
-    """Sign in through the form and wait until the session cookie is stored: the cookie component
-    stores it and then makes the script run again (or restarts the run under way); a click during
-    that run could be lost."""
+    """Sign in through the server's form and wait until the app has drawn its first page."""
     submit_login(pg, username, password)
     pg.get_by_text("Signed in as").wait_for()
-    pg.wait_for_function(f"() => document.cookie.includes('{COOKIE_NAME}=')", timeout=RUN_TIMEOUT_MS)
     settle(pg)
 
 
 def sign_in(pg: Page, live: LiveApp, role: str = "admin", path: str = "") -> None:
     """Sign in through the form as the demo user named like `role`, then open `path` from the sidebar."""
     pg.goto(live.url)
-    wait_for_app(pg)
-    pg.get_by_role("button", name="Sign in").wait_for()
     sign_in_with(pg, role, live.passwords[role])
     if path:  # within the session via the sidebar, as a person would
         open_page(pg, path)

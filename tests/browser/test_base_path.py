@@ -12,6 +12,8 @@ def test_the_app_loads_under_the_base_path(live_app, page, artifacts, new_user):
         assert url.endswith("/milestone-app")
         with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
             assert r.status == 200
+        violations = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(f"{url}/")
         wait_for_app(page)
         page.get_by_role("button", name="Sign in").wait_for()
@@ -20,5 +22,8 @@ def test_the_app_loads_under_the_base_path(live_app, page, artifacts, new_user):
         assert "£" in page.inner_text("body")
         page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)  # CSP lets plotly draw
         page.screenshot(path=str(artifacts / "base-path.png"), full_page=True)
+        assert not violations, violations  # connect-src 'self' + this origin's websocket is enough
+        cookie = [c for c in page.context.cookies() if c["name"] == "milestone_session"][0]
+        assert cookie["path"] == "/milestone-app" and cookie["httpOnly"]
     finally:
         serving.stop(proc)

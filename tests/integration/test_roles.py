@@ -52,9 +52,10 @@ def test_the_app_role_still_writes_audit_rows_through_the_trigger(database, proj
     assert database.scalar("SELECT count(*) FROM milestone.audit_log") == before + 1
 
 
-def test_the_app_engine_acts_as_milestone_app(database):
+def test_the_app_engine_logs_in_as_the_app_login_with_milestone_app_rights(database):
     with database.app.connect() as conn:
-        assert conn.scalar(sa.text("SELECT current_user")) == "milestone_app"
+        assert conn.scalar(sa.text("SELECT session_user")) == "milestone_web"
+        assert conn.scalar(sa.text("SELECT pg_has_role('milestone_app', 'MEMBER')"))
 
 
 @pytest.mark.parametrize("sql", [
