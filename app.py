@@ -1,4 +1,5 @@
 """Milestone: the entry point. Page registry, sign-in gate and the shared sidebar."""
+
 import streamlit as st
 
 from milestone import observability
@@ -29,7 +30,9 @@ ROLE_PAGES = {
 nav = st.navigation([PAGES[name] for name in ROLE_PAGES[user.role]])
 with st.sidebar:
     st.caption(f"Signed in as **{user.display_name}** ({user.role})")
-    if st.button("Sign out", key="sign_out", icon=":material/logout:", help="Ends your sessions in every tab and browser"):
+    if st.button(
+        "Sign out", key="sign_out", icon=":material/logout:", help="Ends your sessions in every tab and browser"
+    ):
         sign_out()
 with observability.page_timer(nav.title), plain_when_database_down():
     nav.run()

@@ -3,6 +3,7 @@ time and peak memory of this process.
 
     .venv/bin/python -m bench.bench_export --scale 1
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ runs, per page and, for the dashboard and projects pages, per period preset.
     python bench/bench_pages.py --scale 1            # a private database seeded at scale 1
     python bench/bench_pages.py --scale 10 --profile # also a wall-clock profile of one warm dashboard rerun
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,12 @@ from streamlit.testing.v1 import AppTest
 from milestone.config import PROJECT_ROOT
 from milestone.services import users
 
-PAGES = {"Dashboard": "views/dashboard.py", "Projects": "views/projects.py", "Estimates": "views/estimates.py",
-         "Project P&L": "views/project.py"}
+PAGES = {
+    "Dashboard": "views/dashboard.py",
+    "Projects": "views/projects.py",
+    "Estimates": "views/estimates.py",
+    "Project P&L": "views/project.py",
+}
 PRESETS = ("All time", "This financial year", "Last 12 months")
 
 

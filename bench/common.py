@@ -1,12 +1,13 @@
 """A private embedded PostgreSQL for a benchmark: started, migrated and seeded, then removed."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy.engine import Engine
 

@@ -1,4 +1,5 @@
 """Passwords: bcrypt hashing and the minimum policy (the login flow itself is in milestone/ui)."""
+
 from __future__ import annotations
 
 import secrets
@@ -30,8 +31,9 @@ def password_problems(password: str, username: str) -> list[str]:
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password.encode()) > MAX_PASSWORD_BYTES:
-        problems.append(f"must be at most {MAX_PASSWORD_BYTES} bytes (72 plain letters; accents and emoji count "
-                        "as two to four)")
+        problems.append(
+            f"must be at most {MAX_PASSWORD_BYTES} bytes (72 plain letters; accents and emoji count as two to four)"
+        )
     if username and password.strip().lower() == username.strip().lower():
         problems.append("must not be the username")
     return problems

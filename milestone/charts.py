@@ -3,6 +3,7 @@
 One colour map for every chart, so revenue, costs and profit look the same everywhere.
 Money arrives as Decimal and becomes float only here, for drawing; hovers show exact pounds.
 """
+
 from __future__ import annotations
 
 import html
@@ -12,8 +13,16 @@ import plotly.graph_objects as go
 
 from milestone.metrics import AGEING_BUCKETS
 
-COLOURS = {"revenue": "#2E7D32", "costs": "#C62828", "profit": "#1565C0", "forecast": "#90A4AE",
-           "loss": "#C62828", "gain": "#2E7D32", "budget": "#9E9E9E", "over": "#E65100"}
+COLOURS = {
+    "revenue": "#2E7D32",
+    "costs": "#C62828",
+    "profit": "#1565C0",
+    "forecast": "#90A4AE",
+    "loss": "#C62828",
+    "gain": "#2E7D32",
+    "budget": "#9E9E9E",
+    "over": "#E65100",
+}
 STATUS_COLOURS = {"Planning": "#90A4AE", "In Progress": "#1565C0", "Completed": "#2E7D32", "On Hold": "#F9A825"}
 AGEING_COLOURS = ["#2E7D32", "#9E9D24", "#F9A825", "#EF6C00", "#C62828"]
 MONEY_HOVER = "%{fullData.name}: £%{y:,.2f}<extra></extra>"
@@ -31,9 +40,13 @@ def _labels(values) -> list[str]:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380, money_axis: str = "y") -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=height,
-                      margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+    fig.update_layout(
+        title=dict(text=title, x=0, font=dict(size=16)),
+        height=height,
+        margin=dict(l=10, r=10, t=60, b=10),
+        template="plotly_white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    )
     axis = dict(tickprefix="£", tickformat=",.0f", separatethousands=True)
     fig.update_yaxes(**axis) if money_axis == "y" else fig.update_xaxes(**axis)
     return fig
@@ -55,12 +68,20 @@ def monthly_revenue_costs(monthly: pd.DataFrame) -> go.Figure:
     m = monthly.sort_values("month")
     x = pd.to_datetime(m["month"])
     rev, cost = _f(m["revenue"]), _f(m["costs"])
-    fig = go.Figure([
-        go.Bar(x=x, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
-        go.Bar(x=x, y=cost, name="Costs", marker_color=COLOURS["costs"], hovertemplate=MONEY_HOVER),
-        go.Scatter(x=x, y=[r - c for r, c in zip(rev, cost)], name="Profit", mode="lines+markers",
-                   line=dict(color=COLOURS["profit"], width=3), hovertemplate=MONEY_HOVER),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(x=x, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
+            go.Bar(x=x, y=cost, name="Costs", marker_color=COLOURS["costs"], hovertemplate=MONEY_HOVER),
+            go.Scatter(
+                x=x,
+                y=[r - c for r, c in zip(rev, cost, strict=True)],
+                name="Profit",
+                mode="lines+markers",
+                line=dict(color=COLOURS["profit"], width=3),
+                hovertemplate=MONEY_HOVER,
+            ),
+        ]
+    )
     fig.update_layout(barmode="group", hovermode="x unified")
     return _layout(fig, title)
 
@@ -71,9 +92,17 @@ def cumulative_profit(monthly: pd.DataFrame) -> go.Figure:
     if monthly.empty:
         return empty(title)
     m = monthly.sort_values("month")
-    fig = go.Figure(go.Scatter(x=pd.to_datetime(m["month"]), y=_f(m["cumulative_profit"]), name="Cumulative profit",
-                               mode="lines", fill="tozeroy", line=dict(color=COLOURS["profit"], width=3),
-                               hovertemplate=MONEY_HOVER))
+    fig = go.Figure(
+        go.Scatter(
+            x=pd.to_datetime(m["month"]),
+            y=_f(m["cumulative_profit"]),
+            name="Cumulative profit",
+            mode="lines",
+            fill="tozeroy",
+            line=dict(color=COLOURS["profit"], width=3),
+            hovertemplate=MONEY_HOVER,
+        )
+    )
     return _layout(fig, title, height=320)
 
 
@@ -86,10 +115,17 @@ def margin_by_project(projects: pd.DataFrame, n: int = 10) -> go.Figure:
     ordered = with_margin.assign(m=[float(v) for v in with_margin["margin"]]).sort_values("m")
     picked = pd.concat([ordered.head(n), ordered.tail(n)]).drop_duplicates("id").sort_values("m")
     colours = [COLOURS["loss"] if p < 0 else COLOURS["gain"] for p in _f(picked["profit"])]
-    fig = go.Figure(go.Bar(
-        x=picked["m"], y=_labels(picked["name"]), orientation="h", marker_color=colours, name="Margin",
-        customdata=[[float(p)] for p in picked["profit"]],
-        hovertemplate="%{y}<br>Margin %{x:.1f}%<br>Profit £%{customdata[0]:,.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=picked["m"],
+            y=_labels(picked["name"]),
+            orientation="h",
+            marker_color=colours,
+            name="Margin",
+            customdata=[[float(p)] for p in picked["profit"]],
+            hovertemplate="%{y}<br>Margin %{x:.1f}%<br>Profit £%{customdata[0]:,.2f}<extra></extra>",
+        )
+    )
     fig = _layout(fig, title, height=max(320, 26 * len(picked) + 80), money_axis="none")
     fig.update_xaxes(ticksuffix="%")
     fig.update_yaxes(automargin=True)
@@ -104,8 +140,16 @@ def profit_by_client(projects: pd.DataFrame, n: int = 15) -> go.Figure:
     by_client = by_client.assign(r=_f(by_client["revenue"])).sort_values("r", ascending=False).head(n)
     by_client = by_client.assign(p=_f(by_client["profit"])).sort_values("p")
     colours = [COLOURS["loss"] if p < 0 else COLOURS["profit"] for p in by_client["p"]]
-    fig = go.Figure(go.Bar(x=by_client["p"], y=_labels(by_client["client_name"]), orientation="h", marker_color=colours,
-                           name="Profit", hovertemplate=MONEY_HOVER_X))
+    fig = go.Figure(
+        go.Bar(
+            x=by_client["p"],
+            y=_labels(by_client["client_name"]),
+            orientation="h",
+            marker_color=colours,
+            name="Profit",
+            hovertemplate=MONEY_HOVER_X,
+        )
+    )
     fig = _layout(fig, title, height=max(320, 26 * len(by_client) + 80), money_axis="x")
     fig.update_yaxes(automargin=True)
     return fig
@@ -120,14 +164,37 @@ def budget_vs_actual(projects: pd.DataFrame, n: int = 15) -> go.Figure:
     top = budgeted.assign(v=_f(budgeted["cost_variance"])).sort_values("v", ascending=False).head(n)
     names = _labels(top["name"])
     over = [v > 0 for v in top["v"]]
-    fig = go.Figure([
-        go.Bar(x=names, y=_f(top["budget_revenue"]), name="Revenue budget", marker_color="#A5D6A7", hovertemplate=MONEY_HOVER),
-        go.Bar(x=names, y=_f(top["revenue"]), name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
-        go.Bar(x=names, y=_f(top["budget_cost"]), name="Cost budget", marker_color="#EF9A9A", hovertemplate=MONEY_HOVER),
-        go.Bar(x=names, y=_f(top["costs"]), name="Costs", hovertemplate=MONEY_HOVER,
-               marker=dict(color=[COLOURS["over"] if o else COLOURS["costs"] for o in over],
-                           line=dict(color=["#000" if o else "rgba(0,0,0,0)" for o in over], width=2))),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=_f(top["budget_revenue"]),
+                name="Revenue budget",
+                marker_color="#A5D6A7",
+                hovertemplate=MONEY_HOVER,
+            ),
+            go.Bar(
+                x=names,
+                y=_f(top["revenue"]),
+                name="Revenue",
+                marker_color=COLOURS["revenue"],
+                hovertemplate=MONEY_HOVER,
+            ),
+            go.Bar(
+                x=names, y=_f(top["budget_cost"]), name="Cost budget", marker_color="#EF9A9A", hovertemplate=MONEY_HOVER
+            ),
+            go.Bar(
+                x=names,
+                y=_f(top["costs"]),
+                name="Costs",
+                hovertemplate=MONEY_HOVER,
+                marker=dict(
+                    color=[COLOURS["over"] if o else COLOURS["costs"] for o in over],
+                    line=dict(color=["#000" if o else "rgba(0,0,0,0)" for o in over], width=2),
+                ),
+            ),
+        ]
+    )
     fig.update_layout(barmode="group")
     fig = _layout(fig, title, height=420)
     fig.update_xaxes(tickangle=-30, automargin=True)
@@ -139,8 +206,15 @@ def receivables_ageing(ageing: pd.DataFrame) -> go.Figure:
     amounts = {b: 0.0 for b in AGEING_BUCKETS}
     for _, r in ageing.iterrows():
         amounts[r["bucket"]] = float(r["amount"])
-    fig = go.Figure(go.Bar(x=list(amounts), y=list(amounts.values()), marker_color=AGEING_COLOURS, name="Outstanding",
-                           hovertemplate="%{x}: £%{y:,.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=list(amounts),
+            y=list(amounts.values()),
+            marker_color=AGEING_COLOURS,
+            name="Outstanding",
+            hovertemplate="%{x}: £%{y:,.2f}<extra></extra>",
+        )
+    )
     return _layout(fig, title, height=320)
 
 
@@ -150,9 +224,16 @@ def projects_by_status(projects: pd.DataFrame) -> go.Figure:
         return empty(title)
     counts = projects["status"].value_counts()
     order = [s for s in STATUS_COLOURS if s in counts]
-    fig = go.Figure(go.Pie(labels=order, values=[int(counts[s]) for s in order], hole=0.5, sort=False,
-                           marker=dict(colors=[STATUS_COLOURS[s] for s in order]),
-                           hovertemplate="%{label}: %{value} projects<extra></extra>"))
+    fig = go.Figure(
+        go.Pie(
+            labels=order,
+            values=[int(counts[s]) for s in order],
+            hole=0.5,
+            sort=False,
+            marker=dict(colors=[STATUS_COLOURS[s] for s in order]),
+            hovertemplate="%{label}: %{value} projects<extra></extra>",
+        )
+    )
     return _layout(fig, title, height=320, money_axis="none")
 
 
@@ -163,12 +244,19 @@ def by_phase(phases: pd.DataFrame) -> go.Figure:
         return empty(title)
     names = _labels(phases["phase"])
     rev, cost = _f(phases["revenue"]), _f(phases["costs"])
-    fig = go.Figure([
-        go.Bar(x=names, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
-        go.Bar(x=names, y=cost, name="Costs", marker_color=COLOURS["costs"], hovertemplate=MONEY_HOVER),
-        go.Bar(x=names, y=[r - c for r, c in zip(rev, cost)], name="Profit", marker_color=COLOURS["profit"],
-               hovertemplate=MONEY_HOVER),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(x=names, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),
+            go.Bar(x=names, y=cost, name="Costs", marker_color=COLOURS["costs"], hovertemplate=MONEY_HOVER),
+            go.Bar(
+                x=names,
+                y=[r - c for r, c in zip(rev, cost, strict=True)],
+                name="Profit",
+                marker_color=COLOURS["profit"],
+                hovertemplate=MONEY_HOVER,
+            ),
+        ]
+    )
     fig.update_layout(barmode="group")
     return _layout(fig, title)
 
@@ -176,15 +264,35 @@ def by_phase(phases: pd.DataFrame) -> go.Figure:
 def budget_actual_forecast(budget_revenue, revenue, forecast_revenue, budget_cost, costs, forecast_costs) -> go.Figure:
     """One project's budget vs actual vs forecast, for revenue and for costs (None budget = no bar)."""
     cats = ["Revenue", "Costs"]
+
     def v(x):
         return None if x is None or pd.isna(x) else float(x)
-    fig = go.Figure([
-        go.Bar(x=cats, y=[v(budget_revenue), v(budget_cost)], name="Budget", marker_color=COLOURS["budget"], hovertemplate=MONEY_HOVER),
-        go.Bar(x=cats, y=[v(revenue), v(costs)], name="Actual", marker_color=[COLOURS["revenue"], COLOURS["costs"]],
-               hovertemplate=MONEY_HOVER),
-        go.Bar(x=cats, y=[v(forecast_revenue), v(forecast_costs)], name="Forecast", marker_color=COLOURS["forecast"],
-               hovertemplate=MONEY_HOVER),
-    ])
+
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=cats,
+                y=[v(budget_revenue), v(budget_cost)],
+                name="Budget",
+                marker_color=COLOURS["budget"],
+                hovertemplate=MONEY_HOVER,
+            ),
+            go.Bar(
+                x=cats,
+                y=[v(revenue), v(costs)],
+                name="Actual",
+                marker_color=[COLOURS["revenue"], COLOURS["costs"]],
+                hovertemplate=MONEY_HOVER,
+            ),
+            go.Bar(
+                x=cats,
+                y=[v(forecast_revenue), v(forecast_costs)],
+                name="Forecast",
+                marker_color=COLOURS["forecast"],
+                hovertemplate=MONEY_HOVER,
+            ),
+        ]
+    )
     fig.update_layout(barmode="group")
     fig = _layout(fig, "Budget vs actual vs forecast", height=360)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))  # narrow column

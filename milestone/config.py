@@ -1,4 +1,5 @@
 """Settings read from the environment, validated once, in one place."""
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,7 @@ def _base_path(raw: str) -> str:
     if not raw or raw == "/":
         return ""
     if not raw.startswith("/") or raw.endswith("/") or " " in raw:
-        raise ConfigError(
-            f"MILESTONE_BASE_PATH={raw!r}: must start with '/' and not end with '/', e.g. /milestone-app"
-        )
+        raise ConfigError(f"MILESTONE_BASE_PATH={raw!r}: must start with '/' and not end with '/', e.g. /milestone-app")
     return raw
 
 
@@ -85,7 +84,8 @@ def cookie_key() -> str:
         "MILESTONE_COOKIE_KEY is missing, a default value, or shorter than "
         f"{MIN_COOKIE_KEY_LENGTH} characters. Set it to a long random secret, e.g. "
         "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` (for local use only, "
-        "MILESTONE_LOCAL=1 makes one).")
+        "MILESTONE_LOCAL=1 makes one)."
+    )
 
 
 def _number(name: str, default: str, low: float, high: float, unit: str, kind: type = int) -> float:
@@ -159,8 +159,7 @@ def app_database_url() -> str | None:
     """MILESTONE_APP_DATABASE_URL: the app's own login, when it is not derived (see db.app_url)."""
     url = os.environ.get("MILESTONE_APP_DATABASE_URL", "").strip() or None
     if url and not url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        raise ConfigError("MILESTONE_APP_DATABASE_URL must be a postgresql:// URL, "
-                          f"got {url.split(':', 1)[0]!r}:...")
+        raise ConfigError(f"MILESTONE_APP_DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]!r}:...")
     return url
 
 
@@ -177,7 +176,8 @@ def check_app_login_settings() -> None:
     if settings().database_url and not local_mode() and not (app_database_url() or app_db_password()):
         raise ConfigError(
             "DATABASE_URL is the owner's login (migrations). Set MILESTONE_APP_DB_PASSWORD (the app then "
-            f"connects as {APP_LOGIN} to the same server) or MILESTONE_APP_DATABASE_URL; see docs/operations.md.")
+            f"connects as {APP_LOGIN} to the same server) or MILESTONE_APP_DATABASE_URL; see docs/operations.md."
+        )
 
 
 def session_hours() -> int:

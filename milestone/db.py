@@ -5,6 +5,7 @@ wheel, with its data under MILESTONE_DATA_DIR and a Unix socket (no TCP port) so
 collides with another server on the machine. With DATABASE_URL set, the same code talks to
 that server instead.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -91,8 +92,7 @@ class EmbeddedServer:
         # Output goes to a file, not a pipe: the postmaster inherits pipes and would
         # keep them open, hanging the call (the wheel documents the same trap).
         with tempfile.TemporaryFile("w+") as out:
-            proc = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, user=user,
-                                  timeout=timeout, text=True)
+            proc = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, user=user, timeout=timeout, text=True)
             if proc.returncode != 0:
                 out.seek(0)
                 tail = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
@@ -137,8 +137,19 @@ class EmbeddedServer:
             self._prepare_permissions(user)
         notes = []
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run([str(_bin("initdb")), "-D", str(self.pgdata), "-U", "postgres",
-                       "--auth=trust", "--encoding=UTF8", "--locale=C"], user)
+            self._run(
+                [
+                    str(_bin("initdb")),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                user,
+            )
             notes.append("initialised a new cluster")
         stale = self.pgdata / "postmaster.pid"
         if stale.exists():
@@ -146,8 +157,22 @@ class EmbeddedServer:
             stale.unlink()
             (self.socket_dir / ".s.PGSQL.5432.lock").unlink(missing_ok=True)
             notes.append("removed a stale lock left by a server that did not shut down cleanly")
-        self._run([str(_bin("pg_ctl")), "-D", str(self.pgdata), "-l", str(self.logfile), "-w",
-                   "-t", "60", "-o", f"-k {self.socket_dir} -c listen_addresses=''", "start"], user)
+        self._run(
+            [
+                str(_bin("pg_ctl")),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-k {self.socket_dir} -c listen_addresses=''",
+                "start",
+            ],
+            user,
+        )
         self._ensure_database()
         extra = f" ({'; '.join(notes)})" if notes else ""
         return f"Embedded PostgreSQL started{extra}; data in {self.pgdata}."
@@ -155,8 +180,7 @@ class EmbeddedServer:
     def stop(self) -> str:
         if not self.running_pid():
             return "Embedded PostgreSQL is not running."
-        self._run([str(_bin("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
-                  self._os_user())
+        self._run([str(_bin("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"], self._os_user())
         return "Embedded PostgreSQL stopped."
 
     def _ensure_database(self) -> None:
@@ -237,11 +261,17 @@ def check_app_login(eng: Engine | None = None) -> list[str]:
     """What is wrong with the app's login: a superuser, the schema owner (or a member of it).
     Empty when it is a least-privilege login."""
     with (eng or engine()).connect() as conn:
-        row = conn.execute(sa.text("""
+        row = (
+            conn.execute(
+                sa.text("""
             SELECT session_user AS login, r.rolsuper AS superuser,
                    coalesce(pg_has_role(session_user, n.nspowner, 'MEMBER'), false) AS owner
             FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = 'milestone'
-            WHERE r.rolname = session_user""")).mappings().one()
+            WHERE r.rolname = session_user""")
+            )
+            .mappings()
+            .one()
+        )
     problems = []
     if row["superuser"]:
         problems.append(f"the app's login {row['login']} is a superuser")
@@ -253,8 +283,9 @@ def check_app_login(eng: Engine | None = None) -> list[str]:
 def set_app_login_password(eng: Engine, password: str) -> None:
     """Give milestone_web its password (the owner needs CREATEROLE or to be a superuser)."""
     with eng.begin() as conn:
-        sql = conn.scalar(sa.text("SELECT format('ALTER ROLE %I PASSWORD %L', :r, :p)"),
-                          {"r": APP_LOGIN, "p": password})
+        sql = conn.scalar(
+            sa.text("SELECT format('ALTER ROLE %I PASSWORD %L', :r, :p)"), {"r": APP_LOGIN, "p": password}
+        )
         conn.execute(sa.text(sql))
 
 
@@ -264,8 +295,10 @@ def owner_engine() -> Engine:
     return make_engine(app_role=False, pool_size=2)
 
 
-UNAVAILABLE = ("The database is not answering just now. A save that was not confirmed on screen was not made "
-               "(every save is all or nothing). Try again in a minute; if it lasts, tell an admin.")
+UNAVAILABLE = (
+    "The database is not answering just now. A save that was not confirmed on screen was not made "
+    "(every save is all or nothing). Try again in a minute; if it lasts, tell an admin."
+)
 
 
 @contextmanager
@@ -282,8 +315,10 @@ def _plain_errors() -> Iterator[None]:
 
 
 _CONTENDED = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
-CONTENDED = ("Someone else saved changes to the same figures at the same moment, so this save was stopped "
-             "and nothing was written. Save again.")
+CONTENDED = (
+    "Someone else saved changes to the same figures at the same moment, so this save was stopped "
+    "and nothing was written. Save again."
+)
 
 
 def retried(action: Callable[[], T], attempts: int = 3) -> T:
@@ -324,8 +359,7 @@ def ping(timeout_s: float = 2.0, eng: Engine | None = None) -> bool:
     """True when `SELECT 1` answers within timeout_s."""
     try:
         with (eng or engine()).connect() as conn:
-            conn.execute(sa.text("SELECT set_config('statement_timeout', :t, true)"),
-                         {"t": str(int(timeout_s * 1000))})
+            conn.execute(sa.text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(int(timeout_s * 1000))})
             return conn.scalar(sa.text("SELECT 1")) == 1
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False

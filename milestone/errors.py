@@ -3,6 +3,7 @@
 Each one's message is safe to show to a person and says what happened; a write that raises
 one of them has written nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,10 @@ class Conflict(MilestoneError):
 
     def __init__(self, stale: list[StaleRow], rows: pd.DataFrame):
         self.stale, self.rows = stale, rows
-        super().__init__("Nothing was saved: " + "; ".join(map(str, stale)) + ". Their current values are shown "
-                         "below; discard your changes to reload, then make your edits again.")
+        super().__init__(
+            "Nothing was saved: " + "; ".join(map(str, stale)) + ". Their current values are shown "
+            "below; discard your changes to reload, then make your edits again."
+        )
 
 
 class LastAdmin(MilestoneError):
@@ -102,4 +105,3 @@ class RowProblems(MilestoneError, ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
-

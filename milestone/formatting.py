@@ -1,4 +1,5 @@
 """The one place money, margins and dates become text."""
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,10 @@ def project_labels(ids: Iterable[str], clients: Iterable[str], names: Iterable[s
     rows = list(zip(ids, clients, names, strict=True))
     plain = [f"{client} — {name}" for _, client, name in rows]
     shared = {label for label in plain if plain.count(label) > 1} if len(set(plain)) < len(plain) else set()
-    return {pid: f"{label} (#{pid[:8]})" if label in shared else label
-            for (pid, _, _), label in zip(rows, plain, strict=True)}
+    return {
+        pid: f"{label} (#{pid[:8]})" if label in shared else label
+        for (pid, _, _), label in zip(rows, plain, strict=True)
+    }
 
 
 # What Markdown (and Streamlit's :colour[...] and $math$ extensions) can act on. Escaping the dot

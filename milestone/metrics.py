@@ -1,4 +1,5 @@
 """Pure P&L arithmetic (docs/design.md, 'P&L definitions') on Decimals and DataFrames. No I/O."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,14 +66,18 @@ class Totals:
     def kpis(self) -> dict[str, Decimal | None]:
         """The dashboard's cards, labelled as accountants read them."""
         return {
-            "Revenue": self.revenue, "Costs": self.costs, "Profit": self.profit,
-            "Margin": self.margin, "Forecast profit": self.forecast_profit,
-            "Forecast margin": self.forecast_margin, "Outstanding": self.outstanding,
+            "Revenue": self.revenue,
+            "Costs": self.costs,
+            "Profit": self.profit,
+            "Margin": self.margin,
+            "Forecast profit": self.forecast_profit,
+            "Forecast margin": self.forecast_margin,
+            "Outstanding": self.outstanding,
         }
 
 
 def _margin_column(profit: pd.Series, revenue: pd.Series) -> pd.Series:
-    return pd.Series([margin(p, r) for p, r in zip(profit, revenue)], index=profit.index, dtype=object)
+    return pd.Series([margin(p, r) for p, r in zip(profit, revenue, strict=True)], index=profit.index, dtype=object)
 
 
 def with_pnl(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,24 +94,33 @@ def with_pnl(frame: pd.DataFrame) -> pd.DataFrame:
     out["forecast_profit"] = out["forecast_revenue"] - out["forecast_costs"]
     out["forecast_margin"] = _margin_column(out["forecast_profit"], out["forecast_revenue"])
     if "budget_revenue" in out:
-        out["revenue_variance"] = [None if b is None or pd.isna(b) else a - b
-                                   for a, b in zip(out["revenue"], out["budget_revenue"])]
-        out["cost_variance"] = [None if b is None or pd.isna(b) else a - b
-                                for a, b in zip(out["costs"], out["budget_cost"])]
+        out["revenue_variance"] = [
+            None if b is None or pd.isna(b) else a - b
+            for a, b in zip(out["revenue"], out["budget_revenue"], strict=True)
+        ]
+        out["cost_variance"] = [
+            None if b is None or pd.isna(b) else a - b for a, b in zip(out["costs"], out["budget_cost"], strict=True)
+        ]
     return out
 
 
 def totals_of(frame: pd.DataFrame, outstanding: Decimal | None = None) -> Totals:
     """Sum a per-project frame into Totals (budgets: projects without one count as zero)."""
+
     def s(col: str) -> Decimal:
         if col not in frame or frame.empty:
             return ZERO
         return sum((v for v in frame[col] if v is not None and not pd.isna(v)), ZERO)
 
-    return Totals(revenue=s("revenue"), costs=s("costs"), estimate_revenue=s("estimate_revenue"),
-                  estimate_costs=s("estimate_costs"),
-                  outstanding=s("outstanding") if outstanding is None else outstanding,
-                  budget_revenue=s("budget_revenue"), budget_cost=s("budget_cost"))
+    return Totals(
+        revenue=s("revenue"),
+        costs=s("costs"),
+        estimate_revenue=s("estimate_revenue"),
+        estimate_costs=s("estimate_costs"),
+        outstanding=s("outstanding") if outstanding is None else outstanding,
+        budget_revenue=s("budget_revenue"),
+        budget_cost=s("budget_cost"),
+    )
 
 
 def previous_period(date_from: date, date_to: date) -> tuple[date, date] | None:
@@ -157,7 +171,9 @@ def preset_range(preset: str, today: date) -> tuple[date | None, date | None]:
         return start, _month_end(date(today.year, first_month + 2, 1))
     if preset == "This financial year":
         year = today.year if today.month >= FINANCIAL_YEAR_START_MONTH else today.year - 1
-        return date(year, FINANCIAL_YEAR_START_MONTH, 1), date(year + 1, FINANCIAL_YEAR_START_MONTH, 1) - timedelta(days=1)
+        return date(year, FINANCIAL_YEAR_START_MONTH, 1), date(year + 1, FINANCIAL_YEAR_START_MONTH, 1) - timedelta(
+            days=1
+        )
     if preset == "Last 12 months":
         start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
         for _ in range(10):

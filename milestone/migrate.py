@@ -11,6 +11,7 @@ Databases migrated before this rule hold SHA-256 checksums of the raw files; mig
 them once (rewrites them to the normalised checksum, under the lock) when the raw checksum
 matches the file on disk or a known earlier revision listed in EARLIER_RAW_CHECKSUMS.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,10 @@ ADVISORY_LOCK_KEY = 724_531_001
 EARLIER_RAW_CHECKSUMS: dict[str, dict[str, str]] = {
     # 001's first comment pointed outside the repository; now it points to docs/design.md.
     "001_schema.sql": {
-        "452cdd429deccacd3589643027465ad9d89d4e32cc117de7bc108e983ed345ea":
-            "63a156d5b3e717029b35d76255261da354d12bc85cdef6e246d2e78cbabd4512",
+        # raw checksum then -> the same file's normalised checksum
+        "452cdd429deccacd3589643027465ad9d89d4e32cc117de7bc108e983ed345ea": (
+            "63a156d5b3e717029b35d76255261da354d12bc85cdef6e246d2e78cbabd4512"
+        ),
     },
 }
 
@@ -125,9 +128,12 @@ def normalise(sql: str) -> str:
             out.append(m.group(0))
             i = m.end()
     # A space at either end, or beside ( ) , ; (always tokens of their own), means nothing.
-    kept = [part for k, part in enumerate(out)
-            if part != " " or (0 < k < len(out) - 1 and out[k - 1][-1] not in _PUNCTUATION
-                               and out[k + 1][0] not in _PUNCTUATION)]
+    kept = [
+        part
+        for k, part in enumerate(out)
+        if part != " "
+        or (0 < k < len(out) - 1 and out[k - 1][-1] not in _PUNCTUATION and out[k + 1][0] not in _PUNCTUATION)
+    ]
     return "".join(kept)
 
 
@@ -148,8 +154,7 @@ class Migration:
 
     def adopts(self, recorded: str) -> bool:
         """True when `recorded` is an old raw-file checksum of this same SQL."""
-        return recorded == self.raw_checksum or \
-            EARLIER_RAW_CHECKSUMS.get(self.name, {}).get(recorded) == self.checksum
+        return recorded == self.raw_checksum or EARLIER_RAW_CHECKSUMS.get(self.name, {}).get(recorded) == self.checksum
 
 
 def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
@@ -170,12 +175,17 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
         try:
             with conn.begin():
                 conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS milestone"))
-                conn.execute(sa.text(
-                    "CREATE TABLE IF NOT EXISTS milestone.schema_migrations ("
-                    " name text PRIMARY KEY, checksum text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())"))
-            done: dict[str, str] = {row.name: row.checksum for row in conn.execute(sa.text(
-                "SELECT name, checksum FROM milestone.schema_migrations"))}
+                conn.execute(
+                    sa.text(
+                        "CREATE TABLE IF NOT EXISTS milestone.schema_migrations ("
+                        " name text PRIMARY KEY, checksum text NOT NULL,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())"
+                    )
+                )
+            done: dict[str, str] = {
+                row.name: row.checksum
+                for row in conn.execute(sa.text("SELECT name, checksum FROM milestone.schema_migrations"))
+            }
             conn.commit()
             adopted: list[Migration] = []
             for m in migrations:
@@ -186,14 +196,16 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
                     raise MigrationError(
                         f"{m.name} was changed after it was applied (checksum {recorded[:12]} "
                         f"in the database, {m.checksum[:12]} on disk; comments and whitespace do not "
-                        f"count). Restore the file and put the change in a new numbered migration.")
+                        f"count). Restore the file and put the change in a new numbered migration."
+                    )
                 adopted.append(m)
             if adopted:  # recorded before checksums were normalised: record the new form, once
                 with conn.begin():
                     for m in adopted:
-                        conn.execute(sa.text(
-                            "UPDATE milestone.schema_migrations SET checksum = :c WHERE name = :n"),
-                            {"n": m.name, "c": m.checksum})
+                        conn.execute(
+                            sa.text("UPDATE milestone.schema_migrations SET checksum = :c WHERE name = :n"),
+                            {"n": m.name, "c": m.checksum},
+                        )
             for m in migrations:
                 if m.name in done:
                     continue
@@ -205,9 +217,10 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
                         driver.execute(m.sql)
                     except psycopg.Error as exc:
                         raise MigrationError(f"{m.name} failed and was rolled back: {exc}") from exc
-                    conn.execute(sa.text(
-                        "INSERT INTO milestone.schema_migrations (name, checksum) VALUES (:n, :c)"),
-                        {"n": m.name, "c": m.checksum})
+                    conn.execute(
+                        sa.text("INSERT INTO milestone.schema_migrations (name, checksum) VALUES (:n, :c)"),
+                        {"n": m.name, "c": m.checksum},
+                    )
                 applied_now.append(m.name)
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})

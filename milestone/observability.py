@@ -4,6 +4,7 @@ Everything here is process-wide: the ASGI server and the Streamlit scripts it ru
 one registry, which /metrics exposes. Process memory and CPU come from prometheus-client's
 default process collector (process_resident_memory_bytes, process_cpu_seconds_total).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge, Histogram
@@ -23,10 +24,18 @@ from milestone import config
 
 HTTP_REQUESTS = Counter("milestone_http_requests_total", "HTTP requests", ["route", "status"])
 HTTP_DURATION = Histogram("milestone_http_request_duration_seconds", "HTTP request duration", ["route"])
-PAGE_RENDER = Histogram("milestone_page_render_seconds", "Page script run duration", ["page"],
-                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30))
-DB_QUERY = Histogram("milestone_db_query_seconds", "DB query duration by store statement", ["statement"],
-                     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30))
+PAGE_RENDER = Histogram(
+    "milestone_page_render_seconds",
+    "Page script run duration",
+    ["page"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30),
+)
+DB_QUERY = Histogram(
+    "milestone_db_query_seconds",
+    "DB query duration by store statement",
+    ["statement"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30),
+)
 ERRORS = Counter("milestone_errors_total", "Uncaught errors by exception type", ["type"])
 ACTIVE_SESSIONS = Gauge("milestone_active_sessions", "Browser sessions connected (open app websockets)")
 DB_POOL_IN_USE = Gauge("milestone_db_pool_in_use", "Connections checked out of the app pool")
@@ -39,6 +48,7 @@ log = logging.getLogger("milestone")
 
 def _pool_in_use() -> float:
     from milestone import db
+
     if db.engine.cache_info().currsize == 0:  # engine not created yet: nothing checked out
         return 0.0
     try:
@@ -106,18 +116,26 @@ def setup_error_reporting() -> bool:
 def report_error(exc: BaseException) -> bool:
     """on_script_error hook: count, remember, and report; False keeps Streamlit's own display."""
     ERRORS.labels(type(exc).__name__).inc()
-    entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "level": "error",
-             "type": type(exc).__name__, "message": str(exc)[:500]}
+    entry = {
+        "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+        "level": "error",
+        "type": type(exc).__name__,
+        "message": str(exc)[:500],
+    }
     RECENT_ERRORS.appendleft(entry)
     if _sentry_ready:
         try:
             import sentry_sdk
+
             sentry_sdk.capture_exception(exc)
             return False
         except ImportError:
             pass
-    print(json.dumps({**entry, "traceback": "".join(traceback.format_exception(exc))[-4000:]}),
-          file=sys.stdout, flush=True)
+    print(
+        json.dumps({**entry, "traceback": "".join(traceback.format_exception(exc))[-4000:]}),
+        file=sys.stdout,
+        flush=True,
+    )
     return False
 
 
@@ -158,6 +176,7 @@ def _total_gauge(gauge: Gauge) -> float:
 def snapshot() -> dict:
     """What the monitoring page shows, read from this process's metrics."""
     import resource
+
     runs = _count(PAGE_RENDER)
     errors = _total(ERRORS)
     usage = resource.getrusage(resource.RUSAGE_SELF)

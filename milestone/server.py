@@ -3,6 +3,7 @@
 Served by uvicorn (`python -m milestone serve`). Everything, including /health and
 /metrics, lives under MILESTONE_BASE_PATH when it is set.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,12 @@ def base_path() -> str:
 async def health(request: Request) -> JSONResponse:
     """200 when `SELECT 1` answers within 2 s, else 503."""
     ok = await asyncio.to_thread(db.ping, 2.0)
-    body = {"status": "ok" if ok else "unhealthy", "database": "ok" if ok else "unavailable",
-            "version": VERSION, "uptime_s": round(observability.uptime_s(), 1)}
+    body = {
+        "status": "ok" if ok else "unhealthy",
+        "database": "ok" if ok else "unavailable",
+        "version": VERSION,
+        "uptime_s": round(observability.uptime_s(), 1),
+    }
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
@@ -71,7 +76,7 @@ class RequestMetrics:
 
 def _route_label(path: str) -> str:
     """A bounded label set: known endpoints by name, everything else grouped."""
-    rel = path[len(base_path()):] if path.startswith(base_path()) else path
+    rel = path[len(base_path()) :] if path.startswith(base_path()) else path
     for known in ("/health", "/metrics", "/signin", "/signout", "/_stcore/stream", "/_stcore/health"):
         if rel == known:
             return known
@@ -84,10 +89,12 @@ def _route_label(path: str) -> str:
 # Streamlit's frontend needs inline styles, eval-free scripts from self, data:/blob: images
 # (plotly exports, media) and a websocket back to the same origin: connect-src is 'self' plus
 # that one websocket URL (ws/wss of the request's own host under the base path), never any host.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'{ws}; "
-       "worker-src 'self' blob:; frame-src 'self'; frame-ancestors 'self'; "
-       "object-src 'none'; base-uri 'self'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'{ws}; "
+    "worker-src 'self' blob:; frame-src 'self'; frame-ancestors 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'"
+)
 _HOST_RE = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
@@ -118,8 +125,10 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers_in = dict(scope.get("headers") or [])
-        https = headers_in.get(b"x-forwarded-proto", b"").split(b",")[0].strip() == b"https" \
+        https = (
+            headers_in.get(b"x-forwarded-proto", b"").split(b",")[0].strip() == b"https"
             or scope.get("scheme") == "https"
+        )
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -130,8 +139,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-
-
 
 
 def create_app():
@@ -151,13 +158,17 @@ def create_app():
     config.set_option("server.maxUploadSize", settings.import_max_mb())
     # Nobody sees a stack trace: errors go to the log and monitoring (on_script_error).
     config.set_option("client.showErrorDetails", "none")
-    routes = [Route(f"{base}/health", health), Route(f"{base}/metrics", metrics),
-              Route(f"{base}/signin", signin.signin, methods=["GET", "POST"]),
-              Route(f"{base}/signout", signin.signout, methods=["GET", "POST"])]
+    routes = [
+        Route(f"{base}/health", health),
+        Route(f"{base}/metrics", metrics),
+        Route(f"{base}/signin", signin.signin, methods=["GET", "POST"]),
+        Route(f"{base}/signout", signin.signout, methods=["GET", "POST"]),
+    ]
     # Outermost first: headers on every answer (the gate's too), metrics, then the session gate.
     middleware = [Middleware(SecurityHeaders), Middleware(RequestMetrics), Middleware(signin.SessionGate)]
-    return st.App(str(PROJECT_ROOT / "app.py"), routes=routes, middleware=middleware,
-                  on_script_error=observability.report_error)
+    return st.App(
+        str(PROJECT_ROOT / "app.py"), routes=routes, middleware=middleware, on_script_error=observability.report_error
+    )
 
 
 def serve(port: int = 8501, address: str = "127.0.0.1") -> int:

@@ -11,6 +11,7 @@ SessionGate, an ASGI middleware, sends page requests without a live session to t
 page, refuses the app's websocket and Streamlit's upload route to them (uploads need an admin
 or finance session), and guards /metrics and /_stcore/metrics with a bearer token.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -143,8 +144,14 @@ button {{ margin-top: 1.25rem; padding: .55rem 1.2rem; font-size: 1rem; backgrou
 _NONCE_RE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
-def _signin_page(request: Request, note: str | None = None, error: str | None = None, username: str = "",
-                 status: int = 200, clear_session: bool = False) -> HTMLResponse:
+def _signin_page(
+    request: Request,
+    note: str | None = None,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+    clear_session: bool = False,
+) -> HTMLResponse:
     # Keep the browser's nonce while it is well-formed: a second tab (or a stray request that
     # lands here) must not invalidate the form already on screen.
     nonce = request.cookies.get(CSRF_COOKIE, "")
@@ -155,8 +162,12 @@ def _signin_page(request: Request, note: str | None = None, error: str | None = 
         notice += f'<p class="note" role="status">{html.escape(note)}</p>'
     if error:
         notice += f'<p class="error" role="alert">{html.escape(error)}</p>'
-    body = _PAGE.format(notice=notice, action=html.escape(f"{base_path()}/signin"), csrf=_csrf_for(nonce),
-                        username=html.escape(username))
+    body = _PAGE.format(
+        notice=notice,
+        action=html.escape(f"{base_path()}/signin"),
+        csrf=_csrf_for(nonce),
+        username=html.escape(username),
+    )
     resp = HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
     resp.headers.append("set-cookie", _cookie(CSRF_COOKIE, nonce, 3600))
     if clear_session:
@@ -211,8 +222,16 @@ async def signout(request: Request) -> Response:
 
 # Paths (under the base path) that need no session: the sign-in routes, health, Streamlit's
 # static bundle and health probe. Metrics have their own check.
-_PUBLIC_EXACT = {"/signin", "/signout", "/health", "/_stcore/health", "/_stcore/host-config", "/favicon.png",
-                 "/manifest.json", "/robots.txt"}
+_PUBLIC_EXACT = {
+    "/signin",
+    "/signout",
+    "/health",
+    "/_stcore/health",
+    "/_stcore/host-config",
+    "/favicon.png",
+    "/manifest.json",
+    "/robots.txt",
+}
 _PUBLIC_PREFIX = ("/static/",)
 _METRICS = {"/metrics", "/_stcore/metrics"}
 
@@ -238,7 +257,7 @@ class SessionGate:
             return await self.app(scope, receive, send)
         base = base_path()
         path = scope["path"]
-        rel = path[len(base):] if base and path.startswith(base) else path
+        rel = path[len(base) :] if base and path.startswith(base) else path
         rel = rel or "/"
         if rel in _METRICS:
             if metrics_allowed(scope):
@@ -254,19 +273,22 @@ class SessionGate:
             return await self.app(scope, receive, send)
         if rel.startswith("/_stcore/upload_file"):
             if user is None or user.role not in UPLOAD_ROLES:  # refused before the body is read
-                return await PlainTextResponse("Uploads need a signed-in admin or finance user.",
-                                               status_code=403)(scope, receive, send)
+                return await PlainTextResponse("Uploads need a signed-in admin or finance user.", status_code=403)(
+                    scope, receive, send
+                )
             length = dict(scope.get("headers") or []).get(b"content-length")
             if length and length.isdigit() and int(length) > config.import_max_bytes() + 1024 * 1024:
                 return await PlainTextResponse("File too large.", status_code=413)(scope, receive, send)
             return await self.app(scope, receive, send)
         if user is None:
             headers = dict(scope.get("headers") or [])
-            navigation = headers.get(b"sec-fetch-mode", b"navigate") == b"navigate" \
-                and b"text/html" in headers.get(b"accept", b"text/html")
+            navigation = headers.get(b"sec-fetch-mode", b"navigate") == b"navigate" and b"text/html" in headers.get(
+                b"accept", b"text/html"
+            )
             if not navigation or rel.startswith(("/_stcore/", "/media/", "/component/", "/app/static/")):
                 return await PlainTextResponse("Sign in first.", status_code=401)(scope, receive, send)
             target = f"{base}/signin" + (f"?m={why}" if why in MESSAGES else "")
-            return await RedirectResponse(target, status_code=303,
-                                          headers={"cache-control": "no-store"})(scope, receive, send)
+            return await RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})(
+                scope, receive, send
+            )
         return await self.app(scope, receive, send)

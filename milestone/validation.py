@@ -1,4 +1,5 @@
 """Pydantic models for every input a person or a file can give, with messages a person can act on."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -6,7 +7,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ProjectStatus = Literal["Planning", "In Progress", "Completed", "On Hold"]
 PROJECT_STATUSES: tuple[str, ...] = get_args(ProjectStatus)
@@ -17,6 +27,8 @@ UNASSIGNED = "unassigned"  # the phase filter's token for documents with no buil
 def phase_choices(ids: Iterable[str], names: Iterable[str]) -> dict[str, str]:
     """What a build-phase filter offers: UNASSIGNED first, then each phase id with its name."""
     return {UNASSIGNED: "Unassigned"} | dict(zip(ids, names, strict=True))
+
+
 MAX_AMOUNT = Decimal("100000000000")  # 10^11: more than any project this practice will see
 
 Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
@@ -45,7 +57,7 @@ class Filters(BaseModel):
     project_ids: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _dates_ordered(self) -> "Filters":
+    def _dates_ordered(self) -> Filters:
         if self.date_from and self.date_to and self.date_to < self.date_from:
             raise ValueError(f"the end date {self.date_to} is before the start date {self.date_from}")
         return self
@@ -54,6 +66,9 @@ class Filters(BaseModel):
     def by_document(self) -> bool:
         """True when the all-time per-project metrics cannot answer (a date or phase filter)."""
         return bool(self.date_from or self.date_to or self.phases)
+
+
+EVERYTHING = Filters()  # no filter: all time, all clients, statuses and phases (a shared, frozen default)
 
 
 def describe_errors(exc: ValidationError, labels: dict[str, str] | None = None) -> list[str]:
@@ -68,8 +83,15 @@ def describe_errors(exc: ValidationError, labels: dict[str, str] | None = None) 
     return out
 
 
-PROJECT_LABELS = {"name": "Name", "client_name": "Client", "status": "Status", "start_date": "Start date",
-                  "end_date": "End date", "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"}
+PROJECT_LABELS = {
+    "name": "Name",
+    "client_name": "Client",
+    "status": "Status",
+    "start_date": "Start date",
+    "end_date": "End date",
+    "budget_revenue": "Revenue budget",
+    "budget_cost": "Cost budget",
+}
 
 
 class ProjectInput(BaseModel):
@@ -86,7 +108,7 @@ class ProjectInput(BaseModel):
     budget_cost: Money | None = Field(default=None, ge=0, le=MAX_AMOUNT)
 
     @model_validator(mode="after")
-    def _end_after_start(self) -> "ProjectInput":
+    def _end_after_start(self) -> ProjectInput:
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise ValueError(f"End date {self.end_date:%d %b %Y} is before the start date {self.start_date:%d %b %Y}")
         return self
@@ -106,8 +128,11 @@ def _plain(msg: str) -> str:
         msg = msg.replace(k, v)
     if msg.startswith("String should have at most"):
         msg = "is too long (" + msg.removeprefix("String should have at most ") + " at most)"
-    if msg.startswith("Input should be less than or equal to") or "digits before the decimal point" in msg \
-            or msg.startswith("Decimal input should have no more than 14 digits"):
+    if (
+        msg.startswith("Input should be less than or equal to")
+        or "digits before the decimal point" in msg
+        or msg.startswith("Decimal input should have no more than 14 digits")
+    ):
         msg = "is too large (at most 100,000,000,000)"
     if msg.startswith("String should match pattern '^[a-z0-9._-]{2,64}$'"):
         msg = "use 2 to 64 lower-case letters, digits, dots, dashes or underscores"
@@ -135,8 +160,14 @@ class NewUser(BaseModel):
 USER_LABELS = {"username": "Username", "display_name": "Name", "email": "Email", "role": "Role"}
 
 
-ESTIMATE_LABELS = {"kind": "Kind", "project_id": "Project", "build_phase_id": "Build phase",
-                   "description": "Description", "amount": "Amount", "date": "Date"}
+ESTIMATE_LABELS = {
+    "kind": "Kind",
+    "project_id": "Project",
+    "build_phase_id": "Build phase",
+    "description": "Description",
+    "amount": "Amount",
+    "date": "Date",
+}
 
 
 class EstimateRow(BaseModel):
@@ -190,8 +221,10 @@ def estimate_row(values: dict[str, object], where: str) -> tuple[EstimateRow | N
             field = str(err["loc"][0]) if err["loc"] else ""
             label = ESTIMATE_LABELS.get(field, field.capitalize())
             msg = _plain(err["msg"].removeprefix("Value error, "))
-            if err["type"] == "missing" or (err["type"] in ("literal_error", "date_type", "string_type", "decimal_type")
-                                           and err.get("input") in (None, "")):
+            if err["type"] == "missing" or (
+                err["type"] in ("literal_error", "date_type", "string_type", "decimal_type")
+                and err.get("input") in (None, "")
+            ):
                 msg = "is required"
             elif field == "amount" and err["type"] == "decimal_parsing":
                 msg = f"must be a number, not {err.get('input')!r}"
@@ -203,16 +236,31 @@ def estimate_row(values: dict[str, object], where: str) -> tuple[EstimateRow | N
 
 # --------------------------------------------------------------------------- Xero CSV files
 
-XERO_STATUSES = {"draft": "Draft", "submitted": "Submitted", "awaiting approval": "Submitted",
-                 "authorised": "Authorised", "awaiting payment": "Authorised", "paid": "Paid",
-                 "voided": "Voided", "void": "Voided", "deleted": "Voided"}
+XERO_STATUSES = {
+    "draft": "Draft",
+    "submitted": "Submitted",
+    "awaiting approval": "Submitted",
+    "authorised": "Authorised",
+    "awaiting payment": "Authorised",
+    "paid": "Paid",
+    "voided": "Voided",
+    "void": "Voided",
+    "deleted": "Voided",
+}
 # Xero's Type column, as its API names it and as its CSV exports word it: (table, doc_type)
-XERO_TYPES = {"accrec": ("invoices", "invoice"), "sales invoice": ("invoices", "invoice"),
-              "invoice": ("invoices", "invoice"), "accreccredit": ("invoices", "credit_note"),
-              "sales credit note": ("invoices", "credit_note"), "accpay": ("bills", "bill"),
-              "bill": ("bills", "bill"), "purchase bill": ("bills", "bill"),
-              "accpaycredit": ("bills", "credit_note"), "bill credit note": ("bills", "credit_note"),
-              "purchase credit note": ("bills", "credit_note")}
+XERO_TYPES = {
+    "accrec": ("invoices", "invoice"),
+    "sales invoice": ("invoices", "invoice"),
+    "invoice": ("invoices", "invoice"),
+    "accreccredit": ("invoices", "credit_note"),
+    "sales credit note": ("invoices", "credit_note"),
+    "accpay": ("bills", "bill"),
+    "bill": ("bills", "bill"),
+    "purchase bill": ("bills", "bill"),
+    "accpaycredit": ("bills", "credit_note"),
+    "bill credit note": ("bills", "credit_note"),
+    "purchase credit note": ("bills", "credit_note"),
+}
 XERO_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y")
 
 
@@ -314,19 +362,23 @@ class XeroLine(BaseModel):
         return bool(self.type) and XERO_TYPES[self.type.lower()][1] == "credit_note"
 
     @model_validator(mode="after")
-    def _totals_agree(self) -> "XeroLine":
+    def _totals_agree(self) -> XeroLine:
         if not self.number and not self.xero_id:
             raise ValueError("InvoiceNumber is required (or Xero's InvoiceID)")
         names = {"total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal", "amount_due": "AmountDue"}
         negative = [column for field, column in names.items() if (getattr(self, field) or 0) < 0]
         if negative and not self.is_credit_note:
-            raise ValueError(f"{negative[0]} {getattr(self, next(f for f, c in names.items() if c == negative[0]))} "
-                             "is negative; only a credit note (by its Type) may be")
+            raise ValueError(
+                f"{negative[0]} {getattr(self, next(f for f, c in names.items() if c == negative[0]))} "
+                "is negative; only a credit note (by its Type) may be"
+            )
         if negative:  # a credit note exported negative: all its amounts must be, then all are flipped
             positive = [c for f, c in names.items() if f != "amount_due" and (getattr(self, f) or 0) > 0]
             if positive:
-                raise ValueError(f"{negative[0]} is negative but {positive[0]} is positive: a credit note's "
-                                 "amounts must all have the same sign")
+                raise ValueError(
+                    f"{negative[0]} is negative but {positive[0]} is positive: a credit note's "
+                    "amounts must all have the same sign"
+                )
             for field in names:
                 if getattr(self, field) is not None:
                     setattr(self, field, abs(getattr(self, field)))

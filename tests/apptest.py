@@ -1,10 +1,11 @@
 """AppTest helpers: run the real app in-process as a given demo user."""
+
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from milestone.services import users
 from milestone.config import PROJECT_ROOT
+from milestone.services import users
 
 
 def app_as(username: str | None = "admin", timeout: float = 60) -> AppTest:

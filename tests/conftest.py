@@ -11,6 +11,7 @@ DATABASE_URL's server; the browser tests' served app and Chromium are per worker
 servers pick their ports through tests/serving.py. `make test` runs `--dist loadfile`, so a
 module's tests share its module fixtures on one worker.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -80,8 +81,11 @@ def server_url():
     external = os.environ.get("DATABASE_URL")
     if external:
         os.environ["MILESTONE_TEST_EXTERNAL"] = external
-        yield make_url(external.replace("postgres://", "postgresql://", 1)).set(
-            drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        yield (
+            make_url(external.replace("postgres://", "postgresql://", 1))
+            .set(drivername="postgresql+psycopg")
+            .render_as_string(hide_password=False)
+        )
         os.environ["DATABASE_URL"] = external
         return
     tmp = Path(tempfile.mkdtemp(prefix="ms-test-"))

@@ -1,4 +1,5 @@
 """Import (admin and finance): load a Xero invoice/bill CSV export; admins can also ask n8n for a sync now."""
+
 import pandas as pd
 import streamlit as st
 
@@ -32,26 +33,38 @@ if user.role == "admin":
     if note:
         (st.success if kind_of_note == "success" else st.error)(note)
     allowed, reason = sync.availability()
-    st.button("Ask n8n to sync now", icon=":material/sync:", disabled=not allowed, key="sync_now",
-              on_click=_ask_for_sync, help="Starts the n8n Xero sync workflow; at most one request every 10 minutes.")
+    st.button(
+        "Ask n8n to sync now",
+        icon=":material/sync:",
+        disabled=not allowed,
+        key="sync_now",
+        on_click=_ask_for_sync,
+        help="Starts the n8n Xero sync workflow; at most one request every 10 minutes.",
+    )
     if reason:
         st.caption(reason)
 
 st.subheader("Import a CSV file")
-st.caption("In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
-           "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal (or SubTotal), InvoiceAmountDue and Status, "
-           "and the project as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a "
-           "Project column; optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. "
-           "The whole file is checked first: if any line is wrong, nothing is imported. Importing the same file "
-           "again changes nothing.")
+st.caption(
+    "In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
+    "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal (or SubTotal), InvoiceAmountDue and Status, "
+    "and the project as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a "
+    "Project column; optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. "
+    "The whole file is checked first: if any line is wrong, nothing is imported. Importing the same file "
+    "again changes nothing."
+)
 done_note = st.session_state.pop("import_done", None)
 if done_note:
     st.success(done_note)
 kind = st.radio("The lines are", list(KINDS), format_func=KINDS.get, horizontal=True, key="import_kind")
 # a new key after each import empties the uploader, so the finished file's preview does not linger
-upload = st.file_uploader("Xero CSV export", type=["csv"], key=f"import_file_{st.session_state.get('import_round', 0)}",
-                          max_upload_size=config.import_max_mb(),  # checked by `serve`
-                          help="Larger files: export a shorter date range from Xero and import the parts.")
+upload = st.file_uploader(
+    "Xero CSV export",
+    type=["csv"],
+    key=f"import_file_{st.session_state.get('import_round', 0)}",
+    max_upload_size=config.import_max_mb(),  # checked by `serve`
+    help="Larger files: export a shorter date range from Xero and import the parts.",
+)
 
 if upload is not None:
     data = upload.getvalue()
@@ -59,8 +72,9 @@ if upload is not None:
     if st.session_state.get("import_checked", (None,))[0] != check_key:
         bar = st.progress(0.0, text="Checking the file…")
         try:
-            preview = imports.import_file(data, upload.name, user, kind=kind, dry_run=True,
-                                          progress=lambda f, text: bar.progress(f, text=text))
+            preview = imports.import_file(
+                data, upload.name, user, kind=kind, dry_run=True, progress=lambda f, text: bar.progress(f, text=text)
+            )
             st.session_state["import_checked"] = (check_key, preview, None)
         except RowProblems as exc:
             st.session_state["import_checked"] = (check_key, None, exc.problems)
@@ -75,36 +89,61 @@ if upload is not None:
     _, preview, problems = st.session_state["import_checked"]
     if problems:
         many = len(problems) != 1
-        st.error(f"Nothing was imported: {as_text(upload.name)} has {len(problems)} problem{'s' if many else ''}. "
-                 f"Fix {'them' if many else 'it'} in the file and upload it again.")
-        st.dataframe(pd.DataFrame({"Problem": problems}), hide_index=True, width="stretch",
-                     height=min(400, 38 + 35 * len(problems)))
+        st.error(
+            f"Nothing was imported: {as_text(upload.name)} has {len(problems)} problem{'s' if many else ''}. "
+            f"Fix {'them' if many else 'it'} in the file and upload it again."
+        )
+        st.dataframe(
+            pd.DataFrame({"Problem": problems}),
+            hide_index=True,
+            width="stretch",
+            height=min(400, 38 + 35 * len(problems)),
+        )
     elif preview is not None:
         st.info(preview.summary + " Nothing has been written yet.")
         for note in preview.notes:
             st.caption(note)
         if not preview.changes.empty:
             st.caption(f"The first {len(preview.changes):,} new or changed documents:")
-            st.dataframe(preview.changes.assign(total=[f"£{v:,.2f}" for v in preview.changes["total"]]),
-                         hide_index=True, width="stretch", column_config={
-                             "change": "Change", "kind": "What", "number": "Number", "party": "Contact",
-                             "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"), "status": "Status",
-                             "total": st.column_config.TextColumn("Total"), "project": "Project"})
+            st.dataframe(
+                preview.changes.assign(total=[f"£{v:,.2f}" for v in preview.changes["total"]]),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "change": "Change",
+                    "kind": "What",
+                    "number": "Number",
+                    "party": "Contact",
+                    "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                    "status": "Status",
+                    "total": st.column_config.TextColumn("Total"),
+                    "project": "Project",
+                },
+            )
         changed = preview.created + preview.updated
-        if st.button(f"Import {changed:,} new or changed documents", type="primary", disabled=not changed,
-                     key="import_confirm"):
+        if st.button(
+            f"Import {changed:,} new or changed documents", type="primary", disabled=not changed, key="import_confirm"
+        ):
             bar = st.progress(0.0, text="Checking the file again and importing…")
             try:
-                done = imports.import_file(data, upload.name, user, kind=kind, dry_run=False,
-                                           progress=lambda f, text: bar.progress(f, text=text))
+                done = imports.import_file(
+                    data,
+                    upload.name,
+                    user,
+                    kind=kind,
+                    dry_run=False,
+                    progress=lambda f, text: bar.progress(f, text=text),
+                )
             except RowProblems as exc:
                 failure = "Nothing was imported: " + as_text("; ".join(exc.problems))
             except RateLimited as exc:
                 failure = f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s."
             except DatabaseUnavailable as exc:  # a statement timeout, the database gone: reported, then said
                 observability.report_error(exc.__cause__ or exc)
-                failure = ("Nothing was imported: the database could not finish the change. "
-                           "Upload the file again to re-check it.")
+                failure = (
+                    "Nothing was imported: the database could not finish the change. "
+                    "Upload the file again to re-check it."
+                )
             except MilestoneError as exc:
                 failure = f"Nothing was imported. {as_text(exc)}"
             else:
@@ -122,6 +161,17 @@ history = imports.history(50)
 if history.empty:
     st.caption("No file imported yet.")
 else:
-    st.dataframe(history, hide_index=True, width="stretch", column_config={
-        "imported_at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm"), "username": "Who",
-        "file_name": "File", "rows_read": "Lines", "created": "New", "updated": "Updated", "unchanged": "Unchanged"})
+    st.dataframe(
+        history,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "imported_at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm"),
+            "username": "Who",
+            "file_name": "File",
+            "rows_read": "Lines",
+            "created": "New",
+            "updated": "Updated",
+            "unchanged": "Unchanged",
+        },
+    )

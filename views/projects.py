@@ -21,22 +21,34 @@ def project_form(key: str, current=None) -> dict | None:
         name = c1.text_input("Name", value=current.name if current else "", max_chars=255)
         client = c2.text_input("Client", value=current.client_name if current else "", max_chars=255)
         c1, c2, c3 = st.columns(3)
-        status = c1.selectbox("Status", PROJECT_STATUSES,
-                              index=PROJECT_STATUSES.index(current.status) if current else 0)
+        status = c1.selectbox(
+            "Status", PROJECT_STATUSES, index=PROJECT_STATUSES.index(current.status) if current else 0
+        )
         start = c2.date_input("Start date", value=current.start_date if current else None, format="DD/MM/YYYY")
         end = c3.date_input("End date", value=current.end_date if current else None, format="DD/MM/YYYY")
         c1, c2 = st.columns(2)
-        budget_revenue = c1.text_input("Revenue budget (£)", value=amount_text(current.budget_revenue if current else None),
-                                       placeholder="e.g. 125000.00")
-        budget_cost = c2.text_input("Cost budget (£)", value=amount_text(current.budget_cost if current else None),
-                                    placeholder="e.g. 98000.00")
+        budget_revenue = c1.text_input(
+            "Revenue budget (£)",
+            value=amount_text(current.budget_revenue if current else None),
+            placeholder="e.g. 125000.00",
+        )
+        budget_cost = c2.text_input(
+            "Cost budget (£)", value=amount_text(current.budget_cost if current else None), placeholder="e.g. 98000.00"
+        )
         if not st.form_submit_button("Save project" if current else "Create project", type="primary"):
             return None
     try:
-        return ProjectInput.model_validate({
-            "name": name, "client_name": client, "status": status, "start_date": start, "end_date": end,
-            "budget_revenue": budget_revenue.replace(",", "").replace("£", "").strip() or None,
-            "budget_cost": budget_cost.replace(",", "").replace("£", "").strip() or None}).model_dump()
+        return ProjectInput.model_validate(
+            {
+                "name": name,
+                "client_name": client,
+                "status": status,
+                "start_date": start,
+                "end_date": end,
+                "budget_revenue": budget_revenue.replace(",", "").replace("£", "").strip() or None,
+                "budget_cost": budget_cost.replace(",", "").replace("£", "").strip() or None,
+            }
+        ).model_dump()
     except ValidationError as exc:
         show_problems(exc, PROJECT_LABELS)
         return None
@@ -71,18 +83,35 @@ projects = load_projects(filters)
 search = st.text_input("Search projects", placeholder="Name or client", key="proj_search")
 if search:
     needle = search.casefold()
-    projects = projects[[needle in f"{n} {c}".casefold() for n, c in zip(projects["name"], projects["client_name"])]]
+    found = [needle in f"{n} {c}".casefold() for n, c in zip(projects["name"], projects["client_name"], strict=True)]
+    projects = projects[found]
 
 if projects.empty:
-    st.info("No project matches. Clear the search or the sidebar filters" +
-            (", or create one below." if user.role in WRITE_ROLES else "."))
+    st.info(
+        "No project matches. Clear the search or the sidebar filters"
+        + (", or create one below." if user.role in WRITE_ROLES else ".")
+    )
 else:
     st.caption(f"{len(projects):,} projects. Select a row to open or edit it.")
     export_buttons("projects", filters, key="proj_export")
-    project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "owner": "Owner",
-                             "revenue": "Revenue", "costs": "Costs", "profit": "Profit", "margin": "Margin",
-                             "budget_revenue": "Revenue budget", "budget_cost": "Cost budget"},
-                  key="proj_table", height=380, on_pick=edit_form if user.role in WRITE_ROLES else None)
+    project_table(
+        projects,
+        {
+            "name": "Project",
+            "client_name": "Client",
+            "status": "Status",
+            "owner": "Owner",
+            "revenue": "Revenue",
+            "costs": "Costs",
+            "profit": "Profit",
+            "margin": "Margin",
+            "budget_revenue": "Revenue budget",
+            "budget_cost": "Cost budget",
+        },
+        key="proj_table",
+        height=380,
+        on_pick=edit_form if user.role in WRITE_ROLES else None,
+    )
 
 if user.role in WRITE_ROLES:
     with st.expander("New project", icon=":material/add:"):

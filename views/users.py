@@ -1,4 +1,5 @@
 """Users (admins only): create users, change roles, disable, reset passwords, read sign-ins."""
+
 import streamlit as st
 from pydantic import ValidationError
 
@@ -19,15 +20,27 @@ done = st.session_state.pop("users_done", None)  # kept across the rerun that re
 if done:
     st.success(done)
 users = user_service.list_users()
-st.dataframe(users, hide_index=True, width="stretch", column_config={
-    "username": "Username", "display_name": "Name", "email": "Email", "role": "Role", "disabled": "Disabled",
-    "must_change_password": "Must change password",
-    "last_login": st.column_config.DatetimeColumn("Last sign-in", format="DD/MM/YYYY HH:mm")})
+st.dataframe(
+    users,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "username": "Username",
+        "display_name": "Name",
+        "email": "Email",
+        "role": "Role",
+        "disabled": "Disabled",
+        "must_change_password": "Must change password",
+        "last_login": st.column_config.DatetimeColumn("Last sign-in", format="DD/MM/YYYY HH:mm"),
+    },
+)
 
 
 def _show_password_once(username: str, password: str) -> None:
-    st.success(f"Done. Give {username} this one-time password: `{password}` "
-               "(shown once; they choose their own at first sign-in).")
+    st.success(
+        f"Done. Give {username} this one-time password: `{password}` "
+        "(shown once; they choose their own at first sign-in)."
+    )
 
 
 tab_new, tab_change, tab_logins = st.tabs(["New user", "Change a user", "Sign-ins"])
@@ -39,11 +52,11 @@ with tab_new, st.form("users_new", clear_on_submit=True):
     role = c2.selectbox("Role", ["viewer", "finance", "admin"])
     if st.form_submit_button("Create user", type="primary"):
         try:
-            new = NewUser.model_validate({"username": username.lower(), "display_name": display_name,
-                                          "email": email, "role": role})
+            new = NewUser.model_validate(
+                {"username": username.lower(), "display_name": display_name, "email": email, "role": role}
+            )
             password = auth.generate_password()
-            user_service.add_user(me, new.username, new.display_name, new.role, auth.hash_password(password),
-                                  new.email)
+            user_service.add_user(me, new.username, new.display_name, new.role, auth.hash_password(password), new.email)
             _show_password_once(new.username, password)
         except ValidationError as exc:
             show_problems(exc, USER_LABELS)
@@ -54,8 +67,12 @@ with tab_change:
     who = st.selectbox("User", list(users["username"]), key="users_pick")
     row = users[users["username"] == who].iloc[0]
     c1, c2, c3 = st.columns(3)
-    new_role = c1.selectbox("Role", ["viewer", "finance", "admin"], key=f"users_role_{who}",
-                            index=["viewer", "finance", "admin"].index(row["role"]))
+    new_role = c1.selectbox(
+        "Role",
+        ["viewer", "finance", "admin"],
+        key=f"users_role_{who}",
+        index=["viewer", "finance", "admin"].index(row["role"]),
+    )
     try:
         if c1.button("Change role", key="users_role_btn", disabled=new_role == row["role"]):
             user_service.update_user(me, who, role=new_role)
@@ -75,6 +92,14 @@ with tab_change:
 
 with tab_logins:
     st.caption("Sign-in attempts, newest first. Passwords are never recorded.")
-    st.dataframe(user_service.recent_logins(200), hide_index=True, width="stretch", column_config={
-        "at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm:ss"), "username": "Username typed",
-        "success": "Signed in", "reason": "Result"})
+    st.dataframe(
+        user_service.recent_logins(200),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm:ss"),
+            "username": "Username typed",
+            "success": "Signed in",
+            "reason": "Result",
+        },
+    )

@@ -1,4 +1,5 @@
 """Who may do what (roles), and the write limit every save counts against."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -3,13 +3,14 @@
 A backup is three files: milestone-<UTC stamp>.dump, .dump.sha256 (sha256sum format) and
 .dump.json (row count of every table, taken in the very snapshot pg_dump reads).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import subprocess
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -41,16 +42,30 @@ def sha256(path: Path) -> str:
 def backup(directory: Path, url: str | None = None, keep_daily: int = 7, keep_weekly: int = 4) -> Path:
     url = url or db.database_url()
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     target = directory / f"milestone-{now.strftime(STAMP)}.dump"
     libpq, env = _libpq(url)
     eng = db.make_engine(url, app_role=False, pool_size=1)
     with eng.connect() as conn:
         snapshot = operations.export_snapshot(conn)
         counts = operations.table_row_counts(conn)
-        subprocess.run([str(db._bin("pg_dump")), "--format=custom", "--compress=6", "--snapshot", snapshot,
-                        "--file", str(target), "--dbname", libpq], check=True, env=env,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [
+                str(db._bin("pg_dump")),
+                "--format=custom",
+                "--compress=6",
+                "--snapshot",
+                snapshot,
+                "--file",
+                str(target),
+                "--dbname",
+                libpq,
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         conn.rollback()
     digest = sha256(target)
     Path(f"{target}.sha256").write_text(f"{digest}  {target.name}\n")
@@ -93,8 +108,9 @@ def restore(file: Path, url: str | None = None, force: bool = False) -> dict[str
     with eng.connect() as conn:
         occupied = operations.user_table_count(conn)
     if occupied and not force:
-        raise ConfigError("The target database is not empty: restore into an empty database, or pass --force "
-                          "to replace its contents.")
+        raise ConfigError(
+            "The target database is not empty: restore into an empty database, or pass --force to replace its contents."
+        )
     libpq, env = _libpq(url)
     with eng.connect() as conn:
         old_server = (conn.dialect.server_version_info or (0,)) < (17,)
@@ -114,6 +130,7 @@ def restore(file: Path, url: str | None = None, force: bool = False) -> dict[str
         got = operations.table_row_counts(conn)
     eng.dispose()
     if got != want:
-        raise ConfigError(f"Restored row counts differ from the backup's: {sorted(set(got.items()) ^ set(want.items()))}")
+        raise ConfigError(
+            f"Restored row counts differ from the backup's: {sorted(set(got.items()) ^ set(want.items()))}"
+        )
     return got
-

@@ -1,4 +1,5 @@
 """Estimates: the editor's rows, saving a batch of edits, the history of saves, and undo."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from milestone.errors import PermissionDenied
 from milestone.services.access import may_write
 from milestone.store import estimates
 from milestone.store.users import User
-from milestone.validation import EstimateChanges, EstimateRow, Filters
+from milestone.validation import EVERYTHING, EstimateChanges, EstimateRow, Filters
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,15 @@ class SaveResult:
     @property
     def summary(self) -> str:
         total = self.updated + self.added + self.deleted
-        parts = [f"{n} {what}" for n, what in ((self.updated, "updated"), (self.added, "added"),
-                                                (self.deleted, "deleted")) if n]
+        parts = [
+            f"{n} {what}"
+            for n, what in ((self.updated, "updated"), (self.added, "added"), (self.deleted, "deleted"))
+            if n
+        ]
         return f"Saved {total} change{'s' if total != 1 else ''}" + (f": {', '.join(parts)}." if parts else ".")
 
 
-def list_estimates(f: Filters = Filters(), kind: str | None = None) -> pd.DataFrame:
+def list_estimates(f: Filters = EVERYTHING, kind: str | None = None) -> pd.DataFrame:
     with db.snapshot() as conn:
         return estimates.list_estimates(conn, f, kind)
 

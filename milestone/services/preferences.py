@@ -1,4 +1,5 @@
 """Preferences: saved views, the default view and favourite projects (any signed-in role)."""
+
 from __future__ import annotations
 
 from typing import Any

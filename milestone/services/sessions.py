@@ -4,6 +4,7 @@ The token is 256 random bits (43 URL-safe characters); the database keeps only i
 Anything else in the cookie -- a JWT, an old streamlit-authenticator cookie, garbage -- is
 treated as no cookie at all, never as an error.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,7 @@ def start(username: str, user_agent: str | None = None) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with db.transaction(None) as conn:
         sessions.prune(conn)
-        sessions.create(conn, token_hash(token), username, config.idle_minutes(), config.session_hours(),
-                        user_agent)
+        sessions.create(conn, token_hash(token), username, config.idle_minutes(), config.session_hours(), user_agent)
     return token
 
 

@@ -3,6 +3,7 @@
 Allowed for admins when the URL is set, no sync is RUNNING, and nobody asked in the last
 10 minutes. Each request is recorded in sync_requests; a failed call does not start the cooldown.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,10 @@ def availability() -> tuple[bool, str]:
     if state.running_since:
         return False, f"A Xero sync is running (started {state.running_since.astimezone():%H:%M})."
     if state.next_allowed_at and state.last_requested_at:
-        return False, (f"{state.last_requested_by} asked for a sync at {state.last_requested_at.astimezone():%H:%M}; "
-                       f"you can ask again at {state.next_allowed_at.astimezone():%H:%M}.")
+        return False, (
+            f"{state.last_requested_by} asked for a sync at {state.last_requested_at.astimezone():%H:%M}; "
+            f"you can ask again at {state.next_allowed_at.astimezone():%H:%M}."
+        )
     return True, ""
 
 

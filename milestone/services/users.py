@@ -1,4 +1,5 @@
 """Users: signing in (with the lock-out), sessions, and what admins do to accounts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,11 +48,18 @@ def authenticate(username: str, password: str, address: str | None = None) -> Lo
         row = users.credentials(conn, name)
         message: str | None
         if address and users.address_failures(conn, address, LOCK_WINDOW_MINUTES) >= ADDRESS_FAILURES:
-            reason, message = "throttled", ("Too many failed sign-ins from this network. "
-                                            f"Try again in {LOCK_WINDOW_MINUTES} minutes.")
+            reason, message = (
+                "throttled",
+                (f"Too many failed sign-ins from this network. Try again in {LOCK_WINDOW_MINUTES} minutes."),
+            )
         elif until is not None:
-            reason, message = "locked", (f"Too many failed sign-ins: this account is locked until "
-                                         f"{until.astimezone():%H:%M}. Try again then, or ask an admin.")
+            reason, message = (
+                "locked",
+                (
+                    f"Too many failed sign-ins: this account is locked until "
+                    f"{until.astimezone():%H:%M}. Try again then, or ask an admin."
+                ),
+            )
         elif not auth.check_password(password, row.password_hash if row else None):  # same cost either way
             reason, message = "bad_password", WRONG
         elif row is None or row.disabled:
@@ -59,28 +67,43 @@ def authenticate(username: str, password: str, address: str | None = None) -> Lo
         else:
             reason, message = "ok", None
         users.record_login(conn, name, reason == "ok", reason, address)
-        if reason == "bad_password" and users.locked_until(conn, name, LOCK_AFTER_FAILURES,
-                                                           LOCK_WINDOW_MINUTES) is not None:
-            message = (f"Too many failed sign-ins: this account is locked for {LOCK_WINDOW_MINUTES} minutes. "
-                       "Try again later, or ask an admin.")
+        if (
+            reason == "bad_password"
+            and users.locked_until(conn, name, LOCK_AFTER_FAILURES, LOCK_WINDOW_MINUTES) is not None
+        ):
+            message = (
+                f"Too many failed sign-ins: this account is locked for {LOCK_WINDOW_MINUTES} minutes. "
+                "Try again later, or ask an admin."
+            )
         user = users.get_user(conn, name) if reason == "ok" else None
     return LoginResult(user, message)
 
 
-def create_user(username: str, display_name: str, role: str, password_hash: str, *, actor: str,
-                email: str | None = None, must_change_password: bool = False) -> str:
+def create_user(
+    username: str,
+    display_name: str,
+    role: str,
+    password_hash: str,
+    *,
+    actor: str,
+    email: str | None = None,
+    must_change_password: bool = False,
+) -> str:
     """Create a user without a role check: for the CLI and the demo data (people at the machine)."""
     with db.transaction(actor) as conn:
-        return users.create_user(conn, username, display_name, role, password_hash, email=email,
-                                 must_change_password=must_change_password)
+        return users.create_user(
+            conn, username, display_name, role, password_hash, email=email, must_change_password=must_change_password
+        )
 
 
-def add_user(actor: User, username: str, display_name: str, role: str, password_hash: str,
-             email: str | None = None) -> str:
+def add_user(
+    actor: User, username: str, display_name: str, role: str, password_hash: str, email: str | None = None
+) -> str:
     """An admin creates a user, who must choose their own password at first sign-in."""
     require_role(actor, ADMIN, "manage users")
-    return create_user(username, display_name, role, password_hash, actor=actor.username, email=email,
-                       must_change_password=True)
+    return create_user(
+        username, display_name, role, password_hash, actor=actor.username, email=email, must_change_password=True
+    )
 
 
 def update_user(actor: User, username: str, *, role: str | None = None, disabled: bool | None = None) -> None:

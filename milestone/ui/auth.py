@@ -7,6 +7,7 @@ re-reads the account), so a sign-out, "sign out everywhere", a disabled account,
 or a password reset takes effect in every open tab at its next click. Without a live session the
 page draws nothing but a link to the sign-in page and sends the browser there.
 """
+
 from __future__ import annotations
 
 import html

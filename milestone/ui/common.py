@@ -1,12 +1,12 @@
 """Streamlit helpers every page uses: cached reads, the signed-in user, data freshness."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
-
 import streamlit as st
 from pydantic import ValidationError
 
@@ -19,6 +19,7 @@ from milestone.store.users import User
 from milestone.validation import Filters, describe_errors
 
 STALE_AFTER = timedelta(hours=4)
+
 
 def current_user() -> User:
     """The signed-in user, set by the login gate in app.py."""
@@ -48,7 +49,7 @@ def freshness_banner() -> None:
     text = f"Xero data as of {as_of:%d %b %Y %H:%M}"
     if status.last_status == "FAILED":
         st.warning(f"{text}. The last sync failed: {as_text(status.last_error or 'no reason given')}.")
-    elif datetime.now(timezone.utc) - status.last_completed_at > STALE_AFTER:
+    elif datetime.now(UTC) - status.last_completed_at > STALE_AFTER:
         st.warning(f"{text}, more than {STALE_AFTER.seconds // 3600} hours ago.")
     else:
         st.caption(text)
@@ -83,4 +84,6 @@ def date_range(value: object) -> tuple[date | None, date | None]:
 
 def show_problems(exc: ValidationError, labels: dict[str, str]) -> None:
     """A refused form: every problem by field, and that nothing was saved."""
-    st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {as_text(m)}" for m in describe_errors(exc, labels)))
+    st.error(
+        "Nothing was saved. Please correct:\n\n" + "\n".join(f"- {as_text(m)}" for m in describe_errors(exc, labels))
+    )

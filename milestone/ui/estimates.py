@@ -3,6 +3,7 @@
 The grid's rows are loaded once into session_state and kept until a save, a discard or a
 filter change: the editor's edits are positions in that frame, so it must not shift under them.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -15,7 +16,7 @@ from milestone.formatting import as_text, project_labels
 from milestone.services import estimates, pnl
 from milestone.services.access import WRITE_ROLES
 from milestone.ui.common import clear_caches, current_user
-from milestone.validation import EstimateChanges, Filters, estimate_row
+from milestone.validation import EVERYTHING, EstimateChanges, Filters, estimate_row
 
 # What the grid shows, in order: the columns people edit most come first, so Description,
 # Amount and Date are on screen at 1280 px without scrolling sideways.
@@ -28,8 +29,8 @@ def _choices():
     opts = pnl.filter_options()
     projects = opts["projects"]
     labels = project_labels(projects["id"], projects["client_name"], projects["name"])
-    clients = dict(zip(projects["id"], projects["client_name"]))
-    phases = {"Unassigned": None} | dict(zip(opts["phases"]["name"], opts["phases"]["id"]))
+    clients = dict(zip(projects["id"], projects["client_name"], strict=True))
+    phases = {"Unassigned": None} | dict(zip(opts["phases"]["name"], opts["phases"]["id"], strict=True))
     return labels, clients, phases
 
 
@@ -51,9 +52,14 @@ def _changes(frame: pd.DataFrame, state: dict) -> EstimateChanges:
 
     def values(row: dict) -> dict:
         phase = row.get("phase")
-        return {"project_id": by_label.get(row.get("project_label")), "kind": row.get("kind"),
-                "build_phase_id": phases.get(phase) if phase else None, "description": row.get("description"),
-                "amount": row.get("amount"), "date": row.get("date")}
+        return {
+            "project_id": by_label.get(row.get("project_label")),
+            "kind": row.get("kind"),
+            "build_phase_id": phases.get(phase) if phase else None,
+            "description": row.get("description"),
+            "amount": row.get("amount"),
+            "date": row.get("date"),
+        }
 
     for idx, edits in sorted(state.get("edited_rows", {}).items(), key=lambda kv: int(kv[0])):
         base = frame.iloc[int(idx)]
@@ -63,8 +69,10 @@ def _changes(frame: pd.DataFrame, state: dict) -> EstimateChanges:
             continue
         row, errs = estimate_row(values(merged), f"Row {int(idx) + 1}")
         if row and row.project_id != base["project_id"]:
-            errs = [f"Row {int(idx) + 1}, Project: an estimate cannot move to another project; "
-                    "delete it and add a new row instead"]
+            errs = [
+                f"Row {int(idx) + 1}, Project: an estimate cannot move to another project; "
+                "delete it and add a new row instead"
+            ]
         problems += errs
         if row and not errs:
             changes.updates.append((base["id"], int(base["version"]), row))
@@ -82,8 +90,13 @@ def _changes(frame: pd.DataFrame, state: dict) -> EstimateChanges:
     return changes
 
 
-def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = None, key: str = "estimates_editor",
-                            project_id: str | None = None) -> None:
+def render_estimates_editor(
+    filters: Filters = EVERYTHING,
+    *,
+    kind: str | None = None,
+    key: str = "estimates_editor",
+    project_id: str | None = None,
+) -> None:
     """The editable grid with Save / Discard; read-only for viewers."""
     user = current_user()
     if project_id:
@@ -96,8 +109,10 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     # The frame stays as loaded until saved or discarded: edits are positions in it.
     _, frame, total = st.session_state[loaded_key]
     if total > len(frame):
-        st.warning(f"{total:,} estimates match; the grid holds the first {len(frame):,} (by client, project and "
-                   "date). Choose a client or a project, or shorten the dates, to reach the others.")
+        st.warning(
+            f"{total:,} estimates match; the grid holds the first {len(frame):,} (by client, project and "
+            "date). Choose a client or a project, or shorten the dates, to reach the others."
+        )
     labels, _, phases = _choices()
     can_edit = user.role in WRITE_ROLES
     if project_id:
@@ -105,22 +120,32 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     if note := st.session_state.pop(f"{key}__saved", None):
         st.success(note)
     st.data_editor(  # edits are read back from its state (positions in the loaded frame)
-        frame[_COLUMNS], key=key, num_rows="dynamic" if can_edit else "fixed", disabled=not can_edit,
-        hide_index=True, width="stretch", height=min(38 * (len(frame) + 2), 560) if len(frame) else 160,
+        frame[_COLUMNS],
+        key=key,
+        num_rows="dynamic" if can_edit else "fixed",
+        disabled=not can_edit,
+        hide_index=True,
+        width="stretch",
+        height=min(38 * (len(frame) + 2), 560) if len(frame) else 160,
         column_config={
             "project_label": st.column_config.SelectboxColumn(
-                "Project", options=[default_label] if project_id else list(labels.values()), required=True,
-                default=default_label if project_id else None, width="medium"),
+                "Project",
+                options=[default_label] if project_id else list(labels.values()),
+                required=True,
+                default=default_label if project_id else None,
+                width="medium",
+            ),
             "client": st.column_config.TextColumn("Client", disabled=True),
             "kind": st.column_config.SelectboxColumn("Kind", options=["revenue", "cost"], required=True),
             "phase": st.column_config.SelectboxColumn("Build phase", options=list(phases), default="Unassigned"),
             "description": st.column_config.TextColumn("Description", max_chars=500, required=True, width="medium"),
-            "amount": st.column_config.NumberColumn("Amount (£)", min_value=0.01, max_value=100_000_000_000,
-                                                    step=0.01, format="£%,.2f", required=True),  # always > 0
-            "date": st.column_config.DateColumn("Expected", format="DD/MM/YYYY", required=True,
-                                                default=date.today()),
+            "amount": st.column_config.NumberColumn(
+                "Amount (£)", min_value=0.01, max_value=100_000_000_000, step=0.01, format="£%,.2f", required=True
+            ),  # always > 0
+            "date": st.column_config.DateColumn("Expected", format="DD/MM/YYYY", required=True, default=date.today()),
             "updated_by": st.column_config.TextColumn("Last changed by", disabled=True),
-        })
+        },
+    )
     if not can_edit:
         st.caption("Read-only: only finance staff and admins change estimates.")
         return
@@ -138,7 +163,10 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     try:
         result = estimates.save_estimate_changes(_changes(frame, state), user)
     except RowProblems as exc:
-        st.error("Nothing was saved. Please fix these and save again:\n\n" + "\n".join(f"- {as_text(p)}" for p in exc.problems))
+        st.error(
+            "Nothing was saved. Please fix these and save again:\n\n"
+            + "\n".join(f"- {as_text(p)}" for p in exc.problems)
+        )
         return
     except Conflict as exc:
         st.error(as_text(exc))
@@ -167,20 +195,30 @@ def render_history(key: str = "est_history") -> None:
         saves = saves[saves["user"] == who]
     for n, save in enumerate(saves.head(20).to_dict("records")):
         at = save["changed_at"].to_pydatetime()
-        title = (f"{at.astimezone():%d %b %Y %H:%M:%S} · {save['user']} · "
-                 f"{save['updated']} updated, {save['added']} added, {save['deleted']} deleted")
+        title = (
+            f"{at.astimezone():%d %b %Y %H:%M:%S} · {save['user']} · "
+            f"{save['updated']} updated, {save['added']} added, {save['deleted']} deleted"
+        )
         with st.expander(title):
             details = estimates.estimate_save_details(at, save["user"])
             rows = []
             for d in details.to_dict("records"):
                 old, new = d["old_data"] or {}, d["new_data"] or {}
-                changed = [k for k in ("description", "amount", "date", "kind", "build_phase_id")
-                           if old.get(k) != new.get(k)] if d["operation"] == "UPDATE" else []
-                rows.append({"Change": d["operation"].title(), "Estimate": (new or old).get("description", "")[:80],
-                             "Before": ", ".join(f"{k}: {old.get(k)}" for k in changed) or
-                                       (f"{old.get('amount')} on {old.get('date')}" if old else ""),
-                             "After": ", ".join(f"{k}: {new.get(k)}" for k in changed) or
-                                      (f"{new.get('amount')} on {new.get('date')}" if new else "")})
+                changed = (
+                    [k for k in ("description", "amount", "date", "kind", "build_phase_id") if old.get(k) != new.get(k)]
+                    if d["operation"] == "UPDATE"
+                    else []
+                )
+                rows.append(
+                    {
+                        "Change": d["operation"].title(),
+                        "Estimate": (new or old).get("description", "")[:80],
+                        "Before": ", ".join(f"{k}: {old.get(k)}" for k in changed)
+                        or (f"{old.get('amount')} on {old.get('date')}" if old else ""),
+                        "After": ", ".join(f"{k}: {new.get(k)}" for k in changed)
+                        or (f"{new.get('amount')} on {new.get('date')}" if new else ""),
+                    }
+                )
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
             if user.role == "admin" or user.username == save["user"]:
                 if st.button("Undo this save", key=f"{key}_undo_{n}"):

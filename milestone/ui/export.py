@@ -1,4 +1,5 @@
 """Download buttons beside a table: the same export as the Export page, with the table's filters."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,15 +18,21 @@ def export_buttons(table: str, filters: Filters, *, key: str) -> None:
     with st.container(horizontal=True, gap="small"):
         for fmt, label in (("csv", "CSV"), ("xlsx", "Excel")):
             st.download_button(
-                label, icon=":material/download:", key=f"{key}_{fmt}", width="content",
+                label,
+                icon=":material/download:",
+                key=f"{key}_{fmt}",
+                width="content",
                 file_name=exports.file_name(table, filters, fmt),
-                mime="text/csv" if fmt == "csv" else
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                data=partial(exports.export_bytes, table, filters, fmt, user))
+                mime="text/csv"
+                if fmt == "csv"
+                else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                data=partial(exports.export_bytes, table, filters, fmt, user),
+            )
 
 
-def pdf_button(kind: str, *, key: str, filters: Filters | None = None, project_id: str | None = None,
-               project_name: str = "") -> None:
+def pdf_button(
+    kind: str, *, key: str, filters: Filters | None = None, project_id: str | None = None, project_name: str = ""
+) -> None:
     """A printable PDF report: the portfolio for `filters`, or one project; built only when clicked."""
     from milestone.services import reports
 
@@ -37,7 +44,17 @@ def pdf_button(kind: str, *, key: str, filters: Filters | None = None, project_i
     else:
         if project_id is None:
             raise ValueError("a project report needs project_id")
-        name, build = reports.project_file_name(project_name, project_id), partial(reports.project_pdf, project_id, user)
-    st.download_button("PDF report", icon=":material/picture_as_pdf:", key=key, width="content", file_name=name,
-                       mime="application/pdf", data=build,
-                       help="A printable report (A4, readable in black and white) of what this page shows.")
+        name, build = (
+            reports.project_file_name(project_name, project_id),
+            partial(reports.project_pdf, project_id, user),
+        )
+    st.download_button(
+        "PDF report",
+        icon=":material/picture_as_pdf:",
+        key=key,
+        width="content",
+        file_name=name,
+        mime="application/pdf",
+        data=build,
+        help="A printable report (A4, readable in black and white) of what this page shows.",
+    )

@@ -4,6 +4,7 @@ The selection lives in the URL (st.query_params) so a view can be bookmarked and
 copy in session_state carries it across page changes. Users can save named views (and one
 default view) in user_preferences.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -79,7 +80,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
     opts = _options()
     init = _initial_params()
     phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
-    owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"]))
+    owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"], strict=True))
     clients = list(opts["clients"]["client_name"])
 
     def keep(values, allowed):  # drop values from an old bookmark that no longer exist
@@ -87,17 +88,26 @@ def sidebar_filters(today: date | None = None) -> Filters:
 
     with st.sidebar:
         st.subheader("Filters")
-        period = st.selectbox("Period", metrics.PRESETS, key="flt_period",
-                              index=metrics.PRESETS.index(init.get("period", "All time"))
-                              if init.get("period") in metrics.PRESETS else 0)
+        period = st.selectbox(
+            "Period",
+            metrics.PRESETS,
+            key="flt_period",
+            index=metrics.PRESETS.index(init.get("period", "All time")) if init.get("period") in metrics.PRESETS else 0,
+        )
         date_from, date_to = metrics.preset_range(period, today)
         if period == "Custom":
             start = _parse_date(init.get("from")) or today.replace(day=1)
             end = _parse_date(init.get("to")) or today
             if end < start:  # a link with its dates the wrong way round
                 start, end = end, start
-            picked = st.date_input("From - to", value=(start, end), key="flt_range", format="DD/MM/YYYY",
-                                   min_value=FIRST_DAY, max_value=LAST_DAY)
+            picked = st.date_input(
+                "From - to",
+                value=(start, end),
+                key="flt_range",
+                format="DD/MM/YYYY",
+                min_value=FIRST_DAY,
+                max_value=LAST_DAY,
+            )
             if isinstance(picked, tuple) and len(picked) == 2:
                 date_from, date_to = picked
             else:
@@ -105,14 +115,32 @@ def sidebar_filters(today: date | None = None) -> Filters:
                 date_from, date_to = (picked[0] if picked else None), None
         elif date_from:
             st.caption(f"{date_from:%d %b %Y} to {date_to:%d %b %Y}")
-        chosen_clients = st.multiselect("Clients", clients, default=keep(init.get("client"), clients),
-                                        key="flt_client", placeholder="All clients")
-        statuses = st.multiselect("Project status", list(PROJECT_STATUSES), key="flt_status",
-                                  default=keep(init.get("status"), PROJECT_STATUSES), placeholder="All statuses")
-        phases = st.multiselect("Build phase", list(phase_names), format_func=lambda p: phase_names[p], key="flt_phase",
-                                default=keep(init.get("phase"), phase_names), placeholder="All phases")
-        owners = st.multiselect("Owner", list(owner_names), format_func=lambda o: owner_names[o], key="flt_owner",
-                                default=keep(init.get("owner"), owner_names), placeholder="All owners")
+        chosen_clients = st.multiselect(
+            "Clients", clients, default=keep(init.get("client"), clients), key="flt_client", placeholder="All clients"
+        )
+        statuses = st.multiselect(
+            "Project status",
+            list(PROJECT_STATUSES),
+            key="flt_status",
+            default=keep(init.get("status"), PROJECT_STATUSES),
+            placeholder="All statuses",
+        )
+        phases = st.multiselect(
+            "Build phase",
+            list(phase_names),
+            format_func=lambda p: phase_names[p],
+            key="flt_phase",
+            default=keep(init.get("phase"), phase_names),
+            placeholder="All phases",
+        )
+        owners = st.multiselect(
+            "Owner",
+            list(owner_names),
+            format_func=lambda o: owner_names[o],
+            key="flt_owner",
+            default=keep(init.get("owner"), owner_names),
+            placeholder="All owners",
+        )
         favourites_only = st.toggle("Favourite projects only", key="flt_fav", value=init.get("fav") == "1")
 
     params: dict[str, object] = {"period": period} if period != "All time" else {}
@@ -133,9 +161,17 @@ def sidebar_filters(today: date | None = None) -> Filters:
         # no favourites yet: a project id that cannot exist, so the view is honestly empty
         project_ids = favs or ("00000000-0000-0000-0000-000000000000",)
     _saved_views(params)
-    return Filters.model_validate({"date_from": date_from, "date_to": date_to, "clients": tuple(chosen_clients),
-                                   "statuses": tuple(statuses), "phases": tuple(phases), "owners": tuple(owners),
-                                   "project_ids": project_ids})
+    return Filters.model_validate(
+        {
+            "date_from": date_from,
+            "date_to": date_to,
+            "clients": tuple(chosen_clients),
+            "statuses": tuple(statuses),
+            "phases": tuple(phases),
+            "owners": tuple(owners),
+            "project_ids": project_ids,
+        }
+    )
 
 
 def _saved_views(params: dict[str, object]) -> None:
@@ -144,8 +180,12 @@ def _saved_views(params: dict[str, object]) -> None:
     with st.sidebar.expander("Saved views"):
         if prefs.saved_views:
             names = sorted(prefs.saved_views)
-            name = st.selectbox("View", names, key="views_pick",
-                                format_func=lambda n: f"{n} (default)" if n == prefs.default_view else n)
+            name = st.selectbox(
+                "View",
+                names,
+                key="views_pick",
+                format_func=lambda n: f"{n} (default)" if n == prefs.default_view else n,
+            )
             c1, c2 = st.columns(2)
             if c1.button("Open", key="views_open"):
                 _apply(prefs.saved_views[name])

@@ -1,4 +1,5 @@
 """KPI cards and P&L tables as Streamlit shows them (formatting only; numbers come computed)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,11 +13,21 @@ from streamlit.elements.lib.column_types import ColumnConfig
 from milestone.formatting import as_text, money, pct
 from milestone.metrics import Totals
 
-MONEY_COLUMNS = {"revenue": "Revenue", "costs": "Costs", "profit": "Profit", "budget_revenue": "Revenue budget",
-                 "budget_cost": "Cost budget", "revenue_variance": "Revenue vs budget", "cost_variance": "Costs vs budget",
-                 "forecast_revenue": "Forecast revenue", "forecast_costs": "Forecast costs",
-                 "forecast_profit": "Forecast profit", "estimate_revenue": "Estimated revenue",
-                 "estimate_costs": "Estimated costs", "outstanding": "Outstanding"}
+MONEY_COLUMNS = {
+    "revenue": "Revenue",
+    "costs": "Costs",
+    "profit": "Profit",
+    "budget_revenue": "Revenue budget",
+    "budget_cost": "Cost budget",
+    "revenue_variance": "Revenue vs budget",
+    "cost_variance": "Costs vs budget",
+    "forecast_revenue": "Forecast revenue",
+    "forecast_costs": "Forecast costs",
+    "forecast_profit": "Forecast profit",
+    "estimate_revenue": "Estimated revenue",
+    "estimate_costs": "Estimated costs",
+    "outstanding": "Outstanding",
+}
 PCT_COLUMNS = {"margin": "Margin", "forecast_margin": "Forecast margin"}
 KPI_CARD_WIDTH = 250  # px: fits £999,999,999 at Streamlit's metric size
 
@@ -39,9 +50,15 @@ def kpi_cards(totals: Totals, previous: Totals | None = None, period_label: str 
     with st.container(horizontal=True, wrap=True, gap="small"):
         for label, value in now.items():
             shown = pct(value) if "margin" in label.lower() else money(value)
-            st.metric(label, shown, delta=_delta(label, value, before.get(label)) if previous else None,
-                      delta_color="inverse" if label == "Costs" else "normal", help=help_text, border=True,
-                      width=KPI_CARD_WIDTH)
+            st.metric(
+                label,
+                shown,
+                delta=_delta(label, value, before.get(label)) if previous else None,
+                delta_color="inverse" if label == "Costs" else "normal",
+                help=help_text,
+                border=True,
+                width=KPI_CARD_WIDTH,
+            )
 
 
 PAGE_ROWS = 500  # rows a table sends to the browser at once; more are paged
@@ -73,16 +90,25 @@ def page_of(frame: pd.DataFrame, key: str, noun: str = "rows") -> pd.DataFrame:
         return frame
     pages = (len(frame) + PAGE_ROWS - 1) // PAGE_ROWS
     picker, note = st.columns([1, 4], vertical_alignment="bottom")
-    page = picker.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
-                               key=f"{key}__page")
+    page = picker.number_input(
+        f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=f"{key}__page"
+    )
     start = (int(page) - 1) * PAGE_ROWS
-    note.caption(f"Showing {noun} {start + 1:,}–{min(start + PAGE_ROWS, len(frame)):,} of {len(frame):,}; "
-               "sorting by a column heading sorts this page. Narrow the filters, or export for every row.")
-    return frame.iloc[start:start + PAGE_ROWS]
+    note.caption(
+        f"Showing {noun} {start + 1:,}–{min(start + PAGE_ROWS, len(frame)):,} of {len(frame):,}; "
+        "sorting by a column heading sorts this page. Narrow the filters, or export for every row."
+    )
+    return frame.iloc[start : start + PAGE_ROWS]
 
 
-def money_table(frame: pd.DataFrame, columns: dict[str, str], height: int | None = None, key: str | None = None,
-                link_column: str | None = None, selectable: bool = False):
+def money_table(
+    frame: pd.DataFrame,
+    columns: dict[str, str],
+    height: int | None = None,
+    key: str | None = None,
+    link_column: str | None = None,
+    selectable: bool = False,
+):
     """Show `frame[columns]` with money and margins formatted by the browser (see _number_columns).
 
     `columns` maps frame columns to headings, in order."""
@@ -92,25 +118,41 @@ def money_table(frame: pd.DataFrame, columns: dict[str, str], height: int | None
         config[link_column] = st.column_config.LinkColumn(columns[link_column], display_text="Open ↗")
     rows: int | Literal["auto"] = height or "auto"
     if selectable:
-        return st.dataframe(shown, hide_index=True, column_config=config, width="stretch", key=key, height=rows,
-                            on_select="rerun", selection_mode="single-row")
+        return st.dataframe(
+            shown,
+            hide_index=True,
+            column_config=config,
+            width="stretch",
+            key=key,
+            height=rows,
+            on_select="rerun",
+            selection_mode="single-row",
+        )
     return st.dataframe(shown, hide_index=True, column_config=config, width="stretch", key=key, height=rows)
 
 
 @st.fragment
-def project_table(projects: pd.DataFrame, columns: dict[str, str], key: str, height: int = 400,
-                  on_pick: Callable[[pd.Series], None] | None = None) -> None:
+def project_table(
+    projects: pd.DataFrame,
+    columns: dict[str, str],
+    key: str,
+    height: int = 400,
+    on_pick: Callable[[pd.Series], None] | None = None,
+) -> None:
     """A sortable, paged P&L table of projects with a link to each project's page. Selecting a
     row reruns only this table (a fragment): it offers to open the project and calls `on_pick`."""
     table = page_of(projects, key, "projects")
     table = table.assign(link="project?project=" + table["id"])
-    picked = money_table(table, columns | {"link": "Page"}, key=key, link_column="link", selectable=True,
-                         height=height)
+    picked = money_table(table, columns | {"link": "Page"}, key=key, link_column="link", selectable=True, height=height)
     rows = picked.selection.rows if picked else []
     if not rows:
         return
     chosen = table.iloc[rows[0]]
-    st.page_link("views/project.py", label=f"Open the P&L of {as_text(chosen['name'])}", icon=":material/open_in_new:",
-                 query_params={"project": chosen["id"]})
+    st.page_link(
+        "views/project.py",
+        label=f"Open the P&L of {as_text(chosen['name'])}",
+        icon=":material/open_in_new:",
+        query_params={"project": chosen["id"]},
+    )
     if on_pick:
         on_pick(chosen)

@@ -1,4 +1,5 @@
 """The app served under MILESTONE_BASE_PATH loads in a real browser, websocket included."""
+
 import urllib.request
 
 from tests import serving

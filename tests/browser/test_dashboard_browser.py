@@ -1,4 +1,5 @@
 """An accountant's path in a real browser: dashboard, a filter, a project, the same numbers."""
+
 from playwright.sync_api import expect
 
 from milestone.formatting import money
@@ -24,7 +25,9 @@ def test_dashboard_filter_and_project_show_the_database_numbers(live_app, page, 
     page.wait_for_url("**period=Last+12+months**")  # the URL follows the rerun, not before it
     wait_for_app(page)
     # the URL changes before the rerun has drawn the new numbers: wait for the card to change
-    revenue = page.locator("[data-testid='stMetric']", has_text="Revenue").first.locator("[data-testid='stMetricValue']")
+    revenue = page.locator("[data-testid='stMetric']", has_text="Revenue").first.locator(
+        "[data-testid='stMetricValue']"
+    )
     expect(revenue).not_to_have_text(money(sum(p["revenue"] for p in all_time.values())), timeout=30_000)
     page.screenshot(path=str(artifacts / "dashboard-last-12-months.png"))
     last_12_months = revenue.inner_text()

@@ -1,4 +1,5 @@
 """Finance edits an estimate in the real grid, saves, and the dashboard's forecast follows."""
+
 from decimal import Decimal
 
 from playwright.sync_api import expect
@@ -32,8 +33,13 @@ def test_edit_a_cell_save_and_see_the_new_forecast(live_app, page, artifacts):
     page.get_by_role("button", name="Save changes").click()
     page.get_by_text("Saved 1 change").wait_for()
     page.screenshot(path=str(artifacts / "estimates-saved.png"))
-    assert tdb.scalar("SELECT count(*) FROM milestone.estimates WHERE amount = :a AND updated_by = 'finance'",
-                      a=Decimal("4321.50")) == 1
+    assert (
+        tdb.scalar(
+            "SELECT count(*) FROM milestone.estimates WHERE amount = :a AND updated_by = 'finance'",
+            a=Decimal("4321.50"),
+        )
+        == 1
+    )
 
     # to the dashboard through the sidebar, as a person would (a reload is tested in test_login_browser)
     after_run(page, page.locator("[data-testid='stSidebarNav'] a").first.click)

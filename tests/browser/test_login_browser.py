@@ -83,8 +83,11 @@ def test_a_second_browser_drops_out_at_its_next_click_after_sign_out(live_app, b
 
 def test_a_forged_cookie_lands_on_the_sign_in_form(live_app, page):
     origin = live_app.url.split("/", 3)[:3]
-    for value in ("eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6ImFkbWluIiwiZXhwX2RhdGUiOjk5OTk5OTk5OTl9.",
-                  "eyJhbGciOiJIUzUxMiIsImtpZCI6N30.eyJ1c2VybmFtZSI6ImFkbWluIn0.c2ln", "A" * 43):
+    for value in (
+        "eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6ImFkbWluIiwiZXhwX2RhdGUiOjk5OTk5OTk5OTl9.",
+        "eyJhbGciOiJIUzUxMiIsImtpZCI6N30.eyJ1c2VybmFtZSI6ImFkbWluIn0.c2ln",
+        "A" * 43,
+    ):
         page.context.clear_cookies()
         page.context.add_cookies([{"name": COOKIE, "value": value, "url": "/".join(origin) + "/"}])
         page.goto(live_app.url)

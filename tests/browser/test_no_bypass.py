@@ -1,4 +1,5 @@
 """A page URL opened first thing on a freshly started server still shows only the sign-in form."""
+
 from tests import serving
 from tests.browser.conftest import start_app, wait_for_app
 

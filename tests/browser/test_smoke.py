@@ -1,4 +1,5 @@
 """The served app loads in a real browser and shows money."""
+
 from tests.browser.conftest import sign_in
 
 

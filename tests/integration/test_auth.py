@@ -1,9 +1,10 @@
 """Sign-in security: throttling in the database, password policy, last-admin rule, roles."""
+
 import pytest
 
 from milestone import auth, config, seed
-from milestone.services import users
 from milestone.errors import LastAdmin, PermissionDenied
+from milestone.services import users
 
 WRONG = "Username or password is incorrect."
 
@@ -83,12 +84,15 @@ def test_the_last_active_admin_cannot_be_disabled_or_demoted(database, passwords
     users.update_user(_user(database, "admin"), "finance", role="finance")
 
 
-@pytest.mark.parametrize("write", [
-    lambda u: users.add_user(u, "newbie", "New", "viewer", "x"),
-    lambda u: users.update_user(u, "priya", role="admin"),
-    lambda u: users.update_user(u, "priya", disabled=True),
-    lambda u: users.set_password(u, "priya", "x", must_change=True),
-])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda u: users.add_user(u, "newbie", "New", "viewer", "x"),
+        lambda u: users.update_user(u, "priya", role="admin"),
+        lambda u: users.update_user(u, "priya", disabled=True),
+        lambda u: users.set_password(u, "priya", "x", must_change=True),
+    ],
+)
 @pytest.mark.parametrize("role", ["viewer", "finance"])
 def test_only_admins_manage_users(database, passwords, write, role):
     before = database.rows("SELECT username, role, disabled, password_hash FROM milestone.app_users ORDER BY 1")
@@ -102,8 +106,7 @@ def test_a_reset_forces_a_new_password_and_ends_sessions(database, passwords):
 
     token = sessions.start("viewer")
     assert sessions.current(token)[0].username == "viewer"
-    users.set_password(_user(database, "admin"), "viewer", auth.hash_password("a fresh one-time pw"),
-                       must_change=True)
+    users.set_password(_user(database, "admin"), "viewer", auth.hash_password("a fresh one-time pw"), must_change=True)
     assert _user(database, "viewer").must_change_password
     assert sessions.current(token) == (None, "revoked")
 
@@ -128,11 +131,14 @@ def test_user_changes_are_audited_without_the_password_hash(fresh_database):
     users.update_user(admin, "viewer", role="finance")
     users.set_password(admin, "viewer", auth.hash_password("a brand new password"), must_change=True)
     users.end_sessions("viewer")  # a sign-out is not a change to audit
-    rows = fresh_database.rows("""SELECT user_id, operation, old_data ->> 'role' AS before, new_data ->> 'role' AS after,
-                                         new_data ->> 'password_changed' AS pw, new_data::text || old_data::text AS text
-                                  FROM milestone.audit_log WHERE table_name = 'app_users' ORDER BY id""")
+    rows = fresh_database.rows("""
+        SELECT user_id, operation, old_data ->> 'role' AS before, new_data ->> 'role' AS after,
+               new_data ->> 'password_changed' AS pw, new_data::text || old_data::text AS text
+        FROM milestone.audit_log WHERE table_name = 'app_users' ORDER BY id""")
     assert [(r["user_id"], r["operation"], r["before"], r["after"], r["pw"]) for r in rows] == [
-        ("admin", "UPDATE", "viewer", "finance", None), ("admin", "UPDATE", "finance", "finance", "true")]
+        ("admin", "UPDATE", "viewer", "finance", None),
+        ("admin", "UPDATE", "finance", "finance", "true"),
+    ]
     assert all("password_hash" not in r["text"] and "$2b$" not in r["text"] for r in rows)
 
 

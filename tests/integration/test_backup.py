@@ -1,4 +1,5 @@
 """Backup and restore round trip: every table comes back exactly as it was."""
+
 import uuid
 from pathlib import Path
 
@@ -7,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from milestone import seed
-from milestone.services import backup
 from milestone.config import ConfigError
+from milestone.services import backup
 
 
 def _tables(url: str) -> dict[str, list]:

@@ -1,4 +1,5 @@
 """The command line, run as a person runs it (a subprocess), against the test database."""
+
 import os
 import subprocess
 import sys
@@ -7,8 +8,14 @@ from milestone.config import PROJECT_ROOT
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "milestone", *args], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "milestone", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_migrate_reports_an_up_to_date_schema(database):

@@ -1,4 +1,5 @@
 """The embedded server: idempotent start, recovery from a crash, stop."""
+
 import os
 import shutil
 import signal
@@ -11,8 +12,9 @@ import sqlalchemy as sa
 
 from milestone import db
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                                reason="embedded-server tests run only on the default (embedded) setup")
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")), reason="embedded-server tests run only on the default (embedded) setup"
+)
 
 
 @pytest.fixture()

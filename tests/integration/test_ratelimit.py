@@ -1,4 +1,5 @@
 """The write rate limiter: ten writes a minute per user, the eleventh is refused."""
+
 import pytest
 
 from milestone.errors import RateLimited
@@ -25,7 +26,8 @@ def test_a_refused_write_is_not_counted_and_the_window_slides(fresh_database):
     with fresh_database.owner.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO milestone.rate_limit_events (username, at) "
-            "SELECT 'carol', now() - interval '2 minutes' FROM generate_series(1, 10)")
+            "SELECT 'carol', now() - interval '2 minutes' FROM generate_series(1, 10)"
+        )
     for _ in range(10):  # the old writes fell out of the window
         access.count_write("carol")
     with pytest.raises(RateLimited):
@@ -45,8 +47,16 @@ def test_the_eleventh_save_through_the_app_is_refused_and_writes_nothing(fresh_d
     seed.ensure_demo_users(fresh_database.owner)
     finance = users.get_user("finance")
     pid = builders.project(fresh_database, "Rate limited")
-    one = EstimateChanges(inserts=[(None, EstimateRow(project_id=pid, kind="cost", description="d",
-                                                      amount=Decimal("1.00"), date=date(2026, 1, 1)))])
+    one = EstimateChanges(
+        inserts=[
+            (
+                None,
+                EstimateRow(
+                    project_id=pid, kind="cost", description="d", amount=Decimal("1.00"), date=date(2026, 1, 1)
+                ),
+            )
+        ]
+    )
     for _ in range(10):
         estimates.save_estimate_changes(one, finance)
     with pytest.raises(RateLimited, match="try again in"):

@@ -1,4 +1,5 @@
 """The database boundary, attacked from the app's own connection and from the other roles."""
+
 import uuid
 
 import pytest
@@ -27,8 +28,12 @@ def test_the_app_login_is_neither_superuser_nor_owner(database):
     with database.app.connect() as conn:
         assert conn.scalar(sa.text("SELECT session_user")) == "milestone_web"
         assert not conn.scalar(sa.text("SELECT pg_has_role(session_user, :o, 'MEMBER')"), {"o": owner})
-        assert not conn.scalar(sa.text("SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls "
-                                       "FROM pg_roles WHERE rolname = session_user"))
+        assert not conn.scalar(
+            sa.text(
+                "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls "
+                "FROM pg_roles WHERE rolname = session_user"
+            )
+        )
 
 
 def test_the_app_connection_cannot_become_anyone_else(database):
@@ -37,15 +42,22 @@ def test_the_app_connection_cannot_become_anyone_else(database):
     with database.app.connect() as conn:
         for role in {owner, *superusers, "xero_sync", "xero_reader", "pg_write_all_data", "pg_read_server_files"}:
             _fails(conn, f'SET ROLE "{role}"')
-            _fails(conn, f"SET SESSION AUTHORIZATION \"{role}\"")
+            _fails(conn, f'SET SESSION AUTHORIZATION "{role}"')
         conn.rollback()
 
 
-@pytest.mark.parametrize("sql", ["DELETE FROM audit_log", "UPDATE audit_log SET user_id = 'someone else'",
-                                 "TRUNCATE audit_log",
-                                 "INSERT INTO audit_log (table_name, operation) VALUES ('projects', 'INSERT')",
-                                 "ALTER TABLE audit_log DISABLE TRIGGER ALL", "DROP TABLE audit_log",
-                                 "ALTER FUNCTION audit_user() RENAME TO x"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET user_id = 'someone else'",
+        "TRUNCATE audit_log",
+        "INSERT INTO audit_log (table_name, operation) VALUES ('projects', 'INSERT')",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "DROP TABLE audit_log",
+        "ALTER FUNCTION audit_user() RENAME TO x",
+    ],
+)
 def test_the_app_connection_cannot_rewrite_the_audit_log(database, project_id, sql):
     with db.transaction("fran", database.app) as conn:
         conn.execute(sa.text("UPDATE projects SET status = 'On Hold' WHERE id = :p"), {"p": project_id})
@@ -70,8 +82,10 @@ def test_every_definer_function_has_a_search_path_and_no_public_execute(database
     for f in funcs:
         assert any(c.startswith("search_path=") for c in f["proconfig"] or []), f["sig"]
         for role in ("public", "xero_reader"):
-            assert not database.scalar("SELECT has_function_privilege(:r, :f, 'EXECUTE')",
-                                       r=role, f=f["sig"]), (role, f["sig"])
+            assert not database.scalar("SELECT has_function_privilege(:r, :f, 'EXECUTE')", r=role, f=f["sig"]), (
+                role,
+                f["sig"],
+            )
 
 
 def test_xero_reader_cannot_execute_any_definer_function(database, project_id):
@@ -87,8 +101,13 @@ def test_xero_reader_cannot_execute_any_definer_function(database, project_id):
 
 def test_the_triggers_still_work_for_the_app_and_the_sync(database, project_id):
     with db.transaction("fran", database.app) as conn:
-        conn.execute(sa.text("INSERT INTO invoices (project_id, xero_id, issue_date, status, subtotal, total) "
-                             "VALUES (:p, :x, '2026-01-01', 'Paid', 10, 12)"), {"p": project_id, "x": uuid.uuid4().hex})
+        conn.execute(
+            sa.text(
+                "INSERT INTO invoices (project_id, xero_id, issue_date, status, subtotal, total) "
+                "VALUES (:p, :x, '2026-01-01', 'Paid', 10, 12)"
+            ),
+            {"p": project_id, "x": uuid.uuid4().hex},
+        )
     assert database.scalar("SELECT revenue FROM milestone.project_metrics WHERE project_id = :p", p=project_id) >= 10
 
 
@@ -98,8 +117,9 @@ def sync_login(database):
     name = f"n8n_test_{uuid.uuid4().hex[:8]}"
     database.execute(f"CREATE ROLE {name} LOGIN IN ROLE xero_sync")
     url = make_url(database.url).set(username=name, password=None)
-    eng = sa.create_engine(url, poolclass=sa.NullPool,
-                           connect_args={"options": "-c search_path=milestone -c role=xero_sync"})
+    eng = sa.create_engine(
+        url, poolclass=sa.NullPool, connect_args={"options": "-c search_path=milestone -c role=xero_sync"}
+    )
     yield name, eng
     eng.dispose()
     database.execute(f"DROP ROLE {name}")
@@ -110,16 +130,25 @@ def test_a_sync_write_with_a_spoofed_user_is_audited_as_the_sync(database, proje
     with eng.begin() as conn:
         conn.execute(sa.text("SELECT set_config('app.current_user_id', 'admin', true)"))
         conn.execute(sa.text("UPDATE projects SET name = 'Renamed by n8n' WHERE id = :p"), {"p": project_id})
-    who = database.scalar("SELECT user_id FROM milestone.audit_log WHERE table_name = 'projects' "
-                          "AND row_id = :p ORDER BY id DESC LIMIT 1", p=project_id)
+    who = database.scalar(
+        "SELECT user_id FROM milestone.audit_log WHERE table_name = 'projects' "
+        "AND row_id = :p ORDER BY id DESC LIMIT 1",
+        p=project_id,
+    )
     assert who == f"db:{name}"
 
 
 def test_the_app_login_names_the_person(database, project_id):
     with db.transaction("fran", database.app) as conn:
         conn.execute(sa.text("UPDATE projects SET name = 'Renamed by Fran' WHERE id = :p"), {"p": project_id})
-    assert database.scalar("SELECT user_id FROM milestone.audit_log WHERE table_name = 'projects' "
-                           "AND row_id = :p ORDER BY id DESC LIMIT 1", p=project_id) == "fran"
+    assert (
+        database.scalar(
+            "SELECT user_id FROM milestone.audit_log WHERE table_name = 'projects' "
+            "AND row_id = :p ORDER BY id DESC LIMIT 1",
+            p=project_id,
+        )
+        == "fran"
+    )
 
 
 def test_serve_refuses_a_superuser_login_outside_local_mode(database):
@@ -131,10 +160,19 @@ def test_serve_refuses_a_superuser_login_outside_local_mode(database):
     from milestone.config import PROJECT_ROOT
 
     env = {k: v for k, v in os.environ.items() if k != "MILESTONE_LOCAL"}
-    env.update(DATABASE_URL=database.url, MILESTONE_APP_DATABASE_URL=database.url,  # the owner's login
-               MILESTONE_COOKIE_KEY=secrets.token_urlsafe(48))
-    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", "1"], cwd=PROJECT_ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    env.update(
+        DATABASE_URL=database.url,
+        MILESTONE_APP_DATABASE_URL=database.url,  # the owner's login
+        MILESTONE_COOKIE_KEY=secrets.token_urlsafe(48),
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "milestone", "serve", "--port", "1"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "Refusing to serve" in res.stderr and "owns the schema" in res.stderr, res.stderr
 
 
@@ -150,5 +188,9 @@ def test_an_external_database_needs_the_app_logins_credentials_outside_local_mod
     monkeypatch.setenv("MILESTONE_APP_DB_PASSWORD", "s3cret/with@odd:chars")
     config.check_app_login_settings()
     url = make_url(db.app_url())
-    assert (url.username, url.password, url.host, url.database) == ("milestone_web", "s3cret/with@odd:chars",
-                                                                    "db.example", "milestone")
+    assert (url.username, url.password, url.host, url.database) == (
+        "milestone_web",
+        "s3cret/with@odd:chars",
+        "db.example",
+        "milestone",
+    )

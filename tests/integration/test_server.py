@@ -1,4 +1,5 @@
 """The ASGI server: /health answers 200 or 503 with the database, /metrics, base path."""
+
 import json
 import os
 import shutil
@@ -66,14 +67,22 @@ def test_health_cli_exits_non_zero_when_unreachable():
     with socket.socket() as held:  # bound but not listening: nothing (no other worker's server) answers there
         held.bind(("127.0.0.1", 0))
         port = held.getsockname()[1]
-        res = subprocess.run([sys.executable, "-m", "milestone", "health", "--url", f"http://127.0.0.1:{port}/health"],
-                             cwd=PROJECT_ROOT, capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "milestone", "health", "--url", f"http://127.0.0.1:{port}/health"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        )
     assert res.returncode == 1 and "did not answer" in res.stderr
 
 
 def test_health_cli_exits_zero_when_healthy(served):
-    res = subprocess.run([sys.executable, "-m", "milestone", "health", "--url", f"{served}/health"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "milestone", "health", "--url", f"{served}/health"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
 
 
@@ -136,35 +145,62 @@ def test_no_source_or_directory_listing(served):
 def test_serve_refuses_a_default_cookie_key_outside_local_mode():
     env = {k: v for k, v in os.environ.items() if k != "MILESTONE_LOCAL"}
     env["MILESTONE_COOKIE_KEY"] = "change-me"
-    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", str(serving.free_port())],
-                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "milestone", "serve", "--port", str(serving.free_port())],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1 and "MILESTONE_COOKIE_KEY" in res.stderr
 
 
 def test_metrics_name_every_series(served):
     _get(f"{served}/")
     body = _get(f"{served}/metrics")[1]
-    for series in ("milestone_http_requests_total", "milestone_http_request_duration_seconds",
-                   "milestone_page_render_seconds", "milestone_db_query_seconds", "milestone_errors_total",
-                   "milestone_active_sessions", "milestone_db_pool_in_use",
-                   "process_resident_memory_bytes", "process_cpu_seconds_total"):
+    for series in (
+        "milestone_http_requests_total",
+        "milestone_http_request_duration_seconds",
+        "milestone_page_render_seconds",
+        "milestone_db_query_seconds",
+        "milestone_errors_total",
+        "milestone_active_sessions",
+        "milestone_db_pool_in_use",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+    ):
         assert f"# TYPE {series}" in body, series
 
 
 def test_db_queries_are_timed_by_store_statement_name(database):
     from milestone import observability
     from milestone.services import users
+
     users.get_user("nobody")
     samples = {s.labels.get("statement") for m in observability.DB_QUERY.collect() for s in m.samples}
     assert "users.get_user" in samples
 
 
-@pytest.mark.parametrize("name, value", [("MILESTONE_WRITES_PER_MINUTE", "ten"), ("MILESTONE_IMPORT_MAX_MB", "40.5"),
-                                         ("MILESTONE_IDLE_MINUTES", "0"), ("MILESTONE_LOG_LEVEL", "LOUD"),
-                                         ("SENTRY_DSN", "not-a-dsn")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("MILESTONE_WRITES_PER_MINUTE", "ten"),
+        ("MILESTONE_IMPORT_MAX_MB", "40.5"),
+        ("MILESTONE_IDLE_MINUTES", "0"),
+        ("MILESTONE_LOG_LEVEL", "LOUD"),
+        ("SENTRY_DSN", "not-a-dsn"),
+    ],
+)
 def test_serve_refuses_a_bad_setting_and_names_it(name, value):
     env = {**os.environ, "MILESTONE_LOCAL": "1", name: value}
-    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", "1"], cwd=PROJECT_ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "milestone", "serve", "--port", "1"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1
     assert name in res.stderr and "Traceback" not in res.stderr

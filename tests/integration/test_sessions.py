@@ -1,8 +1,8 @@
 """Server-side sessions and the lock-out, attacked: stolen tables, forged cookies, parallel guessing."""
+
 import base64
 import hashlib
 import json
-import secrets
 import threading
 
 import pytest
@@ -38,12 +38,21 @@ def _jwt(header: dict, payload: dict, signature: bytes = b"") -> str:
     return ".".join([enc(json.dumps(header).encode()), enc(json.dumps(payload).encode()), enc(signature)])
 
 
-@pytest.mark.parametrize("cookie", [
-    None, "", "garbage", "x" * 5000, "' OR 1=1 --", "\x00\xff", "Q2xvc2VkQnV0VW5rbm93blRva2VuMDEyMzQ1Njc4OWFi",  # well-formed but unknown
-    _jwt({"alg": "none", "typ": "JWT"}, {"username": "admin", "exp_date": 9e9}),
-    _jwt({"alg": "HS512", "kid": 7}, {"username": "admin", "exp_date": 9e9}, b"sig"),
-    _jwt({"alg": "RS256", "kid": "../../etc/passwd"}, {"username": "admin"}, b"sig"),
-])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        None,
+        "",
+        "garbage",
+        "x" * 5000,
+        "' OR 1=1 --",
+        "\x00\xff",
+        "Q2xvc2VkQnV0VW5rbm93blRva2VuMDEyMzQ1Njc4OWFi",  # well-formed but unknown
+        _jwt({"alg": "none", "typ": "JWT"}, {"username": "admin", "exp_date": 9e9}),
+        _jwt({"alg": "HS512", "kid": 7}, {"username": "admin", "exp_date": 9e9}, b"sig"),
+        _jwt({"alg": "RS256", "kid": "../../etc/passwd"}, {"username": "admin"}, b"sig"),
+    ],
+)
 def test_a_forged_or_malformed_cookie_is_no_session_and_no_error(database, passwords, cookie):
     assert sessions.current(cookie) == (None, "absent")
 
@@ -74,11 +83,15 @@ def test_disabling_and_role_changes_reach_a_live_session_at_its_next_lookup(data
 def test_idle_and_absolute_expiry(database, passwords):
     idle, old = sessions.start("finance"), sessions.start("finance")
     h = lambda t: hashlib.sha256(t.encode()).digest()  # noqa: E731
-    database.execute("UPDATE milestone.sessions SET idle_expires_at = now() - interval '1 second' WHERE token_hash = :h",
-                     h=h(idle))
+    database.execute(
+        "UPDATE milestone.sessions SET idle_expires_at = now() - interval '1 second' WHERE token_hash = :h", h=h(idle)
+    )
     assert sessions.current(idle) == (None, "idle")
-    database.execute("UPDATE milestone.sessions SET expires_at = now() - interval '1 second', "
-                     "idle_expires_at = now() + interval '1 hour' WHERE token_hash = :h", h=h(old))
+    database.execute(
+        "UPDATE milestone.sessions SET expires_at = now() - interval '1 second', "
+        "idle_expires_at = now() + interval '1 hour' WHERE token_hash = :h",
+        h=h(old),
+    )
     assert sessions.current(old) == (None, "expired")
 
 

@@ -1,4 +1,5 @@
 """The server's own sign-in routes and gate, attacked over HTTP: cookies, CSRF, uploads, metrics."""
+
 import http.client
 import os
 import re
@@ -7,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import psutil
 import pytest
@@ -26,12 +27,16 @@ def _free_port() -> int:
 
 def _serve(db_url: str, base_path: str = "", **env_extra):
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", "MILESTONE_BASE_PATH": base_path,
-           **env_extra}
+    env = {**os.environ, "DATABASE_URL": db_url, "MILESTONE_LOCAL": "1", "MILESTONE_BASE_PATH": base_path, **env_extra}
     (PROJECT_ROOT / "test-artifacts").mkdir(exist_ok=True)
     log = open(PROJECT_ROOT / "test-artifacts" / f"server-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "milestone", "serve", "--port", str(port)],
-                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "milestone", "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -122,7 +127,9 @@ def test_a_post_without_the_forms_csrf_token_is_refused(port, passwords):
     c = Client(port)
     c.request("GET", "/signin")  # has the nonce cookie, but forges the field
     body = urlencode({"csrf": "0" * 64, "username": "admin", "password": passwords["admin"]}).encode()
-    status, _, page, set_cookies = c.request("POST", "/signin", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    status, _, page, set_cookies = c.request(
+        "POST", "/signin", body, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status == 400 and not any(sc.startswith("milestone_session=") for sc in set_cookies)
     fresh = Client(port)  # a cross-site form: no nonce cookie at all
     status, _, _, _ = fresh.request("POST", "/signin", body, {"Content-Type": "application/x-www-form-urlencoded"})
@@ -136,8 +143,16 @@ def test_wrong_passwords_get_the_plain_message_and_no_session(port):
     assert not any(sc.startswith("milestone_session=") for sc in set_cookies)
 
 
-@pytest.mark.parametrize("cookie", ["garbage", "a" * 43, "eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6ImFkbWluIn0.",
-                                    "eyJhbGciOiJIUzUxMiIsImtpZCI6N30.eyJ1c2VybmFtZSI6ImFkbWluIn0.c2ln", "x" * 3000])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "garbage",
+        "a" * 43,
+        "eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6ImFkbWluIn0.",
+        "eyJhbGciOiJIUzUxMiIsImtpZCI6N30.eyJ1c2VybmFtZSI6ImFkbWluIn0.c2ln",
+        "x" * 3000,
+    ],
+)
 def test_a_forged_cookie_lands_on_the_sign_in_form(port, cookie):
     c = Client(port)
     c.cookies["milestone_session"] = cookie
@@ -167,10 +182,12 @@ def _upload(port: int, cookies: dict, size: int) -> int:
     """POST a multipart body of `size` bytes to Streamlit's upload route; the status, or 0 when
     the server closed the connection before the body was sent."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    head = (f"PUT /_stcore/upload_file/session/file HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: multipart/form-data; boundary=xx\r\nContent-Length: {size}\r\n"
-            + (f"Cookie: {'; '.join(f'{k}={v}' for k, v in cookies.items())}\r\n" if cookies else "")
-            + "\r\n").encode()
+    head = (
+        f"PUT /_stcore/upload_file/session/file HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary=xx\r\nContent-Length: {size}\r\n"
+        + (f"Cookie: {'; '.join(f'{k}={v}' for k, v in cookies.items())}\r\n" if cookies else "")
+        + "\r\n"
+    ).encode()
     sock.sendall(head)
     chunk = b"a" * (1 << 20)
     try:
@@ -214,7 +231,9 @@ def test_uploads_need_an_admin_or_finance_session_and_memory_does_not_grow(datab
 def _refused_by_the_gate(port, cookies) -> bool:
     c = Client(port)
     c.cookies.update(cookies)
-    _, _, body, _ = c.request("PUT", "/_stcore/upload_file/s/f", b"--xx--", {"Content-Type": "multipart/form-data; boundary=xx"})
+    _, _, body, _ = c.request(
+        "PUT", "/_stcore/upload_file/s/f", b"--xx--", {"Content-Type": "multipart/form-data; boundary=xx"}
+    )
     return "need a signed-in admin or finance" in body
 
 
@@ -244,7 +263,7 @@ def test_the_csp_allows_only_this_origins_websocket(port):
     csp = headers["content-security-policy"]
     connect = re.search(r"connect-src ([^;]*)", csp).group(1).split()
     assert connect == ["'self'", f"ws://127.0.0.1:{port}/_stcore/stream", f"wss://127.0.0.1:{port}/_stcore/stream"]
-    _, headers, _, _ = Client(port).request("GET", "/signin", headers={"Host": "evil.example\"; script-src *"})
+    _, headers, _, _ = Client(port).request("GET", "/signin", headers={"Host": 'evil.example"; script-src *'})
     assert re.search(r"connect-src ([^;]*)", headers["content-security-policy"]).group(1).split() == ["'self'"]
 
 
@@ -264,11 +283,14 @@ def test_the_sign_in_route_throttles_one_address_guessing_many_usernames(fresh_d
         proc.wait(10)
 
 
-@pytest.mark.parametrize("change, reason", [
-    ("expires_at = now() - interval '1 second'", "expired"),
-    ("idle_expires_at = now() - interval '1 second'", "idle"),
-    ("revoked_at = now()", "revoked"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ("expires_at = now() - interval '1 second'", "expired"),
+        ("idle_expires_at = now() - interval '1 second'", "idle"),
+        ("revoked_at = now()", "revoked"),
+    ],
+)
 def test_an_expired_idle_or_revoked_session_lands_on_the_sign_in_form(database, port, change, reason):
     import hashlib
 
@@ -278,8 +300,9 @@ def test_an_expired_idle_or_revoked_session_lands_on_the_sign_in_form(database, 
     c = Client(port)
     c.cookies["milestone_session"] = token
     assert c.request("GET", "/")[0] == 200
-    database.execute(f"UPDATE milestone.sessions SET {change} WHERE token_hash = :h",
-                     h=hashlib.sha256(token.encode()).digest())
+    database.execute(
+        f"UPDATE milestone.sessions SET {change} WHERE token_hash = :h", h=hashlib.sha256(token.encode()).digest()
+    )
     status, headers, _, _ = c.request("GET", "/")
     assert status == 303 and headers["location"] == f"/signin?m={reason}"
     status, _, page, set_cookies = c.request("GET", headers["location"])

@@ -1,4 +1,5 @@
 """'Ask n8n to sync now': disabled with a reason when unset, running or cooling down; requests recorded."""
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -6,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from milestone import seed
-from milestone.services import sync, users
 from milestone.errors import PermissionDenied, SyncRefused
+from milestone.services import sync, users
 from tests.apptest import app_as
 
 
@@ -46,8 +47,12 @@ def ctx(fresh_database, webhook, monkeypatch):
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", webhook.url)
     webhook.calls.clear()
     webhook.status = 200
-    return {"db": fresh_database, "admin": users.get_user("admin"),
-            "finance": users.get_user("finance"), "hook": webhook}
+    return {
+        "db": fresh_database,
+        "admin": users.get_user("admin"),
+        "finance": users.get_user("finance"),
+        "hook": webhook,
+    }
 
 
 def test_unset_url_disables_the_button_with_the_reason(ctx, monkeypatch):
@@ -71,7 +76,8 @@ def test_a_request_calls_the_webhook_then_the_cooldown_holds_for_ten_minutes(ctx
     ctx["db"].execute("UPDATE milestone.sync_requests SET requested_at = now() - interval '11 minutes'")
     assert sync.availability() == (True, "")
     assert ctx["db"].rows("SELECT status, http_status FROM milestone.sync_requests ORDER BY id") == [
-        {"status": "sent", "http_status": 200}]
+        {"status": "sent", "http_status": 200}
+    ]
 
 
 def test_a_running_sync_disables_the_button_until_it_is_two_hours_old(ctx):
@@ -92,7 +98,9 @@ def test_a_failed_webhook_call_is_reported_and_does_not_start_the_cooldown(ctx, 
     with pytest.raises(SyncRefused, match="Could not reach n8n"):
         sync.request_sync(ctx["admin"])
     assert [r["status"] for r in ctx["db"].rows("SELECT status FROM milestone.sync_requests ORDER BY id")] == [
-        "failed", "failed"]
+        "failed",
+        "failed",
+    ]
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", ctx["hook"].url)
     assert sync.availability() == (True, "")
 

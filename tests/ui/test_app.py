@@ -1,12 +1,21 @@
 """Every page renders (AppTest, in-process) on demo data and on an empty database."""
+
 import pytest
 from streamlit.testing.v1 import AppTest  # noqa: F401
 
 from milestone import seed
 from tests.apptest import app_as
 
-PAGES = ["views/dashboard.py", "views/projects.py", "views/project.py", "views/estimates.py",
-         "views/export.py", "views/import_xero.py", "views/users.py", "views/monitoring.py"]
+PAGES = [
+    "views/dashboard.py",
+    "views/projects.py",
+    "views/project.py",
+    "views/estimates.py",
+    "views/export.py",
+    "views/import_xero.py",
+    "views/users.py",
+    "views/monitoring.py",
+]
 
 
 def _app() -> AppTest:

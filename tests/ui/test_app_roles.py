@@ -1,4 +1,5 @@
 """What each role sees and may do in the running app (AppTest)."""
+
 import pytest
 
 from milestone import seed
@@ -17,11 +18,14 @@ def _pages(at) -> set[str]:
     return {info.get("page_name") for info in at._registered_pages.values()}
 
 
-@pytest.mark.parametrize("role,pages", [
-    ("admin", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Import", "Users", "Monitoring"}),
-    ("finance", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Import"}),
-    ("viewer", {"Dashboard", "Projects", "Project P&L", "Export"}),
-])
+@pytest.mark.parametrize(
+    "role,pages",
+    [
+        ("admin", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Import", "Users", "Monitoring"}),
+        ("finance", {"Dashboard", "Projects", "Project P&L", "Estimates", "Export", "Import"}),
+        ("viewer", {"Dashboard", "Projects", "Project P&L", "Export"}),
+    ],
+)
 def test_each_role_sees_only_its_pages(passwords, role, pages):
     at = app_as(role).run()
     assert not at.exception

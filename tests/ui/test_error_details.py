@@ -1,4 +1,5 @@
 """No page shows a stack trace or an internal message to anyone, signed in or not."""
+
 import tomllib
 from pathlib import Path
 

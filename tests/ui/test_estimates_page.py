@@ -42,27 +42,55 @@ def test_a_valid_batch_is_saved_with_the_user_in_the_audit(demo):
     tdb = demo["db"]
     at = _page()
     label = "Aardvark Ltd — Editor project"
-    at = _save(at, {"edited_rows": {0: {"amount": 150.5}},
-                    "added_rows": [{"project_label": label, "kind": "cost", "description": "Scaffold hire",
-                                    "amount": 999.99, "date": "2026-12-01"}]})
+    at = _save(
+        at,
+        {
+            "edited_rows": {0: {"amount": 150.5}},
+            "added_rows": [
+                {
+                    "project_label": label,
+                    "kind": "cost",
+                    "description": "Scaffold hire",
+                    "amount": 999.99,
+                    "date": "2026-12-01",
+                }
+            ],
+        },
+    )
     assert not at.exception
     assert [s.value for s in at.success] == ["Saved 2 changes: 1 updated, 1 added."]
-    assert tdb.scalar("SELECT count(*) FROM milestone.estimates WHERE description LIKE 'Existing %' AND amount = 150.50") == 1
+    assert (
+        tdb.scalar("SELECT count(*) FROM milestone.estimates WHERE description LIKE 'Existing %' AND amount = 150.50")
+        == 1
+    )
     assert tdb.scalar("SELECT count(*) FROM milestone.estimates WHERE description = 'Scaffold hire'") == 1
-    assert tdb.scalar("""SELECT user_id FROM milestone.audit_log WHERE table_name = 'estimates'
-                         ORDER BY id DESC LIMIT 1""") == "finance"
+    assert (
+        tdb.scalar("""SELECT user_id FROM milestone.audit_log WHERE table_name = 'estimates'
+                         ORDER BY id DESC LIMIT 1""")
+        == "finance"
+    )
 
 
 def test_an_invalid_batch_lists_every_problem_and_writes_nothing(demo):
     tdb = demo["db"]
     before = _snapshot(tdb)
-    at = _save(_page(), {"edited_rows": {1: {"amount": 0}, 2: {"description": ""}},
-                         "added_rows": [{"kind": "cost", "description": "x" * 501, "amount": "abc"}]})
+    at = _save(
+        _page(),
+        {
+            "edited_rows": {1: {"amount": 0}, 2: {"description": ""}},
+            "added_rows": [{"kind": "cost", "description": "x" * 501, "amount": "abc"}],
+        },
+    )
     text = at.error[0].value
     assert "Nothing was saved" in text
-    for expected in ("Row 2, Amount: must be greater than 0", "Row 3, Description: must not be empty",
-                     "New row 1, Project: is required", "New row 1, Description: is too long",
-                     "New row 1, Amount: must be a number, not 'abc'", "New row 1, Date: is required"):
+    for expected in (
+        "Row 2, Amount: must be greater than 0",
+        "Row 3, Description: must not be empty",
+        "New row 1, Project: is required",
+        "New row 1, Description: is too long",
+        "New row 1, Amount: must be a number, not 'abc'",
+        "New row 1, Date: is required",
+    ):
         assert expected in text, expected
     assert _snapshot(tdb) == before
     assert at.session_state["estimates_editor"]["edited_rows"]  # the edits are still there to fix
@@ -91,12 +119,26 @@ def test_two_projects_with_the_same_client_and_name_keep_their_own_rows(fresh_da
     labels = {pid: f"Aardvark Twins — Barn (#{pid[:8]})" for pid in (first, second)}
     at = _page()
     row = list(at.session_state["estimates_editor__loaded"][1]["description"]).index("Second's row")
-    at = _save(at, {"edited_rows": {row: {"amount": 12.5}},
-                    "added_rows": [{"project_label": labels[first], "kind": "cost", "description": "First's new row",
-                                    "amount": 5, "date": "2026-12-01"}]})
+    at = _save(
+        at,
+        {
+            "edited_rows": {row: {"amount": 12.5}},
+            "added_rows": [
+                {
+                    "project_label": labels[first],
+                    "kind": "cost",
+                    "description": "First's new row",
+                    "amount": 5,
+                    "date": "2026-12-01",
+                }
+            ],
+        },
+    )
     assert [s.value for s in at.success] == ["Saved 2 changes: 1 updated, 1 added."], [e.value for e in at.error]
-    owner = {r["description"]: r["project_id"]
-             for r in tdb.rows("SELECT description, project_id::text AS project_id FROM milestone.estimates")}
+    owner = {
+        r["description"]: r["project_id"]
+        for r in tdb.rows("SELECT description, project_id::text AS project_id FROM milestone.estimates")
+    }
     assert owner == {"Second's row": second, "First's new row": first}
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tomllib
 
-import pytest
 import yaml
 
 from milestone import config
@@ -143,8 +142,17 @@ def test_streamlit_upload_limit_is_the_import_limit():
     streamlit_config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert streamlit_config["server"]["maxUploadSize"] == config.IMPORT_MAX_MB_DEFAULT
     # `serve` sets it from the variable (Streamlit reads STREAMLIT_* variables only under `streamlit run`)
-    probe = ("from streamlit import config; from milestone import server; server.create_app(); "
-             "print(config.get_option('server.maxUploadSize'))")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "MILESTONE_IMPORT_MAX_MB": "12"}, check=True).stdout
+    probe = (
+        "from streamlit import config; from milestone import server; server.create_app(); "
+        "print(config.get_option('server.maxUploadSize'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MILESTONE_IMPORT_MAX_MB": "12"},
+        check=True,
+    ).stdout
     assert out.split()[-1] == "12"

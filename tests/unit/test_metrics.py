@@ -18,8 +18,14 @@ def test_margin_rounds_half_up_to_one_decimal():
 
 
 def test_totals_give_forecast_and_variance():
-    t = metrics.Totals(revenue=Decimal("100"), costs=Decimal("150"), estimate_revenue=Decimal("100"),
-                       estimate_costs=Decimal("10"), budget_revenue=Decimal("120"), budget_cost=Decimal("90"))
+    t = metrics.Totals(
+        revenue=Decimal("100"),
+        costs=Decimal("150"),
+        estimate_revenue=Decimal("100"),
+        estimate_costs=Decimal("10"),
+        budget_revenue=Decimal("120"),
+        budget_cost=Decimal("90"),
+    )
     assert t.profit == Decimal("-50")
     assert t.margin == Decimal("-50.0")
     assert t.forecast_profit == Decimal("40")
@@ -28,8 +34,16 @@ def test_totals_give_forecast_and_variance():
 
 
 def test_with_pnl_leaves_variance_empty_without_a_budget():
-    frame = pd.DataFrame({"revenue": [Decimal("0")], "costs": [Decimal("5")], "estimate_revenue": [Decimal("0")],
-                          "estimate_costs": [Decimal("0")], "budget_revenue": [None], "budget_cost": [None]})
+    frame = pd.DataFrame(
+        {
+            "revenue": [Decimal("0")],
+            "costs": [Decimal("5")],
+            "estimate_revenue": [Decimal("0")],
+            "estimate_costs": [Decimal("0")],
+            "budget_revenue": [None],
+            "budget_cost": [None],
+        }
+    )
     out = metrics.with_pnl(frame)
     assert out.loc[0, "margin"] is None and out.loc[0, "revenue_variance"] is None
     assert out.loc[0, "profit"] == Decimal("-5")
@@ -48,7 +62,16 @@ def test_money_is_shown_in_full_with_the_pound_sign():
 
 def test_ageing_buckets_match_the_design():
     assert [metrics.ageing_bucket(d) for d in (-3, 0, 1, 30, 31, 60, 61, 90, 91)] == [
-        "Current", "Current", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "90+"]
+        "Current",
+        "Current",
+        "1-30",
+        "1-30",
+        "31-60",
+        "31-60",
+        "61-90",
+        "61-90",
+        "90+",
+    ]
 
 
 def test_period_presets():
@@ -74,8 +97,11 @@ def test_a_zero_budget_is_shown_for_editing_as_zero_not_empty():
 def test_projects_sharing_client_and_name_get_labels_that_tell_them_apart():
     from milestone.formatting import project_labels
 
-    ids = ["aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
-           "cccccccc-0000-4000-8000-000000000003"]
+    ids = [
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "bbbbbbbb-0000-4000-8000-000000000002",
+        "cccccccc-0000-4000-8000-000000000003",
+    ]
     labels = project_labels(ids, ["Twin Ltd", "Twin Ltd", "Solo Ltd"], ["Barn", "Barn", "House"])
     assert labels[ids[2]] == "Solo Ltd — House"
     assert labels[ids[0]] == "Twin Ltd — Barn (#aaaaaaaa)" and labels[ids[1]] == "Twin Ltd — Barn (#bbbbbbbb)"
@@ -99,8 +125,16 @@ def test_a_nul_character_in_any_text_is_refused_by_name():
     assert describe_errors(exc.value, PROJECT_LABELS) == ["Name: must not contain a NUL character (\\x00)"]
     with pytest.raises(ValidationError):
         NewUser(username="jo", display_name="Jo\x00", role="viewer")
-    row, problems = estimate_row({"project_id": "00000000-0000-4000-8000-000000000001", "kind": "cost",
-                                  "description": "a\x00b", "amount": "1", "date": "2026-01-01"}, "Row 1")
+    row, problems = estimate_row(
+        {
+            "project_id": "00000000-0000-4000-8000-000000000001",
+            "kind": "cost",
+            "description": "a\x00b",
+            "amount": "1",
+            "date": "2026-01-01",
+        },
+        "Row 1",
+    )
     assert row is None and problems == ["Row 1, Description: must not contain a NUL character (\\x00)"]
 
 
