@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PORT   ?= 8501
 
-.PHONY: install run test test-db browser bench db-stop clean
+.PHONY: install run test test-db browser bench bench-load db-stop clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Milestone needs Python 3.11 or newer")'
@@ -32,6 +32,14 @@ test-db: install
 
 bench: install
 	cd bench && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
+
+# N simulated browsers speaking Streamlit's websocket protocol to `python -m milestone serve`
+# on a private database (bench/load.py); e.g. make bench-load LOAD_SCALE=10 LOAD_USERS=1,50
+LOAD_USERS   ?= 1,10,25,50
+LOAD_SCALE   ?= 1
+LOAD_SECONDS ?= 60
+bench-load: install
+	$(PY) bench/load.py --users $(LOAD_USERS) --scale $(LOAD_SCALE) --seconds $(LOAD_SECONDS)
 
 db-stop: install
 	$(PY) -m milestone db stop
