@@ -1,13 +1,16 @@
 """Load benchmark: N simulated browsers against the real server, speaking Streamlit's protocol.
 
     .venv/bin/python bench/load.py --users 1,10,25,50 --scale 1 --seconds 60
-    make bench-load USERS=1,10,25,50 SCALE=1 SECONDS=60
+    make bench-load LOAD_USERS=1,10,25,50 LOAD_SCALE=1 LOAD_SECONDS=60
 
 It seeds a private embedded PostgreSQL at --scale (bench/common.py), starts
 `python -m milestone serve` on a free 127.0.0.1 port against it, then for each N in --users
 runs N simulated users for --seconds and reports rerun times, errors, bytes per rerun and the
-server's CPU and memory. Everything stays on loopback and stops by itself: each phase lasts at
-most ramp + seconds + rerun timeout, and the server and database are removed at the end.
+server's CPU and memory. Everything stays on loopback and stops by itself: the users sign in
+over --ramp seconds, the measured window opens when all have signed in and lasts --seconds, and
+a rerun still running after that has at most --timeout seconds; the server and the database are
+removed at the end. One server serves all the N values in turn (after one warm-up sign-in), so
+its caches are warm as in use; every N starts with fresh sessions.
 
 Each user does what a browser does:
 GET the page and /_stcore/health (which sets the `_streamlit_xsrf` cookie), open the websocket
