@@ -108,10 +108,11 @@ class Run:
 @dataclass
 class Outcome:
     seconds: float
-    bytes: int
+    bytes: int  # ForwardMsg bytes received (large elements the browser had come as references)
     messages: int
     status: str  # "ok", "no_kpi", "error", "timeout"
     detail: str = ""
+    full_bytes: int = 0  # the run's ForwardMsgs at full size, as a browser without the cache gets them
 
 
 class Browser:
@@ -126,6 +127,7 @@ class Browser:
         self.query_string = ""
         self.page_script_hash = ""
         self.received_bytes = self.received_msgs = 0
+        self.full_bytes = 0  # the same with each cache reference counted at its message's size
         # the frontend's ForwardMsg cache: hash -> (message, script runs since last used)
         self.cache: dict[str, list] = {}
         self.max_cache_age = 2
@@ -164,7 +166,8 @@ class Browser:
                 self.received_msgs += 1
                 msg = ForwardMsg()
                 msg.ParseFromString(raw)
-                self._handle(msg)
+                self.full_bytes += len(raw)
+                self._handle(msg, len(raw))
         except ConnectionClosed as exc:
             self.closed_reason = f"websocket closed: {exc}"
         except Exception as exc:  # noqa: BLE001 - reported as a disconnect with its reason
@@ -173,7 +176,7 @@ class Browser:
             self.closed_reason = "websocket closed by the server"
         self.finished.put_nowait(None)
 
-    def _handle(self, msg: ForwardMsg) -> None:
+    def _handle(self, msg: ForwardMsg, size: int) -> None:
         kind = msg.WhichOneof("type")
         if kind == "ref_hash":  # a large element the browser said it had: take it from the cache
             cached = self.cache.get(msg.ref_hash)
@@ -181,12 +184,13 @@ class Browser:
                 self.run.missing.append(msg.ref_hash)
                 return
             cached[1] = 0
+            self.full_bytes += cached[2] - size
             full = ForwardMsg()
             full.CopyFrom(cached[0])
             full.metadata.CopyFrom(msg.metadata)
             msg, kind = full, "delta"
         elif msg.metadata.cacheable and msg.hash:
-            self.cache[msg.hash] = [msg, 0]
+            self.cache[msg.hash] = [msg, 0, size]
         if kind == "new_session":
             self.run = Run()
             if msg.new_session.HasField("initialize"):
@@ -230,8 +234,13 @@ class Browser:
         state.context_info.color_scheme = "light"
         back = BackMsg()
         back.rerun_script.CopyFrom(state)
-        bytes0, msgs0 = self.received_bytes, self.received_msgs
+        bytes0, msgs0, full0 = self.received_bytes, self.received_msgs, self.full_bytes
         t0 = time.perf_counter()
+
+        def outcome(status: str, detail: str = "") -> Outcome:
+            return Outcome(time.perf_counter() - t0, self.received_bytes - bytes0, self.received_msgs - msgs0,
+                           status, detail, self.full_bytes - full0)
+
         try:
             await self.ws.send(back.SerializeToString())
         except ConnectionClosed as exc:
@@ -240,8 +249,7 @@ class Browser:
         while True:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
-                return Outcome(self.timeout, self.received_bytes - bytes0, self.received_msgs - msgs0,
-                               "timeout", f"no script_finished within {self.timeout:.0f} s")
+                return outcome("timeout", f"no script_finished within {self.timeout:.0f} s")
             try:
                 status = await asyncio.wait_for(self.finished.get(), remaining)
             except asyncio.TimeoutError:
@@ -250,14 +258,12 @@ class Browser:
                 raise Disconnected(self.closed_reason or "websocket closed")
             if status == FINISHED.FINISHED_EARLY_FOR_RERUN:  # st.rerun() in the script: wait for the next
                 continue
-            elapsed = time.perf_counter() - t0
-            got = self.received_bytes - bytes0, self.received_msgs - msgs0
             if status != FINISHED.FINISHED_SUCCESSFULLY:
-                return Outcome(elapsed, *got, "error", f"script finished with status {FINISHED.Name(status)}")
+                return outcome("error", f"script finished with status {FINISHED.Name(status)}")
             problems = self.run.problems()
             if problems:
-                return Outcome(elapsed, *got, "error", "; ".join(problems))
-            return Outcome(elapsed, *got, "ok" if KPI_LABEL in self.run.metric_labels() else "no_kpi")
+                return outcome("error", "; ".join(problems))
+            return outcome("ok" if KPI_LABEL in self.run.metric_labels() else "no_kpi")
 
     # -- what a person does
     async def sign_in(self, username: str, password: str) -> Outcome:
@@ -266,19 +272,22 @@ class Browser:
             return first
         w = self.run.widgets()
         if "Username" not in w or "Password" not in w or "Sign in" not in w:
-            return Outcome(first.seconds, first.bytes, first.messages, "error",
-                           f"no sign-in form on the first run (widgets: {sorted(w)})")
+            first.status, first.detail = "error", f"no sign-in form on the first run (widgets: {sorted(w)})"
+            return first
         submit = [_string(w["Username"][1].id, username), _string(w["Password"][1].id, password),
                   _trigger(w["Sign in"][1].id)]
         out = await self.rerun(submit)
         if out.status == "no_kpi":  # signed in on a run that still drew the form page: open the Dashboard
-            again = await self.rerun([])
-            out = Outcome(out.seconds + again.seconds, out.bytes + again.bytes, out.messages + again.messages,
-                          again.status, again.detail)
+            out = _plus(out, await self.rerun([]))
         if out.status == "no_kpi":
             out.status, out.detail = "error", f"signed in but no KPI cards (widgets: {sorted(self.run.widgets())})"
-        return Outcome(first.seconds + out.seconds, first.bytes + out.bytes, first.messages + out.messages,
-                       out.status, out.detail)
+        return _plus(first, out)
+
+
+def _plus(a: Outcome, b: Outcome) -> Outcome:
+    """Two runs as one step; the status is the later run's."""
+    return Outcome(a.seconds + b.seconds, a.bytes + b.bytes, a.messages + b.messages, b.status, b.detail,
+                   a.full_bytes + b.full_bytes)
 
 
 def _string(widget_id: str, value: str) -> WidgetState:
@@ -366,10 +375,16 @@ async def user_session(b: Browser, username: str, password: str, rng: random.Ran
                 choices = [o for o in period.options if o not in SKIP_PERIODS
                            and (current is None or o != current.string_value)]
                 values["period"] = _string(period.id, rng.choice(choices))
-            else:
+            else:  # a different set of 0 to 3 clients (none: all clients)
+                current = list(values["clients"].string_array_value.data) if "clients" in values else []
+                options = list(clients.options)
+                picked = current
+                while picked == current:
+                    picked = rng.sample(options, min(len(options), rng.choice([0, 1, 2, 3])))
+                    if not options:
+                        break
                 state = WidgetState(id=clients.id)
-                state.string_array_value.data.extend(rng.sample(list(clients.options),
-                                                                min(len(clients.options), rng.choice([0, 1, 2, 3]))))
+                state.string_array_value.data.extend(picked)
                 values["clients"] = state
             # the ids come from this run's deltas (they may change when the page changes)
             values.get("period", WidgetState()).id = period.id
@@ -572,9 +587,14 @@ async def run_phase(server: Server, postgres: psutil.Process | None, n: int, pas
         "errors": len(errors), "disconnects": sum(log.disconnected for log in logs),
         "error_samples": sorted(set(errors))[:10],
         "bytes_per_rerun_p50": percentile([o.bytes for o in ok], 50),
+        "bytes_per_rerun_mean": round(sum(o.bytes for o in ok) / len(ok)) if ok else None,
         "bytes_per_rerun_max": max((o.bytes for o in ok), default=None),
+        "full_bytes_per_rerun_p50": percentile([o.full_bytes for o in ok], 50),
+        "full_bytes_per_rerun_max": max((o.full_bytes for o in ok), default=None),
         "messages_per_rerun_p50": percentile([o.messages for o in ok], 50),
         "server_cpu_s": round(server_cpu, 1), "server_cpu_per_s": round(server_cpu / sampler.wall, 2),
+        # CPU the server spent per counted rerun: comparable across machine loads, unlike wall time
+        "server_cpu_ms_per_rerun": round(server_cpu / len(ok) * 1000) if ok else None,
         "postgres_cpu_s": None if db_cpu is None else round(db_cpu, 1),
         "harness_cpu_s": round(harness_cpu, 1),
         "server_rss_mb_start": round(rss[0] / 2**20), "server_rss_mb_max": round(max(rss) / 2**20),
@@ -616,15 +636,24 @@ def _ms(x: float | None) -> str:
 
 
 def table(phases: list[dict[str, Any]]) -> str:
-    head = (f"{'users':>5} {'reruns':>6} {'/s':>5} {'p50':>8} {'p95':>8} {'max':>8} {'errors':>6} {'disc':>4} "
-            f"{'kB/rerun':>8} {'srv cpu/s':>9} {'pg cpu s':>8} {'rss MB':>6}  load before")
+    """One line per N. kB sent: mean ForwardMsg bytes per rerun as received (with the browser's
+    message cache) / at full size (p50). cpu/rerun: server CPU per counted rerun."""
+    head = (f"{'users':>5} {'reruns':>6} {'/s':>5} {'p50':>7} {'p95':>7} {'max':>7} {'errors':>6} {'disc':>4} "
+            f"{'kB sent':>9} {'cpu/rerun':>9} {'srv cpu':>7} {'pg cpu':>6} {'rss MB':>6}  load before (1/5/15 min)")
     lines = [head, "-" * len(head)]
+
+    def kb(x: float | None) -> str:
+        return "-" if x is None else f"{x / 1000:.0f}"
+
     for p in phases:
-        kb = "-" if p["bytes_per_rerun_p50"] is None else f"{p['bytes_per_rerun_p50'] / 1000:.0f}"
-        lines.append(f"{p['users']:>5} {p['reruns_ok']:>6} {p['reruns_per_s']:>5.2f} {_ms(p['p50_s']):>8} "
-                     f"{_ms(p['p95_s']):>8} {_ms(p['max_s']):>8} {p['errors']:>6} {p['disconnects']:>4} {kb:>8} "
-                     f"{p['server_cpu_per_s']:>9.2f} {p['postgres_cpu_s'] if p['postgres_cpu_s'] is not None else '-':>8} "
-                     f"{p['server_rss_mb_max']:>6}  {' '.join(f'{x:.2f}' for x in p['load_before'])}")
+        cpu_rerun = p["server_cpu_ms_per_rerun"] / 1000 if p["server_cpu_ms_per_rerun"] is not None else None
+        pg = "-" if p["postgres_cpu_s"] is None else f"{p['postgres_cpu_s']:.0f} s"
+        lines.append(
+            f"{p['users']:>5} {p['reruns_ok']:>6} {p['reruns_per_s']:>5.2f} {_ms(p['p50_s']):>7} {_ms(p['p95_s']):>7} "
+            f"{_ms(p['max_s']):>7} {p['errors']:>6} {p['disconnects']:>4} "
+            f"{kb(p['bytes_per_rerun_mean']) + '/' + kb(p['full_bytes_per_rerun_p50']):>9} {_ms(cpu_rerun):>9} "
+            f"{p['server_cpu_s']:>5.0f} s {pg:>6} {p['server_rss_mb_max']:>6}  "
+            f"{' '.join(f'{x:.2f}' for x in p['load_before'])}")
     return "\n".join(lines)
 
 
