@@ -290,6 +290,15 @@ def _plus(a: Outcome, b: Outcome) -> Outcome:
                    a.full_bytes + b.full_bytes)
 
 
+def _selected(selectbox: Any) -> str | None:
+    """The option a selectbox shows on its first draw (its default index)."""
+    if selectbox.raw_value:
+        return selectbox.raw_value
+    if selectbox.HasField("default") and 0 <= selectbox.default < len(selectbox.options):
+        return selectbox.options[selectbox.default]
+    return None
+
+
 def _string(widget_id: str, value: str) -> WidgetState:
     return WidgetState(id=widget_id, string_value=value)
 
@@ -370,11 +379,10 @@ async def user_session(b: Browser, username: str, password: str, rng: random.Ran
                 log.errors.append(f"no {PERIOD_LABEL!r}/{CLIENTS_LABEL!r} filter on the Dashboard (widgets: {sorted(w)})")
                 break
             period, clients = w[PERIOD_LABEL][1], w[CLIENTS_LABEL][1]
-            if rng.random() < 0.5:
-                current = values.get("period")
-                choices = [o for o in period.options if o not in SKIP_PERIODS
-                           and (current is None or o != current.string_value)]
-                values["period"] = _string(period.id, rng.choice(choices))
+            if rng.random() < 0.5:  # another period preset than the one shown
+                shown = values["period"].string_value if "period" in values else _selected(period)
+                values["period"] = _string(period.id, rng.choice(
+                    [o for o in period.options if o not in SKIP_PERIODS and o != shown]))
             else:  # a different set of 0 to 3 clients (none: all clients)
                 current = list(values["clients"].string_array_value.data) if "clients" in values else []
                 options = list(clients.options)
