@@ -115,6 +115,13 @@ class Outcome:
     full_bytes: int = 0  # the run's ForwardMsgs at full size, as a browser without the cache gets them
 
 
+async def _ws_connect(url: str, **kwargs: Any) -> ClientConnection:
+    try:
+        return await connect(url, **kwargs)
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise OSError(f"websocket {url} did not open: {exc!r}") from None
+
+
 class Browser:
     """One user's tab: a websocket session, the browser's message cache and widget values."""
 
@@ -136,9 +143,9 @@ class Browser:
     # -- connection
     async def open(self) -> None:
         base = f"http://127.0.0.1:{self.port}"
-        xsrf = await asyncio.to_thread(_get_xsrf_cookie, base)
+        xsrf = await asyncio.to_thread(_get_xsrf_cookie, base, self.timeout)
         headers = {"Cookie": f"_streamlit_xsrf={xsrf}"} if xsrf else {}
-        self.ws = await connect(
+        self.ws = await _ws_connect(
             f"ws://127.0.0.1:{self.port}/_stcore/stream",
             subprotocols=[Subprotocol("streamlit"), Subprotocol(xsrf or "PLACEHOLDER_AUTH_TOKEN")],
             origin=Origin(base), additional_headers=headers, max_size=None,
@@ -307,12 +314,16 @@ def _trigger(widget_id: str) -> WidgetState:
     return WidgetState(id=widget_id, trigger_value=True)
 
 
-def _get_xsrf_cookie(base: str) -> str | None:
+def _get_xsrf_cookie(base: str, timeout: float) -> str | None:
     """GET the page, then /_stcore/health as the frontend does; the latter sets the XSRF cookie."""
     token = None
     for path in ("/", "/_stcore/health", "/_stcore/host-config"):
         req = urllib.request.Request(base + path, headers={"Cookie": f"_streamlit_xsrf={token}"} if token else {})
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        try:
+            resp = urllib.request.urlopen(req, timeout=timeout)
+        except OSError as exc:
+            raise OSError(f"GET {path} failed: {exc!r}") from None
+        with resp:
             resp.read()
             for header in resp.headers.get_all("Set-Cookie") or []:
                 jar = SimpleCookie()
@@ -496,19 +507,26 @@ def _postmaster(database_url: str) -> psutil.Process | None:
 
 
 class Sampler:
-    """Samples the server's RSS every `every` seconds; CPU seconds are taken at the ends."""
+    """Samples the server's RSS every `every` seconds over the whole phase (sign-ins too);
+    CPU seconds are counted from mark() (the window opening) to the end."""
 
     def __init__(self, server: psutil.Process, postgres: psutil.Process | None, every: float = 0.5):
         self.server, self.postgres, self.every = server, postgres, every
         self.rss: list[int] = []
+        self.rss_at_mark = 0
         self.task: asyncio.Task | None = None
 
+    def _cpus(self) -> tuple[float, float, float]:
+        return (_cpu(self.server), _cpu(self.postgres, True) if self.postgres else 0.0, _cpu(psutil.Process()))
+
     async def __aenter__(self) -> Sampler:
-        me = psutil.Process()
-        self.cpu0 = (_cpu(self.server), _cpu(self.postgres, True) if self.postgres else 0.0, _cpu(me))
-        self.t0 = time.perf_counter()
+        self.mark()
         self.task = asyncio.create_task(self._loop())
         return self
+
+    def mark(self) -> None:
+        self.cpu0, self.t0 = self._cpus(), time.perf_counter()
+        self.rss_at_mark = self.rss[-1] if self.rss else 0
 
     async def _loop(self) -> None:
         while True:
@@ -525,11 +543,9 @@ class Sampler:
             await self.task
         except asyncio.CancelledError:
             pass
-        me = psutil.Process()
         self.wall = time.perf_counter() - self.t0
-        self.cpu = (_cpu(self.server) - self.cpu0[0],
-                    (_cpu(self.postgres, True) - self.cpu0[1]) if self.postgres else None,
-                    _cpu(me) - self.cpu0[2])
+        now = self._cpus()
+        self.cpu = (now[0] - self.cpu0[0], (now[1] - self.cpu0[1]) if self.postgres else None, now[2] - self.cpu0[2])
 
 
 # ---------------------------------------------------------------- one phase: N users
@@ -549,20 +565,21 @@ async def run_phase(server: Server, postgres: psutil.Process | None, n: int, pas
     names = sorted(passwords)
     load_before, uptime_before = os.getloadavg(), _uptime()
     window = Window(n, seconds)
-    t0 = time.perf_counter()
-    tasks = []
-    for i in range(n):
-        name = names[i % len(names)]
-        b = Browser(server.port, f"{name}-{i}", timeout)
-        rng = random.Random(f"{seed}-{n}-{i}")
-        tasks.append(asyncio.create_task(
-            user_session(b, name, passwords[name], rng, t0 + ramp * i / n, window, think)))
-    bound = ramp + 3 * timeout + seconds + 60  # sign-in (two runs), the window, the last rerun
-    try:
-        await asyncio.wait_for(window.opened.wait(), ramp + 2 * timeout + 30)
-    except asyncio.TimeoutError:
-        pass
-    async with Sampler(server.ps, postgres) as sampler:  # CPU and memory over the measured window
+    async with Sampler(server.ps, postgres) as sampler:  # memory over the phase, CPU over the window
+        t0 = time.perf_counter()
+        tasks = []
+        for i in range(n):
+            name = names[i % len(names)]
+            b = Browser(server.port, f"{name}-{i}", timeout)
+            rng = random.Random(f"{seed}-{n}-{i}")
+            tasks.append(asyncio.create_task(
+                user_session(b, name, passwords[name], rng, t0 + ramp * i / n, window, think)))
+        bound = ramp + 3 * timeout + seconds + 60  # sign-in (two runs), the window, the last rerun
+        try:
+            await asyncio.wait_for(window.opened.wait(), ramp + 2 * timeout + 30)
+        except asyncio.TimeoutError:
+            pass
+        sampler.mark()
         done, pending = await asyncio.wait(tasks, timeout=bound)
         for t in pending:
             t.cancel()
@@ -597,6 +614,7 @@ async def run_phase(server: Server, postgres: psutil.Process | None, n: int, pas
         "bytes_per_rerun_p50": percentile([o.bytes for o in ok], 50),
         "bytes_per_rerun_mean": round(sum(o.bytes for o in ok) / len(ok)) if ok else None,
         "bytes_per_rerun_max": max((o.bytes for o in ok), default=None),
+        "full_bytes_per_rerun_mean": round(sum(o.full_bytes for o in ok) / len(ok)) if ok else None,
         "full_bytes_per_rerun_p50": percentile([o.full_bytes for o in ok], 50),
         "full_bytes_per_rerun_max": max((o.full_bytes for o in ok), default=None),
         "messages_per_rerun_p50": percentile([o.messages for o in ok], 50),
@@ -605,7 +623,8 @@ async def run_phase(server: Server, postgres: psutil.Process | None, n: int, pas
         "server_cpu_ms_per_rerun": round(server_cpu / len(ok) * 1000) if ok else None,
         "postgres_cpu_s": None if db_cpu is None else round(db_cpu, 1),
         "harness_cpu_s": round(harness_cpu, 1),
-        "server_rss_mb_start": round(rss[0] / 2**20), "server_rss_mb_max": round(max(rss) / 2**20),
+        "server_rss_mb_start": round(rss[0] / 2**20), "server_rss_mb_signed_in": round(sampler.rss_at_mark / 2**20),
+        "server_rss_mb_max": round(max(rss) / 2**20), "server_rss_mb_end": round(rss[-1] / 2**20),
         "rerun_times_s": [round(t, 4) for t in times],
     }
 
@@ -645,7 +664,7 @@ def _ms(x: float | None) -> str:
 
 def table(phases: list[dict[str, Any]]) -> str:
     """One line per N. kB sent: mean ForwardMsg bytes per rerun as received (with the browser's
-    message cache) / at full size (p50). cpu/rerun: server CPU per counted rerun."""
+    message cache) / at full size. cpu/rerun: server CPU per counted rerun."""
     head = (f"{'users':>5} {'reruns':>6} {'/s':>5} {'p50':>7} {'p95':>7} {'max':>7} {'errors':>6} {'disc':>4} "
             f"{'kB sent':>9} {'cpu/rerun':>9} {'srv cpu':>7} {'pg cpu':>6} {'rss MB':>6}  load before (1/5/15 min)")
     lines = [head, "-" * len(head)]
@@ -659,7 +678,7 @@ def table(phases: list[dict[str, Any]]) -> str:
         lines.append(
             f"{p['users']:>5} {p['reruns_ok']:>6} {p['reruns_per_s']:>5.2f} {_ms(p['p50_s']):>7} {_ms(p['p95_s']):>7} "
             f"{_ms(p['max_s']):>7} {p['errors']:>6} {p['disconnects']:>4} "
-            f"{kb(p['bytes_per_rerun_mean']) + '/' + kb(p['full_bytes_per_rerun_p50']):>9} {_ms(cpu_rerun):>9} "
+            f"{kb(p['bytes_per_rerun_mean']) + '/' + kb(p.get('full_bytes_per_rerun_mean')):>9} {_ms(cpu_rerun):>9} "
             f"{p['server_cpu_s']:>5.0f} s {pg:>6} {p['server_rss_mb_max']:>6}  "
             f"{' '.join(f'{x:.2f}' for x in p['load_before'])}")
     return "\n".join(lines)
