@@ -34,12 +34,13 @@ bench: install
 	cd bench && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done
 
 # N simulated browsers speaking Streamlit's websocket protocol to `python -m milestone serve`
-# on a private database (bench/load.py); e.g. make bench-load LOAD_SCALE=10 LOAD_USERS=1,50
+# on a private database (bench/load.py); e.g. make bench-load LOAD_SCALE=10 LOAD_ARGS="--timeout 300"
 LOAD_USERS   ?= 1,10,25,50
 LOAD_SCALE   ?= 1
 LOAD_SECONDS ?= 60
+LOAD_ARGS    ?=
 bench-load: install
-	$(PY) bench/load.py --users $(LOAD_USERS) --scale $(LOAD_SCALE) --seconds $(LOAD_SECONDS)
+	$(PY) bench/load.py --users $(LOAD_USERS) --scale $(LOAD_SCALE) --seconds $(LOAD_SECONDS) $(LOAD_ARGS)
 
 db-stop: install
 	$(PY) -m milestone db stop

@@ -708,7 +708,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--users", type=_users, default=[1, 10, 25, 50], help="comma-separated N values (1,10,25,50)")
     p.add_argument("--scale", type=float, default=1.0, help="demo data scale (1 = about 1,000 projects)")
-    p.add_argument("--seconds", type=float, default=60.0, help="measured seconds per N (after the ramp)")
+    p.add_argument("--seconds", type=float, default=60.0, help="measured seconds per N, from when all N users have signed in")
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the N users sign in")
     p.add_argument("--think", type=float, nargs=2, default=(2.0, 5.0), metavar=("MIN", "MAX"),
                    help="seconds a user waits between filter changes (2 5)")
