@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import math
 import os
 import platform
 import random
+import re
 import secrets
 import shutil
 import socket
@@ -41,6 +43,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -139,12 +143,19 @@ class Browser:
         self.cache: dict[str, list] = {}
         self.max_cache_age = 2
         self.closed_reason: str | None = None
+        self.signed_in_over_http = False
 
     # -- connection
-    async def open(self) -> None:
+    async def open(self, username: str, password: str) -> None:
+        """Get the cookies a browser has before the app's websocket opens: the XSRF cookie, and
+        the session cookie when the server signs people in on its own HTML page (/signin)."""
         base = f"http://127.0.0.1:{self.port}"
-        xsrf = await asyncio.to_thread(_get_xsrf_cookie, base, self.timeout)
-        headers = {"Cookie": f"_streamlit_xsrf={xsrf}"} if xsrf else {}
+        cookies = await asyncio.to_thread(_http_sign_in, base, username, password, self.timeout)
+        self.signed_in_over_http = bool(cookies)
+        xsrf = await asyncio.to_thread(_get_xsrf_cookie, base, self.timeout, cookies)
+        if xsrf:
+            cookies["_streamlit_xsrf"] = xsrf
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
         self.ws = await _ws_connect(
             f"ws://127.0.0.1:{self.port}/_stcore/stream",
             subprotocols=[Subprotocol("streamlit"), Subprotocol(xsrf or "PLACEHOLDER_AUTH_TOKEN")],
@@ -274,8 +285,11 @@ class Browser:
 
     # -- what a person does
     async def sign_in(self, username: str, password: str) -> Outcome:
-        first = await self.rerun([])  # the page load: draws the sign-in form
-        if first.status == "error":
+        first = await self.rerun([])  # the page load: the sign-in form, or the Dashboard when signed in
+        if first.status == "error" or (self.signed_in_over_http and first.status == "ok"):
+            return first
+        if self.signed_in_over_http:
+            first.status, first.detail = "error", f"signed in over HTTP but no KPI cards ({sorted(self.run.widgets())})"
             return first
         w = self.run.widgets()
         if "Username" not in w or "Password" not in w or "Sign in" not in w:
@@ -314,11 +328,63 @@ def _trigger(widget_id: str) -> WidgetState:
     return WidgetState(id=widget_id, trigger_value=True)
 
 
-def _get_xsrf_cookie(base: str, timeout: float) -> str | None:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # keep the 303 and its Set-Cookie
+        return None
+
+
+def _set_cookies(headers) -> dict[str, str]:
+    out = {}
+    for header in headers.get_all("Set-Cookie") or []:
+        jar = SimpleCookie()
+        jar.load(header)
+        out.update({k: m.value for k, m in jar.items()})
+    return out
+
+
+def _http_sign_in(base: str, username: str, password: str, timeout: float) -> dict[str, str]:
+    """Sign in on the server's own HTML sign-in page when it has one (GET /signin shows a form
+    with a hidden csrf field; POST it with the csrf cookie; the 303 sets the session cookie).
+    Returns the cookies to send from then on; {} when the app signs people in itself (st.form)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(base + "/signin"), timeout=timeout) as resp:
+            page, cookies = resp.read().decode("utf-8", "replace"), _set_cookies(resp.headers)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (404, 405):
+            return {}
+        raise OSError(f"GET /signin failed: {exc!r}") from None
+    except OSError as exc:
+        raise OSError(f"GET /signin failed: {exc!r}") from None
+    found = re.search(r'name="csrf" value="([^"]*)"', page)
+    if not found or 'name="password"' not in page:
+        return {}  # Streamlit's own page: the app draws the sign-in form
+    body = urllib.parse.urlencode({"csrf": html.unescape(found.group(1)), "username": username,
+                                   "password": password}).encode()
+    req = urllib.request.Request(base + "/signin", data=body, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": base,
+        "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            status, headers = resp.status, resp.headers
+    except urllib.error.HTTPError as exc:  # the 303 arrives here as the redirect is not followed
+        status, headers = exc.code, exc.headers
+    except OSError as exc:
+        raise OSError(f"POST /signin failed: {exc!r}") from None
+    session = _set_cookies(headers)
+    if status not in (302, 303) or not session:
+        raise OSError(f"POST /signin answered {status} without a session cookie")
+    cookies.update(session)
+    return {k: v for k, v in cookies.items() if v}
+
+
+def _get_xsrf_cookie(base: str, timeout: float, cookies: dict[str, str] | None = None) -> str | None:
     """GET the page, then /_stcore/health as the frontend does; the latter sets the XSRF cookie."""
     token = None
     for path in ("/", "/_stcore/health", "/_stcore/host-config"):
-        req = urllib.request.Request(base + path, headers={"Cookie": f"_streamlit_xsrf={token}"} if token else {})
+        sent = {**(cookies or {}), **({"_streamlit_xsrf": token} if token else {})}
+        req = urllib.request.Request(base + path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in sent.items())}
+                                     if sent else {})
         try:
             resp = urllib.request.urlopen(req, timeout=timeout)
         except OSError as exc:
@@ -370,7 +436,7 @@ async def user_session(b: Browser, username: str, password: str, rng: random.Ran
     arrived = False
     try:
         t0 = time.perf_counter()
-        await b.open()
+        await b.open(username, password)
         out = await b.sign_in(username, password)
         out.seconds = time.perf_counter() - t0
         log.sign_in = out
@@ -634,7 +700,7 @@ async def warm_up(server: Server, username: str, password: str, timeout: float) 
     b = Browser(server.port, "warm-up", timeout)
     t0 = time.perf_counter()
     try:
-        await b.open()
+        await b.open(username, password)
         out = await b.sign_in(username, password)
     finally:
         await b.close()
