@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
               --no-emit-index-url --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-db lint lock lock-upgrade browser bench db-stop clean
+.PHONY: install run test test-db lint lock lock-upgrade browser bench bench-load db-stop clean
 
 # The lock pins every package with its hashes; the package itself is then installed editable
 # (without dependencies: the lock has them all, and the build backend is in the lock too).
@@ -61,6 +61,15 @@ lock-upgrade:
 # Benchmarks run as modules of the project (bench.common, tests.xero_files), from its root.
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
+
+# N simulated browsers speaking Streamlit's websocket protocol to `python -m milestone serve`
+# on a private database (bench/load.py); e.g. make bench-load LOAD_SCALE=10 LOAD_ARGS="--timeout 300"
+LOAD_USERS   ?= 1,10,25,50
+LOAD_SCALE   ?= 1
+LOAD_SECONDS ?= 60
+LOAD_ARGS    ?=
+bench-load: install
+	$(PY) -m bench.load --users $(LOAD_USERS) --scale $(LOAD_SCALE) --seconds $(LOAD_SECONDS) $(LOAD_ARGS)
 
 db-stop: install
 	$(PY) -m milestone db stop
