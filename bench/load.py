@@ -48,22 +48,21 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 import psutil
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.typing import Origin, Subprotocol
-
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin, Subprotocol
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -124,7 +123,7 @@ class Outcome:
 async def _ws_connect(url: str, **kwargs: Any) -> ClientConnection:
     try:
         return await connect(url, **kwargs)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise OSError(f"websocket {url} did not open: {exc!r}") from None
 
 
@@ -286,7 +285,7 @@ class Browser:
                 return outcome("timeout", f"no script_finished within {self.timeout:.0f} s")
             try:
                 status = await asyncio.wait_for(self.finished.get(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if status is None:
                 raise Disconnected(self.closed_reason or "websocket closed")
@@ -527,7 +526,7 @@ async def user_session(
     except Disconnected as exc:
         log.disconnected = True
         log.errors.append(f"disconnected: {exc}")
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         log.disconnected = True
         log.errors.append(f"connection failed: {exc!r}")
     finally:
@@ -706,7 +705,7 @@ async def run_phase(
         bound = ramp + 3 * timeout + seconds + 60  # sign-in (two runs), the window, the last rerun
         try:
             await asyncio.wait_for(window.opened.wait(), ramp + 2 * timeout + 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         sampler.mark()
         done, pending = await asyncio.wait(tasks, timeout=bound)
@@ -840,7 +839,7 @@ def _users(raw: str) -> list[int]:
     try:
         values = [int(x) for x in raw.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--users must be numbers like 1,10,25,50, got {raw!r}")
+        raise argparse.ArgumentTypeError(f"--users must be numbers like 1,10,25,50, got {raw!r}") from None
     if not values or any(not 1 <= v <= 500 for v in values):
         raise argparse.ArgumentTypeError("--users: each N must be between 1 and 500")
     return values
@@ -878,10 +877,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT / "bench"))
     from bench.common import private_database  # imports the app (and its database helpers) only here
-
     from milestone import seed as seeding  # noqa: PLC0415
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_path = (args.out or RESULTS / f"load-{stamp}-scale{args.scale:g}.json").resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     t_seed = time.perf_counter()
