@@ -230,31 +230,38 @@ BEGIN
     IF cardinality(ids) = 0 THEN
         RETURN;
     END IF;
+    -- (joins with unnest(ids), not "= ANY (ids)": the same plans for one project and for all)
     INSERT INTO project_metrics (project_id)
-    SELECT id FROM projects WHERE id = ANY (ids) ORDER BY id ON CONFLICT DO NOTHING;
+    SELECT p.id FROM projects p JOIN unnest(ids) AS k(id) ON k.id = p.id ORDER BY p.id ON CONFLICT DO NOTHING;
     -- Lock first, in a fixed order; the sums below (a new snapshot) then include the rows of any
     -- writer of the same project that committed while we waited.
-    PERFORM 1 FROM project_metrics WHERE project_id = ANY (ids) ORDER BY project_id FOR UPDATE;
+    PERFORM 1 FROM project_metrics m JOIN unnest(ids) AS k(id) ON k.id = m.project_id
+    ORDER BY m.project_id FOR UPDATE OF m;
     UPDATE project_metrics m SET
         revenue = coalesce(s.revenue, 0), costs = coalesce(s.costs, 0),
         estimate_revenue = coalesce(s.estimate_revenue, 0), estimate_costs = coalesce(s.estimate_costs, 0),
-        outstanding = coalesce(s.outstanding, 0),
-        invoice_count = coalesce((SELECT count(DISTINCT l.invoice_id) FROM invoice_lines l WHERE l.project_id = m.project_id), 0),
-        bill_count = coalesce((SELECT count(DISTINCT l.bill_id) FROM bill_lines l WHERE l.project_id = m.project_id), 0),
+        outstanding = coalesce(s.outstanding, 0), invoice_count = coalesce(ic.n, 0), bill_count = coalesce(bc.n, 0),
         updated_at = now()
-    FROM unnest(ids) AS k(id)
-    LEFT JOIN (SELECT project_id, sum(revenue) AS revenue, sum(costs) AS costs,
-                      sum(estimate_revenue) AS estimate_revenue, sum(estimate_costs) AS estimate_costs,
-                      sum(outstanding) AS outstanding
-               FROM pnl_monthly WHERE project_id = ANY (ids) GROUP BY project_id) s ON s.project_id = k.id
+    FROM (SELECT DISTINCT id FROM unnest(ids) AS k(id)) k
+    LEFT JOIN (SELECT p.project_id, sum(p.revenue) AS revenue, sum(p.costs) AS costs,
+                      sum(p.estimate_revenue) AS estimate_revenue, sum(p.estimate_costs) AS estimate_costs,
+                      sum(p.outstanding) AS outstanding
+               FROM pnl_monthly p JOIN (SELECT DISTINCT id FROM unnest(ids) AS k(id)) k ON k.id = p.project_id
+               GROUP BY p.project_id) s ON s.project_id = k.id
+    LEFT JOIN (SELECT l.project_id, count(DISTINCT l.invoice_id) AS n
+               FROM invoice_lines l JOIN (SELECT DISTINCT id FROM unnest(ids) AS k(id)) k ON k.id = l.project_id
+               GROUP BY l.project_id) ic ON ic.project_id = k.id
+    LEFT JOIN (SELECT l.project_id, count(DISTINCT l.bill_id) AS n
+               FROM bill_lines l JOIN (SELECT DISTINCT id FROM unnest(ids) AS k(id)) k ON k.id = l.project_id
+               GROUP BY l.project_id) bc ON bc.project_id = k.id
     WHERE m.project_id = k.id;
 
-    DELETE FROM project_phase_metrics WHERE project_id = ANY (ids);
+    DELETE FROM project_phase_metrics m USING unnest(ids) AS k(id) WHERE m.project_id = k.id;
     INSERT INTO project_phase_metrics (project_id, build_phase_id, revenue, costs, estimate_revenue, estimate_costs)
-    SELECT project_id, build_phase_id, sum(revenue), sum(costs), sum(estimate_revenue), sum(estimate_costs)
-    FROM pnl_monthly WHERE project_id = ANY (ids)
-    GROUP BY project_id, build_phase_id
-    HAVING sum(revenue) <> 0 OR sum(costs) <> 0 OR sum(estimate_revenue) <> 0 OR sum(estimate_costs) <> 0;
+    SELECT p.project_id, p.build_phase_id, sum(p.revenue), sum(p.costs), sum(p.estimate_revenue), sum(p.estimate_costs)
+    FROM pnl_monthly p JOIN (SELECT DISTINCT id FROM unnest(ids) AS k(id)) k ON k.id = p.project_id
+    GROUP BY p.project_id, p.build_phase_id
+    HAVING sum(p.revenue) <> 0 OR sum(p.costs) <> 0 OR sum(p.estimate_revenue) <> 0 OR sum(p.estimate_costs) <> 0;
 END
 $$;
 
@@ -395,14 +402,16 @@ BEGIN
         RETURN;
     END IF;
     PERFORM pnl_recount(ARRAY(
-        SELECT DISTINCT ROW(project_id, build_phase_id, month)::pnl_key FROM (
-            SELECT project_id, build_phase_id, month FROM pnl_monthly WHERE project_id = ANY (ids)
+        SELECT DISTINCT ROW(x.project_id, x.build_phase_id, x.month)::pnl_key
+        FROM (SELECT DISTINCT id FROM unnest(ids) AS k(id)) k
+        CROSS JOIN LATERAL (
+            SELECT project_id, build_phase_id, month FROM pnl_monthly WHERE project_id = k.id
             UNION ALL SELECT project_id, build_phase_id, date_trunc('month', doc_date)::date
-                      FROM invoice_lines WHERE project_id = ANY (ids)
+                      FROM invoice_lines WHERE project_id = k.id
             UNION ALL SELECT project_id, build_phase_id, date_trunc('month', doc_date)::date
-                      FROM bill_lines WHERE project_id = ANY (ids)
+                      FROM bill_lines WHERE project_id = k.id
             UNION ALL SELECT project_id, build_phase_id, date_trunc('month', date)::date
-                      FROM estimates WHERE project_id = ANY (ids)) k));
+                      FROM estimates WHERE project_id = k.id) x));
     PERFORM refresh_project_totals(ids);  -- projects with nothing at all
 END
 $$;
