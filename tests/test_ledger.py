@@ -188,3 +188,69 @@ def test_roles_on_lines_and_the_rollup(database, world):
         with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
             _as(database, role, sql)
     _assert_rollup_exact(database)
+
+
+def test_a_header_change_waits_for_a_concurrent_line_move_and_counts_it(fresh_database):
+    """T1 moves a line to another project; T2 voids the document meanwhile. T2 waits for T1's lock on
+    the document, then recounts the keys of the lines as T1 left them: nothing stays counted."""
+    import threading
+
+    tdb = fresh_database
+    a, b = builders.project(tdb, "Race A"), builders.project(tdb, "Race B")
+    inv = builders.document(tdb, "invoices", None, "100.00", "Authorised", amount_due="120.00",
+                            lines=[("60.00", a, None), ("40.00", a, None)])
+    c1, c2 = tdb.owner.connect(), tdb.owner.connect()
+    try:
+        t1 = c1.begin()
+        c1.execute(sa.text("UPDATE milestone.invoice_lines SET project_id = :b WHERE invoice_id = :i AND line_number = 2"),
+                   {"b": b, "i": inv})
+        done = threading.Event()
+
+        def void():
+            with c2.begin():
+                c2.execute(sa.text("UPDATE milestone.invoices SET status = 'Voided', amount_due = 0 WHERE id = :i"),
+                           {"i": inv})
+            done.set()
+
+        th = threading.Thread(target=void)
+        th.start()
+        th.join(1.0)
+        assert not done.is_set()  # waiting for T1's lock on the document
+        t1.commit()
+        th.join(10)
+        assert done.is_set()
+    finally:
+        c1.close()
+        c2.close()
+    assert oracle.stored_pnl(tdb) == oracle.pnl_rows(tdb) == {}
+    assert oracle.metrics_table(tdb) == oracle.project_sums(tdb)
+
+
+def test_two_writers_creating_the_same_key_both_count(fresh_database):
+    import threading
+
+    tdb = fresh_database
+    pid, phase = builders.project(tdb, "New key"), builders.phase(tdb, "New phase")
+    c1, c2 = tdb.owner.connect(), tdb.owner.connect()
+    insert = sa.text("""WITH d AS (INSERT INTO milestone.bills (xero_id, date, status, subtotal, total)
+                                   VALUES (:x, '2026-07-04', 'Paid', :a, :a) RETURNING id, date)
+                        INSERT INTO milestone.bill_lines (bill_id, line_number, doc_date, line_amount, project_id, build_phase_id)
+                        SELECT id, 1, date, :a, :p, :ph FROM d""")
+    try:
+        t1 = c1.begin()
+        c1.execute(insert, {"x": "K1", "a": 70, "p": pid, "ph": phase})
+
+        def second():
+            with c2.begin():
+                c2.execute(insert, {"x": "K2", "a": 30, "p": pid, "ph": phase})  # waits for the key's new row
+
+        th = threading.Thread(target=second)
+        th.start()
+        th.join(1.0)
+        t1.commit()
+        th.join(10)
+    finally:
+        c1.close()
+        c2.close()
+    assert oracle.stored_pnl(tdb)[(pid, phase, date(2026, 7, 1))]["costs"] == D("100.00")
+    assert oracle.stored_pnl(tdb) == oracle.pnl_rows(tdb)
