@@ -321,6 +321,7 @@ def load(engine: Engine, scale: float, seed: int, anchor: date | None = None, pr
             # Indexes are built once after the COPY (a sort each) instead of row by row: the
             # documents' secondary indexes and the lines' primary keys go and come back, by name.
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute("SET LOCAL statement_timeout = 0")  # the final recount is one long statement at scale 10
             cur.execute("SET LOCAL work_mem = '128MB'")
             cur.execute("""
                 SELECT format('DROP INDEX milestone.%I', i.indexname), i.indexdef

@@ -222,17 +222,43 @@ CREATE TYPE pnl_key AS (project_id uuid, build_phase_id uuid, month date);
 CREATE TYPE pnl_line AS (doc_id uuid, project_id uuid, build_phase_id uuid, doc_date date);
 
 -- project_metrics and project_phase_metrics: sums of pnl_monthly (money) for the given projects,
--- plus the number of documents with a line on the project (any status). ids null = all.
+-- plus the number of documents with a line on the project (any status). ids null = every project.
 CREATE FUNCTION refresh_project_totals(ids uuid[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = milestone, pg_temp AS $$
 BEGIN
-    IF ids IS NULL THEN
-        ids := ARRAY(SELECT id FROM projects);
+    IF ids IS NULL THEN  -- every project: whole-table aggregates (hash joins), for bulk loads
+        INSERT INTO project_metrics (project_id) SELECT id FROM projects ORDER BY id ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM project_metrics ORDER BY project_id FOR UPDATE;
+        UPDATE project_metrics m SET
+            revenue = coalesce(s.revenue, 0), costs = coalesce(s.costs, 0),
+            estimate_revenue = coalesce(s.estimate_revenue, 0), estimate_costs = coalesce(s.estimate_costs, 0),
+            outstanding = coalesce(s.outstanding, 0), invoice_count = coalesce(ic.n, 0), bill_count = coalesce(bc.n, 0),
+            updated_at = now()
+        FROM projects p
+        LEFT JOIN (SELECT project_id, sum(revenue) AS revenue, sum(costs) AS costs,
+                          sum(estimate_revenue) AS estimate_revenue, sum(estimate_costs) AS estimate_costs,
+                          sum(outstanding) AS outstanding
+                   FROM pnl_monthly WHERE project_id IS NOT NULL GROUP BY project_id) s ON s.project_id = p.id
+        LEFT JOIN (SELECT project_id, count(*) AS n
+                   FROM (SELECT DISTINCT project_id, invoice_id FROM invoice_lines WHERE project_id IS NOT NULL) d
+                   GROUP BY project_id) ic ON ic.project_id = p.id
+        LEFT JOIN (SELECT project_id, count(*) AS n
+                   FROM (SELECT DISTINCT project_id, bill_id FROM bill_lines WHERE project_id IS NOT NULL) d
+                   GROUP BY project_id) bc ON bc.project_id = p.id
+        WHERE m.project_id = p.id;
+        DELETE FROM project_phase_metrics;
+        INSERT INTO project_phase_metrics (project_id, build_phase_id, revenue, costs, estimate_revenue, estimate_costs)
+        SELECT project_id, build_phase_id, sum(revenue), sum(costs), sum(estimate_revenue), sum(estimate_costs)
+        FROM pnl_monthly WHERE project_id IS NOT NULL
+        GROUP BY project_id, build_phase_id
+        HAVING sum(revenue) <> 0 OR sum(costs) <> 0 OR sum(estimate_revenue) <> 0 OR sum(estimate_costs) <> 0;
+        RETURN;
     END IF;
     IF cardinality(ids) = 0 THEN
         RETURN;
     END IF;
-    -- (joins with unnest(ids), not "= ANY (ids)": the same plans for one project and for all)
+    -- Some projects (a trigger's): joins with unnest(ids), not "= ANY (ids)", so a key set of
+    -- any size plans as a loop over the given projects' index entries.
     INSERT INTO project_metrics (project_id)
     SELECT p.id FROM projects p JOIN unnest(ids) AS k(id) ON k.id = p.id ORDER BY p.id ON CONFLICT DO NOTHING;
     -- Lock first, in a fixed order; the sums below (a new snapshot) then include the rows of any
