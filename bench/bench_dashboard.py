@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from milestone import db, metrics, repository  # noqa: E402
+from milestone import db, metrics  # noqa: E402
+from milestone.services import pnl  # noqa: E402
 from milestone.validation import Filters  # noqa: E402
 
 
@@ -31,20 +32,19 @@ def timed(fn) -> tuple[float, float]:
 
 def main() -> None:
     db.ensure_database()
-    eng = db.engine()
-    counts = repository.counts(eng)
+    counts = pnl.counts()
     print(f"data: {counts['projects']:,} projects, {counts['invoices']:,} invoices, {counts['bills']:,} bills, "
           f"{counts['estimates']:,} estimates")
     fy = Filters(date_from=metrics.preset_range("This financial year", date.today())[0],
                  date_to=metrics.preset_range("This financial year", date.today())[1])
     cases = {
-        "project_table, all time (project_metrics)": lambda: repository.project_table(Filters(), eng),
-        "project_table, this financial year": lambda: repository.project_table(fy, eng),
-        "monthly_series, all time": lambda: repository.monthly_series(Filters(), eng),
-        "phase_breakdown, all time": lambda: repository.phase_breakdown(Filters(), eng),
-        "receivables_ageing": lambda: repository.receivables_ageing(Filters(), eng=eng),
+        "project_table, all time (project_metrics)": lambda: pnl.project_table(Filters()),
+        "project_table, this financial year": lambda: pnl.project_table(fy),
+        "monthly_series, all time": lambda: pnl.monthly_series(Filters()),
+        "phase_breakdown, all time": lambda: pnl.phase_breakdown(Filters()),
+        "receivables_ageing": lambda: pnl.receivables_ageing(Filters()),
         "with_pnl + totals on the project table": lambda: metrics.totals_of(
-            metrics.with_pnl(repository.project_table(Filters(), eng))),
+            metrics.with_pnl(pnl.project_table(Filters()))),
     }
     print(f"{'read':<45} {'cold ms':>8} {'median ms':>10}")
     for name, fn in cases.items():

@@ -12,7 +12,7 @@ import tracemalloc
 
 from common import private_database
 
-from milestone import db, exports, repository
+from milestone.services import exports, users
 from milestone.validation import Filters
 
 
@@ -22,9 +22,7 @@ def main() -> None:
     parser.add_argument("--xlsx", action="store_true", help="also time the XLSX export (slow at scale 10)")
     args = parser.parse_args()
     with private_database(args.scale) as (owner, url):
-        app = db.make_engine(url)
-        user = repository.get_user("viewer", app)
-        sql, params, _ = repository.export_query("invoices", Filters())
+        user = users.get_user("viewer")
         with tempfile.TemporaryFile() as fh:
             t0 = time.perf_counter()
             with owner.connect() as conn, conn.connection.driver_connection.cursor() as cur:
@@ -34,12 +32,12 @@ def main() -> None:
             plain = time.perf_counter() - t0
         with tempfile.TemporaryFile() as fh:
             t0 = time.perf_counter()
-            rows = exports.export("invoices", Filters(), "csv", fh, user, eng=app)
+            rows = exports.export("invoices", Filters(), "csv", fh, user)
             ours = time.perf_counter() - t0
             size = fh.tell()
         with tempfile.TemporaryFile() as fh:  # again, under tracemalloc (which slows Python), for memory
             tracemalloc.start()
-            exports.export("invoices", Filters(), "csv", fh, user, eng=app)
+            exports.export("invoices", Filters(), "csv", fh, user)
             peak = tracemalloc.get_traced_memory()[1] / 1e6
             tracemalloc.stop()
         print(f"scale {args.scale}: {rows:,} invoices, {size / 1e6:.0f} MB of CSV")
@@ -49,14 +47,13 @@ def main() -> None:
         if args.xlsx:
             with tempfile.TemporaryFile() as fh:
                 t0 = time.perf_counter()
-                exports.export("invoices", Filters(), "xlsx", fh, user, eng=app)
+                exports.export("invoices", Filters(), "xlsx", fh, user)
                 print(f"xlsx export: {time.perf_counter() - t0:.1f} s, {fh.tell() / 1e6:.0f} MB")
             with tempfile.TemporaryFile() as fh:  # again under tracemalloc (which slows Python) for memory
                 tracemalloc.start()
-                exports.export("invoices", Filters(), "xlsx", fh, user, eng=app)
+                exports.export("invoices", Filters(), "xlsx", fh, user)
                 print(f"xlsx peak Python memory: {tracemalloc.get_traced_memory()[1] / 1e6:.0f} MB")
                 tracemalloc.stop()
-        app.dispose()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from common import private_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from milestone import db, repository, xero_import  # noqa: E402
+from milestone.services import imports, users  # noqa: E402
 from tests.xero_files import line, render  # noqa: E402
 
 
@@ -26,8 +26,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     args = parser.parse_args()
     with private_database(args.scale) as (owner, url):
-        app = db.make_engine(url)
-        user = repository.get_user("finance", app)
+        user = users.get_user("finance")
         options = [o for (o,) in owner.connect().exec_driver_sql(
             "SELECT xero_tracking_id FROM milestone.projects ORDER BY 1 LIMIT 500").all()]
         lines = [line(f"BENCH-{i // 2:07d}", options[i // 2 % len(options)], f"{(i // 2) % 5000 + 12}.00", "2.00",
@@ -39,15 +38,15 @@ def main() -> None:
         data = render(lines)
         print(f"file: {args.lines:,} lines, {args.lines // 2:,} invoices, {len(data) / 1048576:.1f} MB")
         t0 = time.perf_counter()
-        parsed = xero_import.parse(data, "auto", app)
+        parsed = imports.parse(data, "auto")
         print(f"validate the whole file: {time.perf_counter() - t0:.2f} s ({len(parsed.problems)} problems)")
         for label, dry in (("dry run (validate + classify, roll back)", True), ("import", False),
                            ("re-import the same file", False)):
             t0 = time.perf_counter()
-            result = xero_import.import_file(data, "bench.csv", user, dry_run=dry, eng=app)
+            result = imports.import_file(data, "bench.csv", user, dry_run=dry)
             print(f"{label}: {time.perf_counter() - t0:.2f} s -> {result.summary}")
         tracemalloc.start()  # separately: tracemalloc slows Python several times over
-        xero_import.import_file(data, "bench.csv", user, dry_run=True, eng=app)
+        imports.import_file(data, "bench.csv", user, dry_run=True)
         print(f"peak Python memory of a dry run: {tracemalloc.get_traced_memory()[1] / 1048576:.0f} MB "
               f"(the file itself is {len(data) / 1048576:.1f} MB)")
         tracemalloc.stop()

@@ -1,6 +1,7 @@
 """A private embedded PostgreSQL for a benchmark: started, migrated and seeded, then removed."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -31,8 +32,19 @@ def private_database(scale: float | None = None, seed_number: int = 42) -> Itera
             seed.load(owner, scale, seed_number, progress=False)
             with owner.connect() as conn:  # statistics for every table, as autovacuum gives a database in use
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        yield owner, server.url()
-        owner.dispose()
+        # the services reach this database through db.engine(), as the app does
+        saved = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = server.url()
+        db.engine.cache_clear()
+        try:
+            yield owner, server.url()
+        finally:
+            owner.dispose()
+            db.engine.cache_clear()
+            if saved is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = saved
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -5,6 +5,8 @@ Money arrives as Decimal and becomes float only here, for drawing; hovers show e
 """
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -20,6 +22,12 @@ MONEY_HOVER_X = "%{y}: £%{x:,.2f}<extra></extra>"
 
 def _f(series: pd.Series) -> list[float]:
     return [float(v) for v in series]
+
+
+def _labels(values) -> list[str]:
+    """Names as plotly labels: plotly reads <a>, <b> and <br> in labels as markup, so < > & are
+    written as entities and a name shows exactly as typed, never as a link."""
+    return [html.escape(str(v), quote=False) for v in values]
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380, money_axis: str = "y") -> go.Figure:
@@ -71,15 +79,15 @@ def cumulative_profit(monthly: pd.DataFrame) -> go.Figure:
 
 def margin_by_project(projects: pd.DataFrame, n: int = 10) -> go.Figure:
     """Top and bottom n projects by margin; loss makers in red. Projects without revenue are left out."""
-    title = f"Margin by project (top and bottom {n})"
     with_margin = projects[[m is not None for m in projects["margin"]]]
+    title = f"Margin by project (top and bottom {n} of {len(with_margin):,} with revenue)"
     if with_margin.empty:
-        return empty(title, "No project has revenue for these filters")
+        return empty("Margin by project", "No project has revenue for these filters")
     ordered = with_margin.assign(m=[float(v) for v in with_margin["margin"]]).sort_values("m")
     picked = pd.concat([ordered.head(n), ordered.tail(n)]).drop_duplicates("id").sort_values("m")
     colours = [COLOURS["loss"] if p < 0 else COLOURS["gain"] for p in _f(picked["profit"])]
     fig = go.Figure(go.Bar(
-        x=picked["m"], y=picked["name"], orientation="h", marker_color=colours, name="Margin",
+        x=picked["m"], y=_labels(picked["name"]), orientation="h", marker_color=colours, name="Margin",
         customdata=[[float(p)] for p in picked["profit"]],
         hovertemplate="%{y}<br>Margin %{x:.1f}%<br>Profit £%{customdata[0]:,.2f}<extra></extra>"))
     fig = _layout(fig, title, height=max(320, 26 * len(picked) + 80), money_axis="none")
@@ -89,14 +97,14 @@ def margin_by_project(projects: pd.DataFrame, n: int = 10) -> go.Figure:
 
 
 def profit_by_client(projects: pd.DataFrame, n: int = 15) -> go.Figure:
-    title = f"Profit by client (top {n} by revenue)"
     if projects.empty:
-        return empty(title)
+        return empty("Profit by client")
+    title = f"Profit by client (top {n} of {projects['client_name'].nunique():,} clients by revenue)"
     by_client = projects.groupby("client_name").agg(revenue=("revenue", "sum"), profit=("profit", "sum")).reset_index()
     by_client = by_client.assign(r=_f(by_client["revenue"])).sort_values("r", ascending=False).head(n)
     by_client = by_client.assign(p=_f(by_client["profit"])).sort_values("p")
     colours = [COLOURS["loss"] if p < 0 else COLOURS["profit"] for p in by_client["p"]]
-    fig = go.Figure(go.Bar(x=by_client["p"], y=by_client["client_name"], orientation="h", marker_color=colours,
+    fig = go.Figure(go.Bar(x=by_client["p"], y=_labels(by_client["client_name"]), orientation="h", marker_color=colours,
                            name="Profit", hovertemplate=MONEY_HOVER_X))
     fig = _layout(fig, title, height=max(320, 26 * len(by_client) + 80), money_axis="x")
     fig.update_yaxes(automargin=True)
@@ -105,12 +113,12 @@ def profit_by_client(projects: pd.DataFrame, n: int = 15) -> go.Figure:
 
 def budget_vs_actual(projects: pd.DataFrame, n: int = 15) -> go.Figure:
     """Revenue and costs against budget for the projects furthest over their cost budget."""
-    title = f"Budget vs actual ({n} projects most over their cost budget)"
     budgeted = projects[[v is not None and not pd.isna(v) for v in projects["cost_variance"]]]
+    title = f"Budget vs actual ({min(n, len(budgeted))} of {len(budgeted):,} budgeted projects, most over budget first)"
     if budgeted.empty:
-        return empty(title, "No project with a budget matches these filters")
+        return empty("Budget vs actual", "No project with a budget matches these filters")
     top = budgeted.assign(v=_f(budgeted["cost_variance"])).sort_values("v", ascending=False).head(n)
-    names = list(top["name"])
+    names = _labels(top["name"])
     over = [v > 0 for v in top["v"]]
     fig = go.Figure([
         go.Bar(x=names, y=_f(top["budget_revenue"]), name="Revenue budget", marker_color="#A5D6A7", hovertemplate=MONEY_HOVER),
@@ -153,7 +161,7 @@ def by_phase(phases: pd.DataFrame) -> go.Figure:
     title = "Revenue, costs and profit by build phase"
     if phases.empty:
         return empty(title)
-    names = list(phases["phase"])
+    names = _labels(phases["phase"])
     rev, cost = _f(phases["revenue"]), _f(phases["costs"])
     fig = go.Figure([
         go.Bar(x=names, y=rev, name="Revenue", marker_color=COLOURS["revenue"], hovertemplate=MONEY_HOVER),

@@ -4,13 +4,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
-from milestone import db
-from milestone.config import PROJECT_ROOT, ConfigError
+from typing import TYPE_CHECKING
+
+from milestone import config, db
+from milestone.config import ConfigError
+from milestone.errors import DatabaseUnavailable, MilestoneError, RowProblems
+
+if TYPE_CHECKING:
+    from milestone.store.users import User
 
 
 def _positive_scale(raw: str) -> float:
@@ -64,8 +69,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
     db.ensure_database()
     migrate(db.owner_engine())
     _print_passwords(seed.ensure_demo_users(db.owner_engine()))
-    with db.owner_engine().connect() as conn:
-        has_data = conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM milestone.projects)").scalar()
+    from milestone.store import operations
+
+    with db.snapshot(db.owner_engine()) as conn:
+        has_data = operations.counts(conn)["projects"] > 0
     if has_data:
         if args.if_empty:
             print("Database already has data; not seeding.")
@@ -79,8 +86,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 # The operator at the command line has database access already; they act as an admin
 # named "cli" (recorded in the audit), still bound by the last-admin rule.
-def _cli_admin():
-    from milestone.repository import User
+def _cli_admin() -> User:
+    from milestone.store.users import User
 
     return User(id="", username="cli", display_name="Command line", email=None, role="admin",
                 disabled=False, must_change_password=False)
@@ -89,11 +96,12 @@ def _cli_admin():
 def cmd_users(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from milestone import auth, repository
+    from milestone import auth
+    from milestone.services import users
     from milestone.validation import USER_LABELS, NewUser, describe_errors
 
     if args.action == "list":
-        for r in repository.list_users().itertuples():
+        for r in users.list_users().itertuples():
             state = "disabled" if r.disabled else ("must change password" if r.must_change_password else "active")
             print(f"{r.username:<20} {r.role:<8} {state}")
         return 0
@@ -109,46 +117,44 @@ def cmd_users(args: argparse.Namespace) -> int:
         if problems:
             print("Password " + "; ".join(problems) + ".", file=sys.stderr)
             return 2
-        repository.create_user(new.username, new.display_name, new.role, auth.hash_password(password),
+        users.create_user(new.username, new.display_name, new.role, auth.hash_password(password),
                                actor="cli", email=new.email, must_change_password=not args.password)
         print(f"Created {new.username} ({new.role}). One-time password: {password}" if not args.password
               else f"Created {new.username} ({new.role}).")
         return 0
-    if repository.get_user(args.username) is None:
+    if users.get_user(args.username) is None:
         print(f"There is no user called {args.username}.", file=sys.stderr)
         return 2
     try:
         if args.action == "disable":
-            repository.update_user(_cli_admin(), args.username, disabled=True)
+            users.update_user(_cli_admin(), args.username, disabled=True)
             print(f"Disabled {args.username} and ended their sessions.")
         elif args.action == "enable":
-            repository.update_user(_cli_admin(), args.username, disabled=False)
+            users.update_user(_cli_admin(), args.username, disabled=False)
             print(f"Enabled {args.username}.")
         elif args.action == "role":
-            repository.update_user(_cli_admin(), args.username, role=args.role)
+            users.update_user(_cli_admin(), args.username, role=args.role)
             print(f"{args.username} is now {args.role}.")
         elif args.action == "reset":
             password = auth.generate_password()
-            repository.set_password(_cli_admin(), args.username, auth.hash_password(password), must_change=True)
+            users.set_password(_cli_admin(), args.username, auth.hash_password(password), must_change=True)
             print(f"Reset {args.username}. One-time password: {password} (they choose a new one at sign-in).")
-    except repository.LastAdmin as exc:
+    except MilestoneError as exc:  # the last admin, or a user removed meanwhile
         print(str(exc), file=sys.stderr)
         return 2
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from milestone import config, server
+    from milestone import server
 
-    config.cookie_key()  # refuses to serve with a missing or default key outside local mode
-    config.n8n_webhook_url(), config.import_max_bytes(), config.idle_minutes()  # a typo stops here, not on a page
+    config.check_all()  # a missing cookie key or a typo in any setting stops here, not on a page
     db.ensure_database()
     return server.serve(port=args.port, address=args.address)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Ask a running server for /health; exit 0 only when it answers 200."""
-    import json
     import urllib.error
     import urllib.request
     url = args.url or f"http://127.0.0.1:8501{db.settings().base_path.rstrip('/')}/health"
@@ -164,7 +170,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from milestone import backup
+    from milestone.services import backup
     db.ensure_database()
     directory = Path(args.dir) if args.dir else db.settings().data_dir / "backups"
     path = backup.backup(directory, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
@@ -173,7 +179,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from milestone import backup
+    from milestone.services import backup
     db.ensure_database()
     counts = backup.restore(Path(args.file), force=args.force)
     print(f"Restored {args.file}: {len(counts)} tables, {sum(counts.values()):,} rows, row counts verified.")
@@ -184,7 +190,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export a table with filters to a file, as the Export page does (recorded in export_log as 'cli')."""
     from pydantic import ValidationError
 
-    from milestone import exports
+    from milestone.services import exports
     from milestone.validation import Filters, describe_errors
 
     try:
@@ -193,21 +199,29 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("\n".join(describe_errors(exc, {"date_from": "--from", "date_to": "--to"})), file=sys.stderr)
         return 2
     out = Path(args.out or exports.file_name(args.table, f, args.format))
+    # Written beside the target and renamed only when complete: an interrupted export (Ctrl-C,
+    # a killed process, the database gone) never leaves a plausible but partial file.
+    part = out.with_name(f".{out.name}.part")
     try:
-        with out.open("wb") as fh:
-            rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly)
-    except ValueError as exc:  # refused before anything was written (an XLSX with more rows than Excel holds)
-        out.unlink(missing_ok=True)
-        print(str(exc), file=sys.stderr)
+        with part.open("wb") as fh:
+            rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly,
+                                  raw=args.raw)
+        os.replace(part, out)
+    except MilestoneError as exc:  # refused (an XLSX with more rows than Excel holds) or the database went
+        print(f"Nothing was exported: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"Export interrupted: {out} was not written.", file=sys.stderr)
+        return 130
+    finally:
+        part.unlink(missing_ok=True)
     print(f"Wrote {rows:,} rows to {out}")
     return 0
 
 
 def cmd_import_xero(args: argparse.Namespace) -> int:
     """Validate a Xero CSV export as a whole, then upsert it (or, with --dry-run, say what would change)."""
-    from milestone import xero_import
-    from milestone.validation import RowProblems
+    from milestone.services import imports
 
     path = Path(args.file)
     if not path.is_file():
@@ -219,8 +233,8 @@ def cmd_import_xero(args: argparse.Namespace) -> int:
         print(f"\r{text} ({fraction:.0%})", end="", file=sys.stderr, flush=True)
 
     try:
-        result = xero_import.import_file(data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run,
-                                         progress=progress)
+        result = imports.import_file(data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run,
+                                     progress=progress)
     except RowProblems as exc:
         print(f"\nNothing was imported: {path.name} has {len(exc.problems)} problem(s):", file=sys.stderr)
         print("\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
@@ -278,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD")
     p.add_argument("--client", action="append", help="repeat for several clients")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
-    p.add_argument("--excel-friendly", action="store_true", help="CSV with a BOM and formula-like cells neutralised")
+    p.add_argument("--excel-friendly", action="store_true", help="CSV with the byte-order mark Excel needs for UTF-8")
+    p.add_argument("--raw", action="store_true",
+                   help="keep formula-like text (=, +, -, @ first) exactly, for another program; by default such "
+                        "cells get a leading apostrophe so a spreadsheet cannot run them")
     p.add_argument("--out", help="file to write (default: milestone-TABLE-PERIOD.FORMAT)")
     p.set_defaults(func=cmd_export)
 
@@ -312,13 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("MILESTONE_LOG_LEVEL", "WARNING"))
+    try:
+        log_level = config.log_level()
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=log_level)
     args = build_parser().parse_args(argv)
     if args.command == "users" and args.action != "list" and not args.username:
         print(f"users {args.action} needs a USERNAME.", file=sys.stderr)
         return 2
     try:
         return args.func(args)
-    except (ConfigError, db.DatabaseUnavailable) as exc:
+    except (ConfigError, DatabaseUnavailable) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

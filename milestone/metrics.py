@@ -1,4 +1,4 @@
-"""Pure P&L arithmetic (shared/DESIGN.md 'P&L definitions') on Decimals and DataFrames. No I/O."""
+"""Pure P&L arithmetic (docs/design.md, 'P&L definitions') on Decimals and DataFrames. No I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ def margin(profit: Decimal, revenue: Decimal) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Totals:
-    """Sums for a set of projects, as the repository returns them."""
+    """Sums for a set of projects, as the store returns them."""
 
     revenue: Decimal = ZERO
     costs: Decimal = ZERO
@@ -109,9 +109,12 @@ def totals_of(frame: pd.DataFrame, outstanding: Decimal | None = None) -> Totals
                   budget_revenue=s("budget_revenue"), budget_cost=s("budget_cost"))
 
 
-def previous_period(date_from: date, date_to: date) -> tuple[date, date]:
-    """The period of equal length that ends the day before date_from (for KPI deltas)."""
+def previous_period(date_from: date, date_to: date) -> tuple[date, date] | None:
+    """The period of equal length that ends the day before date_from (for KPI deltas), or None
+    when that would start before the calendar does (a period from the year 1)."""
     length = (date_to - date_from).days + 1
+    if length < 1 or (date_from - date.min).days < length:
+        return None
     return date_from - timedelta(days=length), date_from - timedelta(days=1)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 import traceback
@@ -20,27 +19,22 @@ from typing import Iterator
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge, Histogram
 
+from milestone import config
+
 HTTP_REQUESTS = Counter("milestone_http_requests_total", "HTTP requests", ["route", "status"])
 HTTP_DURATION = Histogram("milestone_http_request_duration_seconds", "HTTP request duration", ["route"])
 PAGE_RENDER = Histogram("milestone_page_render_seconds", "Page script run duration", ["page"],
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30))
-DB_QUERY = Histogram("milestone_db_query_seconds", "DB query duration by repository function", ["function"],
+DB_QUERY = Histogram("milestone_db_query_seconds", "DB query duration by store statement", ["statement"],
                      buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30))
 ERRORS = Counter("milestone_errors_total", "Uncaught errors by exception type", ["type"])
-ACTIVE_SESSIONS = Gauge("milestone_active_sessions", "Browser sessions connected")
+ACTIVE_SESSIONS = Gauge("milestone_active_sessions", "Browser sessions connected (open app websockets)")
 DB_POOL_IN_USE = Gauge("milestone_db_pool_in_use", "Connections checked out of the app pool")
 
 STARTED = time.time()
-RECENT_ERRORS: deque[dict] = deque(maxlen=50)
+RECENT_ERRORS: deque[dict[str, str]] = deque(maxlen=50)
+_sentry_ready = False  # set by setup_error_reporting
 log = logging.getLogger("milestone")
-
-
-def _active_sessions() -> float:
-    try:
-        from streamlit.runtime import Runtime
-        return float(Runtime.instance()._session_mgr.num_active_sessions()) if Runtime.exists() else 0.0
-    except Exception:  # noqa: BLE001 - a gauge must never break /metrics
-        return 0.0
 
 
 def _pool_in_use() -> float:
@@ -48,39 +42,31 @@ def _pool_in_use() -> float:
     if db.engine.cache_info().currsize == 0:  # engine not created yet: nothing checked out
         return 0.0
     try:
-        return float(db.engine().pool.checkedout())
-    except Exception:  # noqa: BLE001
+        return float(db.engine().pool.checkedout())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a gauge must never break /metrics
         return 0.0
 
 
-ACTIVE_SESSIONS.set_function(_active_sessions)
 DB_POOL_IN_USE.set_function(_pool_in_use)
 
 
-# ---- DB query timing, without touching repository functions
+# ---- DB query timing, labelled by the statement's name
 
 
-def _repository_caller() -> str:
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == "milestone.repository":
-            return frame.f_code.co_name
-        frame = frame.f_back
-    return "other"
-
-
-def _before(conn, cursor, statement, parameters, context, executemany):
+def _before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
     conn.info.setdefault("ms_query_start", []).append(time.perf_counter())
 
 
-def _after(conn, cursor, statement, parameters, context, executemany):
+def _after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
     starts = conn.info.get("ms_query_start")
     if starts:
-        DB_QUERY.labels(_repository_caller()).observe(time.perf_counter() - starts.pop())
+        # store statements carry their name (milestone.store._sql.stmt); anything else is "other"
+        name = context.execution_options.get("query_name", "other") if context is not None else "other"
+        DB_QUERY.labels(name).observe(time.perf_counter() - starts.pop())
 
 
 def instrument_sqlalchemy() -> None:
-    """Time every query on every engine, labelled by the calling milestone.repository function."""
+    """Time every query on every engine, labelled by the store statement's name."""
     if not sa.event.contains(sa.Engine, "before_cursor_execute", _before):
         sa.event.listen(sa.Engine, "before_cursor_execute", _before)
         sa.event.listen(sa.Engine, "after_cursor_execute", _after)
@@ -103,7 +89,7 @@ def page_timer(page: str) -> Iterator[None]:
 
 def setup_error_reporting() -> bool:
     """Initialise Sentry when SENTRY_DSN is set and sentry-sdk is installed; True if so."""
-    dsn = os.environ.get("SENTRY_DSN")
+    dsn = config.sentry_dsn()
     if not dsn:
         return False
     try:
@@ -112,6 +98,8 @@ def setup_error_reporting() -> bool:
         log.warning("SENTRY_DSN is set but sentry-sdk is not installed: errors go to the JSON log only.")
         return False
     sentry_sdk.init(dsn=dsn, send_default_pii=False)
+    global _sentry_ready
+    _sentry_ready = True
     return True
 
 
@@ -121,7 +109,7 @@ def report_error(exc: BaseException) -> bool:
     entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "level": "error",
              "type": type(exc).__name__, "message": str(exc)[:500]}
     RECENT_ERRORS.appendleft(entry)
-    if os.environ.get("SENTRY_DSN"):
+    if _sentry_ready:
         try:
             import sentry_sdk
             sentry_sdk.capture_exception(exc)
@@ -154,14 +142,23 @@ def _quantile(hist: Histogram, q: float) -> float | None:
     return None
 
 
-def _total(counter) -> float:
+def _total(counter: Counter) -> float:
     return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+def _count(hist: Histogram) -> float:
+    """How many observations a histogram holds (page runs, for the error rate)."""
+    return sum(s.value for m in hist.collect() for s in m.samples if s.name.endswith("_count"))
+
+
+def _total_gauge(gauge: Gauge) -> float:
+    return sum(s.value for m in gauge.collect() for s in m.samples)
 
 
 def snapshot() -> dict:
     """What the monitoring page shows, read from this process's metrics."""
     import resource
-    requests = _total(HTTP_REQUESTS)
+    runs = _count(PAGE_RENDER)
     errors = _total(ERRORS)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
@@ -169,8 +166,8 @@ def snapshot() -> dict:
         "render_p50_s": _quantile(PAGE_RENDER, 0.5),
         "render_p95_s": _quantile(PAGE_RENDER, 0.95),
         "errors": errors,
-        "error_rate": errors / requests if requests else 0.0,
-        "active_sessions": _active_sessions(),
+        "error_rate": errors / runs if runs else 0.0,  # script errors per page run
+        "active_sessions": _total_gauge(ACTIVE_SESSIONS),
         "db_pool_in_use": _pool_in_use(),
         "memory_mb": usage.ru_maxrss / 1024,
         "cpu_s": usage.ru_utime + usage.ru_stime,

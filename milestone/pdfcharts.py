@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from milestone.metrics import AGEING_BUCKETS
+from milestone.validation import PROJECT_STATUSES
 
 # (face grey, hatch) per series: light-to-dark greys plus patterns, readable on a mono printer.
 STYLE = {"revenue": ("0.92", "////"), "costs": ("0.45", ""), "profit": ("white", "...."),
@@ -173,7 +174,7 @@ def profit_by_client(projects: pd.DataFrame, n: int = 12, width_mm: float = 110,
 
 def by_status(projects: pd.DataFrame, width_mm: float = 72, height_mm: float = 75) -> bytes:
     """How many projects are in each status (bars with counts, not a colour-coded donut)."""
-    order = ["Planning", "In Progress", "Completed", "On Hold"]
+    order = list(PROJECT_STATUSES)
     counts = projects["status"].value_counts() if not projects.empty else pd.Series(dtype=int)
     values = [int(counts.get(s, 0)) for s in order]
 

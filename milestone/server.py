@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware import Middleware
@@ -17,9 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from milestone import db, observability
-from milestone.observability import HTTP_DURATION, HTTP_REQUESTS
+from milestone.config import PROJECT_ROOT
+from milestone.observability import ACTIVE_SESSIONS, HTTP_DURATION, HTTP_REQUESTS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 
 
@@ -46,6 +45,12 @@ class RequestMetrics:
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":  # one open app websocket = one browser session
+            ACTIVE_SESSIONS.inc()
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                ACTIVE_SESSIONS.dec()
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         route, status, start = _route_label(scope["path"]), 500, time.perf_counter()
@@ -119,12 +124,17 @@ def create_app():
     import streamlit as st
     from streamlit import config
 
+    from milestone import config as settings
+
     base = base_path()
     if base:
         config.set_option("server.baseUrlPath", base.strip("/"))
     config.set_option("server.enableXsrfProtection", True)
     config.set_option("server.enableStaticServing", False)
     config.set_option("server.headless", True)
+    # One upload limit: the Import page's uploader, this server and the proxy (deploy/Caddyfile)
+    # all take MILESTONE_IMPORT_MAX_MB (.streamlit/config.toml holds its default for other runners).
+    config.set_option("server.maxUploadSize", settings.import_max_mb())
     routes = [Route(f"{base}/health", health), Route(f"{base}/metrics", metrics)]
     return st.App(str(PROJECT_ROOT / "app.py"), routes=routes,
                   middleware=[Middleware(SecurityHeaders), Middleware(RequestMetrics)], on_script_error=observability.report_error)

@@ -1,17 +1,34 @@
 """Pydantic models for every input a person or a file can give, with messages a person can act on."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROJECT_STATUSES = ("Planning", "In Progress", "Completed", "On Hold")
+ProjectStatus = Literal["Planning", "In Progress", "Completed", "On Hold"]
+PROJECT_STATUSES: tuple[str, ...] = get_args(ProjectStatus)
+OPEN_STATUSES = ("Planning", "In Progress", "On Hold")  # every status but Completed
 UNASSIGNED = "unassigned"  # the phase filter's token for documents with no build phase
+
+
+def phase_choices(ids: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """What a build-phase filter offers: UNASSIGNED first, then each phase id with its name."""
+    return {UNASSIGNED: "Unassigned"} | dict(zip(ids, names, strict=True))
 MAX_AMOUNT = Decimal("100000000000")  # 10^11: more than any project this practice will see
 
 Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
+
+
+def _no_nul(v: str) -> str:
+    if "\x00" in v:  # PostgreSQL cannot store it in text; refused here with the field's name
+        raise ValueError("must not contain a NUL character (\\x00)")
+    return v
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]  # every free text a person or a file gives
 
 
 class Filters(BaseModel):
@@ -22,7 +39,7 @@ class Filters(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     clients: tuple[str, ...] = ()
-    statuses: tuple[Literal["Planning", "In Progress", "Completed", "On Hold"], ...] = ()
+    statuses: tuple[ProjectStatus, ...] = ()
     phases: tuple[str, ...] = ()  # build_phase ids, or UNASSIGNED
     owners: tuple[str, ...] = ()  # app_users ids
     project_ids: tuple[str, ...] = ()
@@ -60,9 +77,9 @@ class ProjectInput(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=255)
-    client_name: str = Field(min_length=1, max_length=255)
-    status: Literal["Planning", "In Progress", "Completed", "On Hold"] = "Planning"
+    name: Text = Field(min_length=1, max_length=255)
+    client_name: Text = Field(min_length=1, max_length=255)
+    status: ProjectStatus = "Planning"
     start_date: date | None = None
     end_date: date | None = None
     budget_revenue: Money | None = Field(default=None, ge=0, le=MAX_AMOUNT)
@@ -105,8 +122,8 @@ class NewUser(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     username: str = Field(pattern=r"^[a-z0-9._-]{2,64}$")
-    display_name: str = Field(min_length=1, max_length=255)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    display_name: Text = Field(min_length=1, max_length=255)
+    email: Text | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     role: Literal["admin", "finance", "viewer"] = "viewer"
 
     @field_validator("email", mode="before")
@@ -130,7 +147,7 @@ class EstimateRow(BaseModel):
     project_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
     kind: Literal["revenue", "cost"]
     build_phase_id: str | None = None
-    description: str = Field(min_length=1, max_length=500)
+    description: Text = Field(min_length=1, max_length=500)
     amount: Decimal = Field(gt=0, le=MAX_AMOUNT, max_digits=14, decimal_places=2)
     date: date
 
@@ -161,14 +178,6 @@ class EstimateChanges(BaseModel):
     @property
     def count(self) -> int:
         return len(self.updates) + len(self.inserts) + len(self.deletes)
-
-
-class RowProblems(ValueError):
-    """Every problem of a batch, as 'Row 3, Amount: must be greater than 0' lines."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def estimate_row(values: dict, where: str) -> tuple[EstimateRow | None, list[str]]:
@@ -255,9 +264,9 @@ class XeroLine(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, populate_by_name=True)
 
-    contact: str = Field(alias="ContactName", min_length=1, max_length=255)
-    number: str | None = Field(default=None, alias="InvoiceNumber", max_length=255)
-    xero_id: str | None = Field(default=None, alias="InvoiceID", max_length=255)
+    contact: Text = Field(alias="ContactName", min_length=1, max_length=255)
+    number: Text | None = Field(default=None, alias="InvoiceNumber", max_length=255)
+    xero_id: Text | None = Field(default=None, alias="InvoiceID", max_length=255)
     issue_date: XeroDate = Field(alias="InvoiceDate")
     due_date: XeroDate | None = Field(default=None, alias="DueDate")
     total: XeroMoney = Field(alias="Total")

@@ -1,4 +1,4 @@
--- 001 schema: the tables of docs/DESIGN (shared/DESIGN.md), with every rule as a constraint.
+-- 001 schema: the tables of docs/design.md ("Data model"), with every rule as a constraint.
 -- Money is numeric(14,2); keys are uuid from core gen_random_uuid() (no extension needed).
 
 CREATE SCHEMA IF NOT EXISTS milestone;

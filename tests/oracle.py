@@ -1,5 +1,5 @@
-"""Independent P&L computations for tests, written from the definitions in docs/design-notes.md
-("Ledger by line item"): plain SQL over lines, documents and estimates, and the outstanding
+"""Independent P&L computations for tests, written from the definitions in docs/design.md
+and docs/design-notes.md ("Ledger by line item"): plain SQL over lines, documents and estimates, and the outstanding
 allocation in Python. Nothing here uses a function, view or query of sql/ or milestone/."""
 from __future__ import annotations
 

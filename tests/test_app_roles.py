@@ -88,3 +88,15 @@ def test_admin_creates_a_user_with_a_one_time_password(passwords, database):
     assert not at.error, [e.value for e in at.error]
     assert "one-time password" in at.success[0].value
     assert database.scalar("SELECT must_change_password FROM milestone.app_users WHERE username = 'jsmith'")
+
+
+def test_a_role_change_on_the_users_page_says_so_after_the_table_redraws(fresh_database):
+    seed.ensure_demo_users(fresh_database.owner)
+    at = app_as("admin").run()
+    at.switch_page("views/users.py").run()
+    at.selectbox(key="users_pick").select("viewer").run()
+    at.selectbox(key="users_role_viewer").select("finance").run()
+    at.button(key="users_role_btn").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["viewer is now finance."]
+    assert fresh_database.scalar("SELECT role FROM milestone.app_users WHERE username = 'viewer'") == "finance"

@@ -1,8 +1,9 @@
 """Sign-in security: throttling in the database, password policy, last-admin rule, roles."""
 import pytest
 
-from milestone import auth, config, repository, seed
-from milestone.repository import LastAdmin, PermissionDenied
+from milestone import auth, config, seed
+from milestone.services import users
+from milestone.errors import LastAdmin, PermissionDenied
 
 WRONG = "Username or password is incorrect."
 
@@ -13,11 +14,11 @@ def passwords(database):
 
 
 def _user(database, name):
-    return repository.get_user(name, database.app)
+    return users.get_user(name)
 
 
 def test_the_right_password_signs_in_and_is_recorded_without_the_password(database, passwords):
-    result = repository.authenticate("Finance ", passwords["finance"], database.app)
+    result = users.authenticate("Finance ", passwords["finance"])
     assert result.user.username == "finance" and result.message is None
     row = database.rows("SELECT * FROM milestone.login_events ORDER BY id DESC LIMIT 1")[0]
     assert row["success"] and row["username"] == "finance" and passwords["finance"] not in str(dict(row))
@@ -25,36 +26,36 @@ def test_the_right_password_signs_in_and_is_recorded_without_the_password(databa
 
 def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(fresh_database):
     pw = seed.ensure_demo_users(fresh_database.owner)
-    messages = [repository.authenticate("viewer", "nope", fresh_database.app).message for _ in range(5)]
+    messages = [users.authenticate("viewer", "nope").message for _ in range(5)]
     assert messages[:4] == [WRONG] * 4 and "locked for 15 minutes" in messages[4]
-    locked = repository.authenticate("viewer", pw["viewer"], fresh_database.app)
+    locked = users.authenticate("viewer", pw["viewer"])
     assert locked.user is None and "locked until" in locked.message
     # fifteen minutes later (moved back in time here), the right password works again
     fresh_database.execute("UPDATE milestone.login_events SET at = at - interval '16 minutes'")
-    assert repository.authenticate("viewer", pw["viewer"], fresh_database.app).user is not None
+    assert users.authenticate("viewer", pw["viewer"]).user is not None
 
 
 def test_an_unknown_username_gets_the_same_messages_as_a_real_one(fresh_database):
     seed.ensure_demo_users(fresh_database.owner)
-    unknown = [repository.authenticate("ghost", "nope", fresh_database.app).message for _ in range(6)]
-    real = [repository.authenticate("viewer", "nope", fresh_database.app).message for _ in range(6)]
+    unknown = [users.authenticate("ghost", "nope").message for _ in range(6)]
+    real = [users.authenticate("viewer", "nope").message for _ in range(6)]
     assert [m.split(" until")[0] for m in unknown] == [m.split(" until")[0] for m in real]
 
 
 def test_a_success_resets_the_count(fresh_database):
     pw = seed.ensure_demo_users(fresh_database.owner)
     for _ in range(4):
-        repository.authenticate("finance", "nope", fresh_database.app)
-    assert repository.authenticate("finance", pw["finance"], fresh_database.app).user
-    assert repository.authenticate("finance", "nope", fresh_database.app).message == WRONG
+        users.authenticate("finance", "nope")
+    assert users.authenticate("finance", pw["finance"]).user
+    assert users.authenticate("finance", "nope").message == WRONG
 
 
 def test_a_disabled_user_cannot_sign_in_and_is_not_told_why(database, passwords):
     admin = _user(database, "admin")
-    repository.update_user(admin, "priya", disabled=True, eng=database.app)
-    result = repository.authenticate("priya", passwords["priya"], database.app)
+    users.update_user(admin, "priya", disabled=True)
+    result = users.authenticate("priya", passwords["priya"])
     assert result.user is None and result.message == WRONG
-    repository.update_user(admin, "priya", disabled=False, eng=database.app)
+    users.update_user(admin, "priya", disabled=False)
 
 
 def test_password_policy():
@@ -72,8 +73,8 @@ def test_an_unknown_username_costs_a_bcrypt_check_like_a_real_one(fresh_database
     calls = []
     real = auth.bcrypt.checkpw
     monkeypatch.setattr(auth.bcrypt, "checkpw", lambda pw, h: calls.append(h) or real(pw, h))
-    assert repository.authenticate("ghost", "a guess at a password", fresh_database.app).user is None
-    assert repository.authenticate("viewer", "a guess at a password", fresh_database.app).user is None
+    assert users.authenticate("ghost", "a guess at a password").user is None
+    assert users.authenticate("viewer", "a guess at a password").user is None
     assert len(calls) == 2
     assert not auth.check_password("not a real password", None)  # the dummy hash's own password opens nothing
 
@@ -81,27 +82,27 @@ def test_an_unknown_username_costs_a_bcrypt_check_like_a_real_one(fresh_database
 def test_the_last_active_admin_cannot_be_disabled_or_demoted(database, passwords):
     admin = _user(database, "admin")
     with pytest.raises(LastAdmin):
-        repository.update_user(admin, "admin", disabled=True, eng=database.app)
+        users.update_user(admin, "admin", disabled=True)
     with pytest.raises(LastAdmin):
-        repository.update_user(admin, "admin", role="finance", eng=database.app)
-    repository.update_user(admin, "finance", role="admin", eng=database.app)
-    repository.update_user(admin, "admin", role="viewer", eng=database.app)  # now allowed: finance is admin
+        users.update_user(admin, "admin", role="finance")
+    users.update_user(admin, "finance", role="admin")
+    users.update_user(admin, "admin", role="viewer")  # now allowed: finance is admin
     assert _user(database, "admin").role == "viewer"
-    repository.update_user(_user(database, "finance"), "admin", role="admin", eng=database.app)
-    repository.update_user(_user(database, "admin"), "finance", role="finance", eng=database.app)
+    users.update_user(_user(database, "finance"), "admin", role="admin")
+    users.update_user(_user(database, "admin"), "finance", role="finance")
 
 
 @pytest.mark.parametrize("write", [
-    lambda u, eng: repository.add_user(u, "newbie", "New", "viewer", "x", eng=eng),
-    lambda u, eng: repository.update_user(u, "priya", role="admin", eng=eng),
-    lambda u, eng: repository.update_user(u, "priya", disabled=True, eng=eng),
-    lambda u, eng: repository.set_password(u, "priya", "x", must_change=True, eng=eng),
+    lambda u: users.add_user(u, "newbie", "New", "viewer", "x"),
+    lambda u: users.update_user(u, "priya", role="admin"),
+    lambda u: users.update_user(u, "priya", disabled=True),
+    lambda u: users.set_password(u, "priya", "x", must_change=True),
 ])
 @pytest.mark.parametrize("role", ["viewer", "finance"])
 def test_only_admins_manage_users(database, passwords, write, role):
     before = database.rows("SELECT username, role, disabled, password_hash FROM milestone.app_users ORDER BY 1")
     with pytest.raises(PermissionDenied):
-        write(_user(database, role), database.app)
+        write(_user(database, role))
     assert database.rows("SELECT username, role, disabled, password_hash FROM milestone.app_users ORDER BY 1") == before
 
 
@@ -109,20 +110,20 @@ def test_a_reset_forces_a_new_password_and_ends_sessions(database, passwords):
     import time
 
     issued = time.time() - 1
-    assert repository.session_still_valid("viewer", issued, database.app)
-    repository.set_password(_user(database, "admin"), "viewer", auth.hash_password("a fresh one-time pw"),
-                            must_change=True, eng=database.app)
+    assert users.session_still_valid("viewer", issued)
+    users.set_password(_user(database, "admin"), "viewer", auth.hash_password("a fresh one-time pw"),
+                            must_change=True)
     assert _user(database, "viewer").must_change_password
-    assert not repository.session_still_valid("viewer", issued, database.app)
+    assert not users.session_still_valid("viewer", issued)
 
 
 def test_signing_out_invalidates_earlier_cookies(database, passwords):
     import time
 
     issued = time.time() - 1
-    repository.end_sessions("finance", database.app)
-    assert not repository.session_still_valid("finance", issued, database.app)
-    assert repository.session_still_valid("finance", time.time() + 1, database.app)
+    users.end_sessions("finance")
+    assert not users.session_still_valid("finance", issued)
+    assert users.session_still_valid("finance", time.time() + 1)
 
 
 def test_cookie_key_is_required_outside_local_mode(monkeypatch, tmp_path):
@@ -142,13 +143,18 @@ def test_user_changes_are_audited_without_the_password_hash(fresh_database):
     seed.ensure_demo_users(fresh_database.owner)
     admin = _user(fresh_database, "admin")
     fresh_database.execute("DELETE FROM milestone.audit_log")
-    repository.update_user(admin, "viewer", role="finance", eng=fresh_database.app)
-    repository.set_password(admin, "viewer", auth.hash_password("a brand new password"), must_change=True,
-                            eng=fresh_database.app)
-    repository.end_sessions("viewer", fresh_database.app)  # a sign-out is not a change to audit
+    users.update_user(admin, "viewer", role="finance")
+    users.set_password(admin, "viewer", auth.hash_password("a brand new password"), must_change=True)
+    users.end_sessions("viewer")  # a sign-out is not a change to audit
     rows = fresh_database.rows("""SELECT user_id, operation, old_data ->> 'role' AS before, new_data ->> 'role' AS after,
                                          new_data ->> 'password_changed' AS pw, new_data::text || old_data::text AS text
                                   FROM milestone.audit_log WHERE table_name = 'app_users' ORDER BY id""")
     assert [(r["user_id"], r["operation"], r["before"], r["after"], r["pw"]) for r in rows] == [
         ("admin", "UPDATE", "viewer", "finance", None), ("admin", "UPDATE", "finance", "finance", "true")]
     assert all("password_hash" not in r["text"] and "$2b$" not in r["text"] for r in rows)
+
+
+def test_a_nul_character_in_the_sign_in_form_is_a_wrong_password_not_a_crash(database):
+    for name, password in (("admin\x00", "whatever"), ("admin", "pass\x00word")):
+        result = users.authenticate(name, password)
+        assert result.user is None and result.message == "Username or password is incorrect."

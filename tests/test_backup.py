@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from milestone import backup, seed
+from milestone import seed
+from milestone.services import backup
 from milestone.config import ConfigError
 
 

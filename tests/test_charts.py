@@ -64,3 +64,15 @@ def test_empty_frames_give_a_friendly_empty_chart():
     empty = pd.DataFrame(columns=["month", "revenue", "costs", "cumulative_profit"])
     for fig in (charts.monthly_revenue_costs(empty), charts.cumulative_profit(empty)):
         assert fig.layout.annotations[0].text.startswith("Nothing to show")
+
+
+def test_names_in_chart_labels_are_text_not_markup():
+    from decimal import Decimal
+
+    projects = pd.DataFrame({"id": ["1"], "name": ['<a href="http://evil.example">Barn</a>'],
+                             "client_name": ["<b>Client</b> & Co"], "margin": [Decimal("10")],
+                             "profit": [Decimal("5")], "revenue": [Decimal("50")]})
+    margin = charts.margin_by_project(projects)
+    assert list(margin.data[0].y) == ['&lt;a href="http://evil.example"&gt;Barn&lt;/a&gt;']
+    clients = charts.profit_by_client(projects)
+    assert list(clients.data[0].y) == ["&lt;b&gt;Client&lt;/b&gt; &amp; Co"]

@@ -1,5 +1,9 @@
 """Static checks of the container and compose files (no Docker needed)."""
+import os
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -54,3 +58,32 @@ def test_proxy_serves_the_base_path_with_limits():
     caddy = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "handle /milestone-app*" in caddy and "reverse_proxy app:8501" in caddy
     assert "max_size" in caddy and "X-Forwarded-Proto" in caddy
+
+
+def _default_import_mb(monkeypatch) -> int:
+    from milestone import config
+
+    monkeypatch.delenv("MILESTONE_IMPORT_MAX_MB", raising=False)
+    return config.import_max_bytes() // (1024 * 1024)
+
+
+def test_the_proxy_takes_the_import_upload_limit_from_the_same_variable(monkeypatch):
+    """One number: a file the Import page accepts is never refused with a bare 413 by Caddy."""
+    default = _default_import_mb(monkeypatch)
+    caddy = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert re.findall(r"^\s*max_size\s+(\S+)\s*$", caddy, re.M) == [f"{{$MILESTONE_IMPORT_MAX_MB:{default}}}MiB"]
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("app", "proxy"):
+        assert services[name]["environment"]["MILESTONE_IMPORT_MAX_MB"] == f"${{MILESTONE_IMPORT_MAX_MB:-{default}}}"
+
+
+def test_streamlit_upload_limit_is_the_import_limit(monkeypatch):
+    default = _default_import_mb(monkeypatch)
+    streamlit_config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert streamlit_config["server"]["maxUploadSize"] == default
+    # `serve` sets it from the variable (Streamlit itself reads STREAMLIT_* variables only under `streamlit run`)
+    probe = ("from streamlit import config; from milestone import server; server.create_app(); "
+             "print(config.get_option('server.maxUploadSize'))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "MILESTONE_IMPORT_MAX_MB": "12"}, check=True).stdout
+    assert out.split()[-1] == "12"

@@ -4,9 +4,11 @@ from decimal import Decimal
 
 import pytest
 
-from milestone import repository, seed
-from milestone.repository import Conflict, PermissionDenied
-from milestone.validation import EstimateChanges, EstimateRow, RowProblems
+from milestone import seed
+from milestone.services import estimates, users
+from milestone.errors import Conflict, PermissionDenied
+from milestone.errors import RowProblems
+from milestone.validation import EstimateChanges, EstimateRow
 from tests import builders, oracle
 
 
@@ -14,8 +16,8 @@ from tests import builders, oracle
 def ctx(database):
     seed.ensure_demo_users(database.owner)
     pid = builders.project(database, "Estimates project")
-    users = {u: repository.get_user(u, database.app) for u in ("admin", "finance", "priya", "viewer")}
-    return {"pid": pid, "users": users}
+    people = {u: users.get_user(u) for u in ("admin", "finance", "priya", "viewer")}
+    return {"pid": pid, "users": people}
 
 
 def row(pid, amount="100.00", description="Stage 2 payment", kind="revenue", **extra):
@@ -31,13 +33,13 @@ def _estimates(tdb, pid):
 
 def test_a_batch_of_adds_edits_and_deletes_is_saved_together_with_audit_rows(database, ctx):
     pid, fin = ctx["pid"], ctx["users"]["finance"]
-    repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "10.00", "A")),
-                                                              (None, row(pid, "20.00", "B"))]), fin, database.app)
+    estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "10.00", "A")),
+                                                              (None, row(pid, "20.00", "B"))]), fin)
     current = _estimates(database, pid)
-    result = repository.save_estimate_changes(EstimateChanges(
+    result = estimates.save_estimate_changes(EstimateChanges(
         updates=[(current["A"]["id"], current["A"]["version"], row(pid, "15.50", "A"))],
         deletes=[(current["B"]["id"], current["B"]["version"])],
-        inserts=[(None, row(pid, "5.00", "C", kind="cost"))]), fin, database.app)
+        inserts=[(None, row(pid, "5.00", "C", kind="cost"))]), fin)
     assert result.summary == "Saved 3 changes: 1 updated, 1 added, 1 deleted."
     now = _estimates(database, pid)
     assert set(now) == {"A", "C"} and now["A"]["amount"] == Decimal("15.50") and now["A"]["updated_by"] == "finance"
@@ -50,41 +52,41 @@ def test_a_batch_of_adds_edits_and_deletes_is_saved_together_with_audit_rows(dat
 
 def test_a_stale_row_refuses_the_whole_batch_and_names_who_changed_it(database, ctx):
     pid, fin, priya = ctx["pid"], ctx["users"]["finance"], ctx["users"]["priya"]
-    repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "1.00", "Shared"))]), fin, database.app)
+    estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "1.00", "Shared"))]), fin)
     loaded = _estimates(database, pid)["Shared"]
-    repository.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
-                                                               row(pid, "2.00", "Shared"))]), priya, database.app)
+    estimates.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
+                                                               row(pid, "2.00", "Shared"))]), priya)
     before = database.rows("SELECT * FROM milestone.estimates ORDER BY id")
     with pytest.raises(Conflict, match="changed by priya") as exc:
-        repository.save_estimate_changes(EstimateChanges(
+        estimates.save_estimate_changes(EstimateChanges(
             updates=[(loaded["id"], loaded["version"], row(pid, "3.00", "Shared"))],
-            inserts=[(None, row(pid, "9.00", "Would be new"))]), fin, database.app)
+            inserts=[(None, row(pid, "9.00", "Would be new"))]), fin)
     assert len(exc.value.rows) == 1 and exc.value.rows.iloc[0]["amount"] == Decimal("2.00")
     assert database.rows("SELECT * FROM milestone.estimates ORDER BY id") == before
 
 
 def test_a_row_deleted_by_someone_else_refuses_the_batch(database, ctx):
     pid, fin = ctx["pid"], ctx["users"]["finance"]
-    repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "1.00", "Gone soon"))]), fin, database.app)
+    estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "1.00", "Gone soon"))]), fin)
     loaded = _estimates(database, pid)["Gone soon"]
     database.execute("DELETE FROM milestone.estimates WHERE id = :i", user="priya", i=loaded["id"])
     with pytest.raises(Conflict, match="deleted by someone else"):
-        repository.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
-                                                                   row(pid, "5.00", "Gone soon"))]), fin, database.app)
+        estimates.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
+                                                                   row(pid, "5.00", "Gone soon"))]), fin)
 
 
 def test_two_people_saving_the_same_row_at_once_cannot_both_win(database, ctx):
     import threading
 
     pid, fin, priya = ctx["pid"], ctx["users"]["finance"], ctx["users"]["priya"]
-    repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "1.00", "Race"))]), fin, database.app)
+    estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "1.00", "Race"))]), fin)
     loaded = _estimates(database, pid)["Race"]
     outcomes = []
 
     def save(user, amount):
         try:
-            repository.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
-                                                                       row(pid, amount, "Race"))]), user, database.app)
+            estimates.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
+                                                                       row(pid, amount, "Race"))]), user)
             outcomes.append(("saved", user.username))
         except Conflict:
             outcomes.append(("refused", user.username))
@@ -102,44 +104,43 @@ def test_two_people_saving_the_same_row_at_once_cannot_both_win(database, ctx):
 def test_a_viewer_cannot_save_and_nothing_is_written(database, ctx):
     before = database.scalar("SELECT count(*) FROM milestone.estimates")
     with pytest.raises(PermissionDenied):
-        repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(ctx["pid"]))]), ctx["users"]["viewer"],
-                                         database.app)
+        estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(ctx["pid"]))]), ctx["users"]["viewer"])
     assert database.scalar("SELECT count(*) FROM milestone.estimates") == before
 
 
 def test_an_unknown_project_is_refused(database, ctx):
     with pytest.raises(RowProblems, match="no such project"):
-        repository.save_estimate_changes(EstimateChanges(inserts=[(None, row("00000000-0000-4000-8000-0000000dead0"))]),
-                                         ctx["users"]["finance"], database.app)
+        estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row("00000000-0000-4000-8000-0000000dead0"))]),
+                                         ctx["users"]["finance"])
 
 
 @pytest.mark.parametrize("text", ["'; DROP TABLE estimates; --", "<script>alert(1)</script>", "Pay 💷 on handover",
                                   "دفعة المرحلة الثانية", "  leading and trailing spaces  "])
 def test_text_is_stored_exactly_as_typed(database, ctx, text):
-    repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(ctx["pid"], "1.00", text))]),
-                                     ctx["users"]["finance"], database.app)
+    estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(ctx["pid"], "1.00", text))]),
+                                     ctx["users"]["finance"])
     assert database.scalar("SELECT count(*) FROM milestone.estimates WHERE description = :d", d=text) == 1
 
 
 def test_undo_puts_back_a_save_and_is_itself_audited(database, ctx):
     pid, fin, admin = ctx["pid"], ctx["users"]["finance"], ctx["users"]["admin"]
-    repository.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "40.00", "Undo me"))]), fin, database.app)
+    estimates.save_estimate_changes(EstimateChanges(inserts=[(None, row(pid, "40.00", "Undo me"))]), fin)
     loaded = _estimates(database, pid)["Undo me"]
-    repository.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
-                                                               row(pid, "41.00", "Undo me"))]), fin, database.app)
-    save = repository.estimate_saves(eng=database.app).iloc[0]
+    estimates.save_estimate_changes(EstimateChanges(updates=[(loaded["id"], loaded["version"],
+                                                               row(pid, "41.00", "Undo me"))]), fin)
+    save = estimates.estimate_saves().iloc[0]
     with pytest.raises(PermissionDenied):
-        repository.undo_estimate_save(save["changed_at"], save["user"], ctx["users"]["priya"], database.app)
-    repository.undo_estimate_save(save["changed_at"], save["user"], admin, database.app)
+        estimates.undo_estimate_save(save["changed_at"], save["user"], ctx["users"]["priya"])
+    estimates.undo_estimate_save(save["changed_at"], save["user"], admin)
     assert _estimates(database, pid)["Undo me"]["amount"] == Decimal("40.00")
-    assert repository.estimate_saves(eng=database.app).iloc[0]["user"] == "admin"
+    assert estimates.estimate_saves().iloc[0]["user"] == "admin"
     # undoing the same save again is refused: the row changed since
     with pytest.raises(Conflict):
-        repository.undo_estimate_save(save["changed_at"], save["user"], admin, database.app)
+        estimates.undo_estimate_save(save["changed_at"], save["user"], admin)
 
 
 def test_five_hundred_rows_save_in_one_batch(database, ctx):
     pid, fin = ctx["pid"], ctx["users"]["finance"]
     changes = EstimateChanges(inserts=[(None, row(pid, f"{i}.25", f"Bulk {i}")) for i in range(1, 501)])
-    assert repository.save_estimate_changes(changes, fin, database.app).added == 500
+    assert estimates.save_estimate_changes(changes, fin).added == 500
     assert oracle.metrics_table(database)[pid] == oracle.project_sums(database)[pid]

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from milestone import exports, repository, seed
+from milestone import seed
+from milestone.services import exports, users
 from milestone.config import PROJECT_ROOT
 from milestone.validation import UNASSIGNED, Filters
 from tests import builders, oracle
@@ -26,12 +27,12 @@ def demo(database):
     pid = builders.project(database, "=HYPERLINK(\"http://evil\")", client="@Risky Client")
     builders.estimate(database, pid, "12.00", kind="cost", description="-5% discount, typed by a person")
     builders.document(database, "bills", pid, "100.00", doc_type="credit_note")
-    return {"db": database, "user": repository.get_user("viewer", database.app)}
+    return {"db": database, "user": users.get_user("viewer")}
 
 
-def _csv(demo, table, f=Filters(), excel=False):
+def _csv(demo, table, f=Filters(), excel=False, raw=False):
     buf = io.BytesIO()
-    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel, eng=demo["db"].app)
+    rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel, raw=raw)
     data = buf.getvalue()
     return rows, data, list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
@@ -62,7 +63,7 @@ def test_every_table_exports_all_its_rows(demo, table, sql):
 
 
 def test_project_csv_matches_the_pnl_oracle(demo):
-    _, _, parsed = _csv(demo, "projects")
+    _, _, parsed = _csv(demo, "projects", raw=True)  # names exactly as stored
     header = parsed[0]
     sums = oracle.project_sums(demo["db"])
     names = {r["id"]: r["name"] for r in demo["db"].rows("SELECT id::text AS id, name FROM milestone.projects")}
@@ -73,22 +74,38 @@ def test_project_csv_matches_the_pnl_oracle(demo):
         assert Decimal(row[header.index("profit")]) == s["revenue"] - s["costs"]
 
 
-def test_excel_friendly_csv_has_a_bom_and_neutralises_formulas_but_not_numbers(demo):
+def test_every_csv_neutralises_formulas_but_not_numbers_and_raw_is_a_choice(demo):
     _, data, parsed = _csv(demo, "estimates", excel=True)
     assert data.startswith(exports.BOM)
     text = data.decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "'@Risky Client" in text and "'-5% discount" in text
-    _, plain, _ = _csv(demo, "estimates")
-    assert '=HYPERLINK(""http://evil"")' in plain.decode() and "'=HYPERLINK" not in plain.decode()
+    _, plain, _ = _csv(demo, "estimates")  # the default, as the buttons beside tables give it
+    assert not plain.startswith(exports.BOM) and "'=HYPERLINK" in plain.decode()
+    _, raw, _ = _csv(demo, "estimates", raw=True)
+    assert '=HYPERLINK(""http://evil"")' in raw.decode() and "'=HYPERLINK" not in raw.decode()
     _, _, projects = _csv(demo, "projects", excel=True)
     header = projects[0]
     loss = next(r for r in projects[1:] if r[header.index("name")] == "'=HYPERLINK(\"http://evil\")")
     assert loss[header.index("profit")] == "100.00"  # a credit note on costs: a plain number, not neutralised
 
 
+@pytest.mark.parametrize("text", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd",
+                                  "  =HYPERLINK(\"http://evil\")", "\tplain tab"])
+def test_known_formula_prefixes_are_neutralised_in_sql_and_python_alike(demo, text):
+    import re
+
+    from milestone.services.exports import _neutralise
+    from milestone.store.exports import FORMULA_START
+
+    assert _neutralise(text) == "'" + text
+    assert demo["db"].scalar(f"SELECT CAST(:t AS text) ~ '{FORMULA_START}'", t=text) is True
+    for safe in ("Plain text", "12.5", "a=b", "e-mail"):
+        assert _neutralise(safe) == safe and not re.match(FORMULA_START, safe)
+
+
 def test_xlsx_has_typed_cells_and_a_frozen_header(demo):
     buf = io.BytesIO()
-    rows = exports.export("bills", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    rows = exports.export("bills", Filters(), "xlsx", buf, demo["user"])
     ws = load_workbook(io.BytesIO(buf.getvalue())).active
     assert ws.freeze_panes == "A2" and ws.max_row == rows + 1
     header = [c.value for c in ws[1]]
@@ -181,7 +198,7 @@ def test_the_phase_filter_selects_documents_by_phase(demo):
 
 def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):
     buf = io.BytesIO()
-    exports.export("projects", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+    exports.export("projects", Filters(), "xlsx", buf, demo["user"])
     ws = load_workbook(io.BytesIO(buf.getvalue())).active
     names = [row[0].value for row in ws.iter_rows(min_row=2)]
     cell = next(row[0] for row in ws.iter_rows(min_row=2) if str(row[0].value).startswith("=HYPERLINK"))
@@ -189,12 +206,12 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):
 
 
 def test_only_admins_export_the_audit_of_users(demo):
-    admin = repository.get_user("admin", demo["db"].app)
-    repository.update_user(admin, "priya", role="viewer", eng=demo["db"].app)
-    repository.update_user(admin, "priya", role="finance", eng=demo["db"].app)
+    admin = users.get_user("admin")
+    users.update_user(admin, "priya", role="viewer")
+    users.update_user(admin, "priya", role="finance")
     _, _, as_viewer = _csv(demo, "audit")
     buf = io.BytesIO()
-    exports.export("audit", Filters(), "csv", buf, admin, eng=demo["db"].app)
+    exports.export("audit", Filters(), "csv", buf, admin)
     as_admin = list(csv.reader(io.StringIO(buf.getvalue().decode())))
     table = as_admin[0].index("table")
     assert sum(r[table] == "app_users" for r in as_admin[1:]) == demo["db"].scalar(
@@ -206,7 +223,7 @@ def test_an_xlsx_with_more_rows_than_excel_holds_is_refused_before_writing(demo,
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 5)  # instead of making a million rows
     buf = io.BytesIO()
     with pytest.raises(ValueError, match="more than an Excel sheet holds"):
-        exports.export("invoices", Filters(), "xlsx", buf, demo["user"], eng=demo["db"].app)
+        exports.export("invoices", Filters(), "xlsx", buf, demo["user"])
     assert buf.getvalue() == b""
     at = app_as("finance").run()
     at.switch_page("views/export.py").run()
@@ -223,3 +240,19 @@ def test_the_cli_refuses_an_xlsx_too_large_for_excel_and_leaves_no_file(demo, mo
     args = cli.build_parser().parse_args(["export", "invoices", "--format", "xlsx", "--out", str(out)])
     assert args.func(args) == 2
     assert "more than an Excel sheet holds" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_export_interrupted_midway_leaves_no_file_and_says_so(demo, monkeypatch, tmp_path, capsys):
+    from milestone import cli
+    from milestone.errors import DatabaseUnavailable
+
+    def half_then_gone(table, f, fmt, out, user, **kw):
+        out.write(b"number,project\nINV-1,Barn\n")  # a plausible start of a CSV
+        raise DatabaseUnavailable("The database is not answering just now.")
+
+    monkeypatch.setattr(exports, "export", half_then_gone)
+    out = tmp_path / "invoices.csv"
+    args = cli.build_parser().parse_args(["export", "invoices", "--out", str(out)])
+    assert args.func(args) == 2
+    assert "Nothing was exported: The database is not answering" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

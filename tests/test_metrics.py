@@ -61,3 +61,53 @@ def test_period_presets():
     assert metrics.preset_range("Last 12 months", today) == (date(2025, 3, 1), date(2026, 2, 28))
     assert metrics.preset_range("All time", today) == (None, None)
     assert metrics.preset_range("This quarter", date(2026, 12, 31)) == (date(2026, 10, 1), date(2026, 12, 31))
+
+
+def test_a_zero_budget_is_shown_for_editing_as_zero_not_empty():
+    from milestone.formatting import amount_text
+
+    assert amount_text(Decimal("0.00")) == "0.00"
+    assert amount_text(None) == ""
+    assert amount_text(Decimal("125000.50")) == "125000.50"
+
+
+def test_projects_sharing_client_and_name_get_labels_that_tell_them_apart():
+    from milestone.formatting import project_labels
+
+    ids = ["aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
+           "cccccccc-0000-4000-8000-000000000003"]
+    labels = project_labels(ids, ["Twin Ltd", "Twin Ltd", "Solo Ltd"], ["Barn", "Barn", "House"])
+    assert labels[ids[2]] == "Solo Ltd — House"
+    assert labels[ids[0]] == "Twin Ltd — Barn (#aaaaaaaa)" and labels[ids[1]] == "Twin Ltd — Barn (#bbbbbbbb)"
+    assert len(set(labels.values())) == 3
+
+
+def test_a_previous_period_before_the_calendar_starts_is_none():
+    assert metrics.previous_period(date(1, 1, 1), date(2026, 12, 31)) is None
+    assert metrics.previous_period(date(1, 1, 3), date(1, 1, 7)) is None
+    assert metrics.previous_period(date(1, 1, 10), date(1, 1, 12)) == (date(1, 1, 7), date(1, 1, 9))
+
+
+def test_a_nul_character_in_any_text_is_refused_by_name():
+    import pytest
+    from pydantic import ValidationError
+
+    from milestone.validation import PROJECT_LABELS, NewUser, ProjectInput, describe_errors, estimate_row
+
+    with pytest.raises(ValidationError) as exc:
+        ProjectInput(name="Barn\x00", client_name="Client")
+    assert describe_errors(exc.value, PROJECT_LABELS) == ["Name: must not contain a NUL character (\\x00)"]
+    with pytest.raises(ValidationError):
+        NewUser(username="jo", display_name="Jo\x00", role="viewer")
+    row, problems = estimate_row({"project_id": "00000000-0000-4000-8000-000000000001", "kind": "cost",
+                                  "description": "a\x00b", "amount": "1", "date": "2026-01-01"}, "Row 1")
+    assert row is None and problems == ["Row 1, Description: must not contain a NUL character (\\x00)"]
+
+
+def test_user_text_is_escaped_for_markdown_so_it_shows_as_typed():
+    from milestone.formatting import as_text
+
+    assert as_text("[win](http://evil.example)") == "\\[win\\]\\(http://evil\\.example\\)"
+    assert as_text("**bold** _it_ :red[x] $x$ <b>") == "\\*\\*bold\\*\\* \\_it\\_ :red\\[x\\] \\$x\\$ \\<b\\>"
+    assert as_text("line one\nline two") == "line one line two"
+    assert as_text("Row 2, Amount: must be greater than 0") == "Row 2, Amount: must be greater than 0"

@@ -130,3 +130,25 @@ def test_viewers_get_no_project_form(demo):
     at = _run("viewer", "views/projects.py")
     assert not [e for e in at.expander if e.label == "New project"]
     assert not at.main.get("form")
+
+
+@pytest.mark.parametrize("query", [
+    {"period": "Custom", "from": "2026-12-31", "to": "2020-01-01"},  # the wrong way round
+    {"period": "Custom", "from": "0001-01-01", "to": "2026-01-31"},  # before the calendar allows a previous period
+    {"period": "Custom", "from": "9999-12-31"},
+    {"period": "Custom", "from": "not a date", "to": "2026-02-30"},
+    {"period": "Next century"},
+])
+def test_a_hand_made_url_never_crashes_the_dashboard(demo, query):
+    from streamlit.testing.v1 import AppTest
+
+    from milestone.config import PROJECT_ROOT
+    from milestone.services import users
+
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = users.get_user("admin")
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Revenue" for m in at.metric)

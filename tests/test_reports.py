@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from milestone import metrics, pdfcharts, reports, repository, seed
+from milestone import metrics, pdfcharts, seed
+from milestone.services import pnl, reports, users
 from milestone.formatting import money, pct
 from milestone.validation import Filters
 from tests import builders
@@ -22,7 +23,7 @@ def demo(database):
     database.execute("""INSERT INTO milestone.sync_runs (started_at, finished_at, status)
                         VALUES (:s, :f, 'COMPLETED'), (:f, NULL, 'RUNNING')""", s=SYNCED.replace(hour=6, minute=0),
                      f=SYNCED)
-    return {"db": database, "eng": database.app, "user": repository.get_user("finance", database.app)}
+    return {"db": database, "eng": database.app, "user": users.get_user("finance")}
 
 
 def _pages(pdf: bytes) -> list[str]:
@@ -35,10 +36,10 @@ def _last_export(db) -> dict:
 
 
 def test_portfolio_report_shows_the_dashboards_kpis_and_every_project_over_numbered_pages(demo):
-    pdf = reports.portfolio_pdf(Filters(), demo["user"], demo["eng"], today=ANCHOR)
+    pdf = reports.portfolio_pdf(Filters(), demo["user"], today=ANCHOR)
     assert b"LastResort" not in pdf  # the slow-to-load fallback font only when a glyph is missing
     pages = _pages(pdf)
-    projects = metrics.with_pnl(repository.project_table(Filters(), demo["eng"]))
+    projects = metrics.with_pnl(pnl.project_table(Filters()))
     totals = metrics.totals_of(projects)
     first, everything = pages[0], "\n".join(pages)
 
@@ -61,16 +62,16 @@ def test_portfolio_report_shows_the_dashboards_kpis_and_every_project_over_numbe
 
 def test_portfolio_report_describes_the_filters_in_words_and_logs_them(demo):
     f = Filters(date_from=date(2026, 4, 1), date_to=date(2027, 3, 31), statuses=("In Progress", "On Hold"))
-    first = _pages(reports.portfolio_pdf(f, demo["user"], demo["eng"], today=ANCHOR))[0]
+    first = _pages(reports.portfolio_pdf(f, demo["user"], today=ANCHOR))[0]
     assert "Period: 01 Apr 2026 to 31 Mar 2027 · Status: In Progress, On Hold" in first
-    totals = metrics.totals_of(metrics.with_pnl(repository.project_table(f, demo["eng"])))
+    totals = metrics.totals_of(metrics.with_pnl(pnl.project_table(f)))
     assert f"Revenue\n{money(totals.revenue)}" in first
     assert _last_export(demo["db"])["filters"] == {"date_from": "2026-04-01", "date_to": "2027-03-31",
                                                    "statuses": ["In Progress", "On Hold"]}
 
 
 def test_an_empty_selection_gives_a_short_report_that_says_so(demo):
-    pages = _pages(reports.portfolio_pdf(Filters(clients=("Nobody Ltd",)), demo["user"], demo["eng"]))
+    pages = _pages(reports.portfolio_pdf(Filters(clients=("Nobody Ltd",)), demo["user"]))
     assert len(pages) == 1
     assert "nothing to report" in pages[0] and "Clients: Nobody Ltd" in pages[0] and "Page 1 of 1" in pages[0]
     assert _last_export(demo["db"])["row_count"] == 0
@@ -84,7 +85,7 @@ def test_project_report_has_header_budget_phases_and_documents(demo):
         builders.document(db, "invoices", pid, "400.00", phase_id=groundworks, on=date(2026, 1, d))
     builders.document(db, "bills", pid, "250.00", phase_id=groundworks)
     builders.estimate(db, pid, "300.00")
-    pages = _pages(reports.project_pdf(pid, demo["user"], demo["eng"]))
+    pages = _pages(reports.project_pdf(pid, demo["user"]))
     text = "\n".join(pages)
 
     assert "Project P&L: Riverside Extension" in pages[0] and "Client: Harper Homes" in pages[0]
@@ -103,7 +104,7 @@ def test_project_report_has_header_budget_phases_and_documents(demo):
 def test_a_project_without_revenue_shows_a_dash_margin_and_no_budget_note(demo):
     pid = builders.project(demo["db"], "Costs Only")
     builders.document(demo["db"], "bills", pid, "90.00")
-    pages = _pages(reports.project_pdf(pid, demo["user"], demo["eng"]))
+    pages = _pages(reports.project_pdf(pid, demo["user"]))
     assert "Margin\n—" in pages[0] and "Forecast margin\n—" in pages[0]
     assert "no budget, so there is no budget variance" in pages[0]
     assert "Invoices (0)\nNo invoices for this project yet." in "\n".join(pages)
@@ -114,33 +115,33 @@ def test_long_document_lists_are_capped_with_a_note(demo, monkeypatch):
     for d in range(1, 6):
         builders.document(demo["db"], "invoices", pid, "10.00", on=date(2026, 2, d))
     monkeypatch.setattr(reports, "DOCUMENT_CAP", 3)
-    text = "\n".join(_pages(reports.project_pdf(pid, demo["user"], demo["eng"]))).replace("\n", " ")
+    text = "\n".join(_pages(reports.project_pdf(pid, demo["user"]))).replace("\n", " ")
     assert "Showing the newest 3 of 5 invoices" in text
 
 
 def test_unicode_names_print_and_missing_glyphs_do_not_crash(demo):
     pid = builders.project(demo["db"], "Zoë & Søn — Extension 東京", client="مؤسسة النور")
     builders.document(demo["db"], "invoices", pid, "120.00")
-    pdf = reports.project_pdf(pid, demo["user"], demo["eng"])
+    pdf = reports.project_pdf(pid, demo["user"])
     text = "\n".join(_pages(pdf))
     assert "Zoë & Søn — Extension" in text and "£120" in text
     assert b"LastResort" in pdf  # 東京 is not in DejaVu: it prints as Last Resort's block boxes
-    pages = _pages(reports.portfolio_pdf(Filters(project_ids=(pid,)), demo["user"], demo["eng"]))
+    pages = _pages(reports.portfolio_pdf(Filters(project_ids=(pid,)), demo["user"]))
     assert "Projects: Zoë & Søn — Extension" in pages[0]
 
 
 def test_an_unknown_project_is_refused_and_not_logged(demo):
     before = demo["db"].scalar("SELECT count(*) FROM milestone.export_log")
     with pytest.raises(LookupError):
-        reports.project_pdf("00000000-0000-4000-8000-00000000dead", demo["user"], demo["eng"])
+        reports.project_pdf("00000000-0000-4000-8000-00000000dead", demo["user"])
     assert demo["db"].scalar("SELECT count(*) FROM milestone.export_log") == before
 
 
 def test_without_a_completed_sync_the_footer_says_so(fresh_database):
     seed.ensure_demo_users(fresh_database.owner)
-    user = repository.get_user("viewer", fresh_database.app)
+    user = users.get_user("viewer")
     builders.project(fresh_database, "Lonely")
-    pages = _pages(reports.portfolio_pdf(Filters(), user, fresh_database.app))
+    pages = _pages(reports.portfolio_pdf(Filters(), user))
     assert "Data as of: no Xero sync yet" in pages[0] and "by Val Viewer" in pages[0]
 
 

@@ -171,8 +171,20 @@ def test_metrics_name_every_series(served):
         assert f"# TYPE {series}" in body, series
 
 
-def test_db_queries_are_timed_by_repository_function(database):
-    from milestone import observability, repository
-    repository.get_user("nobody", database.app)
-    samples = {s.labels.get("function") for m in observability.DB_QUERY.collect() for s in m.samples}
-    assert "get_user" in samples
+def test_db_queries_are_timed_by_store_statement_name(database):
+    from milestone import observability
+    from milestone.services import users
+    users.get_user("nobody")
+    samples = {s.labels.get("statement") for m in observability.DB_QUERY.collect() for s in m.samples}
+    assert "users.get_user" in samples
+
+
+@pytest.mark.parametrize("name, value", [("MILESTONE_WRITES_PER_MINUTE", "ten"), ("MILESTONE_IMPORT_MAX_MB", "40.5"),
+                                         ("MILESTONE_IDLE_MINUTES", "0"), ("MILESTONE_LOG_LEVEL", "LOUD"),
+                                         ("SENTRY_DSN", "not-a-dsn")])
+def test_serve_refuses_a_bad_setting_and_names_it(name, value):
+    env = {**os.environ, "MILESTONE_LOCAL": "1", name: value}
+    res = subprocess.run([sys.executable, "-m", "milestone", "serve", "--port", "1"], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert name in res.stderr and "Traceback" not in res.stderr

@@ -5,8 +5,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from milestone import repository, seed, sync_request
-from milestone.repository import PermissionDenied, SyncRefused
+from milestone import seed
+from milestone.services import sync, users
+from milestone.errors import PermissionDenied, SyncRefused
 from tests.apptest import app_as
 
 
@@ -45,60 +46,60 @@ def ctx(fresh_database, webhook, monkeypatch):
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", webhook.url)
     webhook.calls.clear()
     webhook.status = 200
-    return {"db": fresh_database, "admin": repository.get_user("admin", fresh_database.app),
-            "finance": repository.get_user("finance", fresh_database.app), "hook": webhook}
+    return {"db": fresh_database, "admin": users.get_user("admin"),
+            "finance": users.get_user("finance"), "hook": webhook}
 
 
 def test_unset_url_disables_the_button_with_the_reason(ctx, monkeypatch):
     monkeypatch.delenv("N8N_SYNC_WEBHOOK_URL")
-    allowed, reason = sync_request.availability(ctx["db"].app)
+    allowed, reason = sync.availability()
     assert not allowed and "N8N_SYNC_WEBHOOK_URL" in reason
     with pytest.raises(SyncRefused, match="Not configured"):
-        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+        sync.request_sync(ctx["admin"])
 
 
 def test_a_request_calls_the_webhook_then_the_cooldown_holds_for_ten_minutes(ctx):
-    assert sync_request.availability(ctx["db"].app) == (True, "")
-    message = sync_request.request_sync(ctx["admin"], ctx["db"].app)
+    assert sync.availability() == (True, "")
+    message = sync.request_sync(ctx["admin"])
     assert "Sync requested" in message
     assert ctx["hook"].calls == [{"source": "milestone", "request_id": 1, "requested_by": "admin"}]
-    allowed, reason = sync_request.availability(ctx["db"].app)
+    allowed, reason = sync.availability()
     assert not allowed and "admin asked for a sync at" in reason and "you can ask again at" in reason
     with pytest.raises(SyncRefused, match="the next one can be asked for"):
-        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+        sync.request_sync(ctx["admin"])
     assert len(ctx["hook"].calls) == 1
     ctx["db"].execute("UPDATE milestone.sync_requests SET requested_at = now() - interval '11 minutes'")
-    assert sync_request.availability(ctx["db"].app) == (True, "")
+    assert sync.availability() == (True, "")
     assert ctx["db"].rows("SELECT status, http_status FROM milestone.sync_requests ORDER BY id") == [
         {"status": "sent", "http_status": 200}]
 
 
 def test_a_running_sync_disables_the_button_until_it_is_two_hours_old(ctx):
     ctx["db"].execute("INSERT INTO milestone.sync_runs (status) VALUES ('RUNNING')")
-    allowed, reason = sync_request.availability(ctx["db"].app)
+    allowed, reason = sync.availability()
     assert not allowed and "A Xero sync is running" in reason
     with pytest.raises(SyncRefused, match="already running"):
-        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+        sync.request_sync(ctx["admin"])
     ctx["db"].execute("UPDATE milestone.sync_runs SET started_at = now() - interval '3 hours'")
-    assert sync_request.availability(ctx["db"].app)[0]  # a run stuck for hours has crashed
+    assert sync.availability()[0]  # a run stuck for hours has crashed
 
 
 def test_a_failed_webhook_call_is_reported_and_does_not_start_the_cooldown(ctx, monkeypatch):
     ctx["hook"].status = 500
     with pytest.raises(SyncRefused, match="HTTP 500"):
-        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+        sync.request_sync(ctx["admin"])
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", "http://127.0.0.1:9/nothing-listens-here")
     with pytest.raises(SyncRefused, match="Could not reach n8n"):
-        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+        sync.request_sync(ctx["admin"])
     assert [r["status"] for r in ctx["db"].rows("SELECT status FROM milestone.sync_requests ORDER BY id")] == [
         "failed", "failed"]
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", ctx["hook"].url)
-    assert sync_request.availability(ctx["db"].app) == (True, "")
+    assert sync.availability() == (True, "")
 
 
 def test_only_admins_may_ask(ctx):
     with pytest.raises(PermissionDenied):
-        sync_request.request_sync(ctx["finance"], ctx["db"].app)
+        sync.request_sync(ctx["finance"])
     assert ctx["hook"].calls == []
 
 
@@ -128,10 +129,10 @@ def test_viewers_do_not_get_the_import_page(ctx):
 def test_a_broken_url_is_reported_not_crashed_and_leaves_no_request_hanging(ctx, monkeypatch):
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", "http://127.0.0.1:99999/webhook")  # a port that cannot be
     with pytest.raises(SyncRefused, match="Could not reach n8n"):
-        sync_request.request_sync(ctx["admin"], ctx["db"].app)
+        sync.request_sync(ctx["admin"])
     assert [r["status"] for r in ctx["db"].rows("SELECT status FROM milestone.sync_requests")] == ["failed"]
     monkeypatch.setenv("N8N_SYNC_WEBHOOK_URL", "n8n.example/webhook")  # not an http(s) URL
-    allowed, reason = sync_request.availability(ctx["db"].app)
+    allowed, reason = sync.availability()
     assert not allowed and reason.startswith("Misconfigured: N8N_SYNC_WEBHOOK_URL must be an http(s) URL")
     at = app_as("admin").run()
     at.switch_page("views/import_xero.py").run()

@@ -1,6 +1,5 @@
 """The database keeps pnl_monthly and project_metrics exact, versions rows, and audits who changed what."""
 import random
-from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa

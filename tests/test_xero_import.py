@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from milestone import repository, seed, xero_import
+from milestone import seed
+from milestone.services import imports, users
 from milestone.config import PROJECT_ROOT
-from milestone.repository import PermissionDenied
-from milestone.validation import RowProblems
+from milestone.errors import PermissionDenied
+from milestone.errors import RowProblems
 from tests import builders, oracle
 from tests.xero_files import COLUMNS, line, render
 
@@ -22,12 +23,12 @@ def ctx(database):
     builders.project(database, "Twin", client="One")
     builders.project(database, "twin", client="Two")
     builders.phase(database, "Groundworks")
-    return {"db": database, "a": a, "b": b, "finance": repository.get_user("finance", database.app),
-            "viewer": repository.get_user("viewer", database.app)}
+    return {"db": database, "a": a, "b": b, "finance": users.get_user("finance"),
+            "viewer": users.get_user("viewer")}
 
 
 def _import(ctx, data: bytes, dry_run=False, kind="auto", name="xero.csv"):
-    return xero_import.import_file(data, name, ctx["finance"], kind=kind, dry_run=dry_run, eng=ctx["db"].app)
+    return imports.import_file(data, name, ctx["finance"], kind=kind, dry_run=dry_run)
 
 
 def _fingerprint(ctx) -> tuple:
@@ -264,7 +265,7 @@ def test_text_is_stored_exactly_as_typed(ctx):
 
 def test_viewers_may_not_import(ctx):
     with pytest.raises(PermissionDenied):
-        xero_import.import_file(render(GOOD), "x.csv", ctx["viewer"], dry_run=True, eng=ctx["db"].app)
+        imports.import_file(render(GOOD), "x.csv", ctx["viewer"], dry_run=True)
 
 
 def test_a_10_mb_file_with_one_broken_row_is_refused_naming_that_line(ctx):
@@ -275,7 +276,7 @@ def test_a_10_mb_file_with_one_broken_row_is_refused_naming_that_line(ctx):
     assert len(data) > 10 * 1024 * 1024
     before, seen = _fingerprint(ctx), []
     with pytest.raises(RowProblems) as exc:
-        xero_import.import_file(data, "big.csv", ctx["finance"], eng=ctx["db"].app,
+        imports.import_file(data, "big.csv", ctx["finance"],
                                 progress=lambda f, text: seen.append(f))
     assert exc.value.problems == ["Line 31339, InvoiceDate: 'not a date' is not a date (use YYYY-MM-DD or DD/MM/YYYY)"]
     assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] < 1  # progress was reported as it went
@@ -306,3 +307,18 @@ def test_an_invoice_whose_date_was_edited_in_xero_is_updated_not_added(ctx):
     edited = first | {"InvoiceDate": "03/04/2026"}
     assert (_import(ctx, render([edited])).updated, ctx["db"].rows(
         "SELECT issue_date::text AS d FROM milestone.invoices WHERE number = 'INV-EDIT'")) == (1, [{"d": "2026-04-03"}])
+
+
+def test_a_file_with_a_nul_byte_is_refused_with_its_line(ctx):
+    data = render(GOOD).replace(b"\n", b"\nBAD\x00LINE\n", 1)
+    with pytest.raises(RowProblems) as exc:
+        _import(ctx, data, dry_run=True)
+    assert exc.value.problems[0].startswith("Line 2: the file has a NUL byte")
+
+
+def test_a_file_of_bad_lines_is_read_only_until_the_problems_are_plenty(ctx):
+    bad = [line(f"INV-B{i}", "No Such Project") for i in range(1_000)]
+    with pytest.raises(RowProblems) as exc:
+        _import(ctx, render(bad), dry_run=True)
+    problems = exc.value.problems
+    assert len(problems) == 201 and problems[-1].startswith("… and more: the check stopped at line 203")

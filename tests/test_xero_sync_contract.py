@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
 from milestone import db
 from milestone.config import PROJECT_ROOT

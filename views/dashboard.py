@@ -1,10 +1,12 @@
 """Dashboard: the practice's P&L across all projects, for the filters in the sidebar."""
 from datetime import date
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from milestone import charts, metrics, repository
-from milestone.ui.common import engine, freshness_banner
+from milestone import charts, metrics
+from milestone.services import pnl
+from milestone.ui.common import freshness_banner, load_projects
 from milestone.ui.export import export_buttons, pdf_button
 from milestone.ui.filters import sidebar_filters
 from milestone.ui.tables import kpi_cards, project_table
@@ -12,15 +14,21 @@ from milestone.validation import Filters
 
 
 @st.cache_data(ttl=300, max_entries=32)
-def load_projects(filters: Filters):
-    return metrics.with_pnl(repository.project_table(filters, engine()))
+def load_views(filters: Filters, today: date):
+    views = pnl.breakdowns(filters, today)  # one snapshot
+    return metrics.with_cumulative_profit(views.monthly), views.phases, views.ageing
 
 
-@st.cache_data(ttl=300, max_entries=32)
-def load_views(filters: Filters):
-    return (metrics.with_cumulative_profit(repository.monthly_series(filters, engine())),
-            repository.phase_breakdown(filters, engine()),
-            repository.receivables_ageing(filters, date.today(), engine()))
+@st.cache_resource(ttl=300, max_entries=32, show_spinner=False)
+def figures(filters: Filters, today: date) -> dict[str, go.Figure]:
+    """Every chart for one filter set, built once and shared by everyone looking at the same
+    filters (plotly figures are only read when drawn). clear_caches() empties it after a write."""
+    projects = load_projects(filters)
+    monthly, phases, ageing = load_views(filters, today)
+    return {"monthly": charts.monthly_revenue_costs(monthly), "cumulative": charts.cumulative_profit(monthly),
+            "ageing": charts.receivables_ageing(ageing), "margin": charts.margin_by_project(projects),
+            "clients": charts.profit_by_client(projects), "budget": charts.budget_vs_actual(projects),
+            "phases": charts.by_phase(phases), "status": charts.projects_by_status(projects)}
 
 
 st.title("Dashboard")
@@ -28,7 +36,7 @@ freshness_banner()
 filters = sidebar_filters()
 projects = load_projects(filters)
 if projects.empty:
-    if repository.counts(engine())["projects"] == 0:
+    if pnl.counts()["projects"] == 0:
         st.info("No projects yet. Run `python -m milestone seed` for demo data, or wait for the first Xero sync.")
     else:
         st.info("No project matches these filters. Widen the period or clear a filter in the sidebar.")
@@ -36,25 +44,27 @@ if projects.empty:
 
 previous, period_label = None, ""
 if filters.date_from and filters.date_to:
-    prev_from, prev_to = metrics.previous_period(filters.date_from, filters.date_to)
-    previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from, "date_to": prev_to})))
-    period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
+    if before := metrics.previous_period(filters.date_from, filters.date_to):
+        prev_from, prev_to = before
+        previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from,
+                                                                              "date_to": prev_to})))
+        period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
 kpi_cards(metrics.totals_of(projects), previous, period_label)
 pdf_button("portfolio", filters=filters, key="dash_pdf")
 
-monthly, phases, ageing = load_views(filters)
-st.plotly_chart(charts.monthly_revenue_costs(monthly), width="stretch")
+figs = figures(filters, date.today())
+st.plotly_chart(figs["monthly"], width="stretch")
 export_buttons("monthly", filters, key="dash_export_monthly")
 left, right = st.columns(2)
-left.plotly_chart(charts.cumulative_profit(monthly), width="stretch")
-right.plotly_chart(charts.receivables_ageing(ageing), width="stretch")
+left.plotly_chart(figs["cumulative"], width="stretch")
+right.plotly_chart(figs["ageing"], width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(charts.margin_by_project(projects), width="stretch")
-right.plotly_chart(charts.profit_by_client(projects), width="stretch")
-st.plotly_chart(charts.budget_vs_actual(projects), width="stretch")
+left.plotly_chart(figs["margin"], width="stretch")
+right.plotly_chart(figs["clients"], width="stretch")
+st.plotly_chart(figs["budget"], width="stretch")
 left, right = st.columns([2, 1])
-left.plotly_chart(charts.by_phase(phases), width="stretch")
-right.plotly_chart(charts.projects_by_status(projects), width="stretch")
+left.plotly_chart(figs["phases"], width="stretch")
+right.plotly_chart(figs["status"], width="stretch")
 
 st.subheader("Projects")
 export_buttons("projects", filters, key="dash_export_projects")

@@ -1,16 +1,15 @@
 """Export: take the numbers out as CSV or Excel, with the filters applied."""
-from datetime import date
 
 import streamlit as st
 from pydantic import ValidationError
 
-from milestone import exports, repository
-from milestone.ui.common import current_user, engine
-from milestone.validation import UNASSIGNED, Filters, describe_errors
+from milestone.services import exports, pnl
+from milestone.ui.common import current_user, date_range
+from milestone.validation import Filters, describe_errors, phase_choices
 
 st.title("Export")
 user = current_user()
-opts = repository.filter_options(engine())
+opts = pnl.filter_options()
 c1, c2 = st.columns(2)
 table = c1.selectbox("What", list(exports.TABLES), format_func=exports.TABLES.get, key="exp_table")
 fmt = c2.radio("Format", ["csv", "xlsx"], format_func=lambda f: {"csv": "CSV", "xlsx": "Excel (.xlsx)"}[f],
@@ -19,16 +18,17 @@ c1, c2 = st.columns(2)
 period = c1.date_input("Between (by each document's own date; leave empty for all time)", value=(),
                        key="exp_dates", format="DD/MM/YYYY")
 clients = c2.multiselect("Clients", list(opts["clients"]["client_name"]), key="exp_clients", placeholder="All clients")
-phase_names = {UNASSIGNED: "Unassigned"} | dict(zip(opts["phases"]["id"], opts["phases"]["name"]))
+phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
 phases = c2.multiselect("Build phases", list(phase_names), format_func=phase_names.get, key="exp_phases",
                         placeholder="All phases", disabled=table == "audit",
                         help="Invoices, bills and estimates by their phase; projects and the monthly series "
                              "count only documents in these phases. The audit log has no phase.")
 excel_friendly = fmt == "csv" and st.checkbox(
     "Excel-friendly CSV", key="exp_excel",
-    help="Adds a byte-order mark so Excel reads £ and accents, and puts an apostrophe before text cells that "
-         "start with = + - or @ so Excel cannot run them as formulas. Plain CSV keeps every value exactly.")
-date_from, date_to = (tuple(period) + (None, None))[:2] if isinstance(period, tuple) else (period, None)
+    help="Adds a byte-order mark so Excel reads £ and accents. Every CSV puts an apostrophe before text that "
+         "starts like a formula (= + - @, a tab) so a spreadsheet cannot run it; the command line's --raw "
+         "keeps such text exactly.")
+date_from, date_to = date_range(period)
 try:
     filters = Filters(date_from=date_from, date_to=date_to, clients=tuple(clients),
                       phases=() if table == "audit" else tuple(phases))
@@ -37,7 +37,7 @@ except ValidationError as exc:
     st.stop()
 
 name = exports.file_name(table, filters, fmt)
-too_large = fmt == "xlsx" and exports.xlsx_too_large(table, filters, user, engine())
+too_large = fmt == "xlsx" and exports.xlsx_too_large(table, filters, user)
 if too_large:
     st.warning(too_large)
 st.download_button(
@@ -45,13 +45,13 @@ st.download_button(
     disabled=bool(too_large),
     mime="text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     # built only when clicked, straight from the database (COPY for CSV)
-    data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly, eng=engine()))
+    data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly))
 st.caption("CSV: UTF-8, ISO dates (YYYY-MM-DD), amounts as plain numbers with two decimals, a header row. "
            "Excel: real number and date cells, a frozen header row. Every export is recorded.")
 
 if user.role == "admin":
     st.subheader("Recent exports")
-    history = repository.export_history(100, engine())
+    history = exports.history(user, 100)
     if history.empty:
         st.info("Nothing exported yet.")
     else:

@@ -1,20 +1,19 @@
 """Import (admin and finance): load a Xero invoice/bill CSV export; admins can also ask n8n for a sync now."""
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from milestone import config, observability, repository, sync_request, xero_import
-from milestone.repository import PermissionDenied, SyncRefused
-from milestone.ratelimit import RateLimited
-from milestone.ui.common import current_user, engine, freshness_banner
-from milestone.validation import RowProblems
+from milestone import config, observability
+from milestone.errors import DatabaseUnavailable, MilestoneError, RateLimited, RowProblems
+from milestone.formatting import as_text
+from milestone.services import access, imports, sync
+from milestone.ui.common import clear_caches, current_user, freshness_banner
 
 KINDS = {"auto": "From the Type column", "invoices": "All invoices (sales)", "bills": "All bills (purchases)"}
 
 st.title("Import from Xero")
 freshness_banner()
 user = current_user()
-if user.role not in repository.WRITE_ROLES:  # the page registry hides this page; belt and braces
+if user.role not in access.WRITE_ROLES:  # the page registry hides this page; belt and braces
     st.error("Only admins and finance staff can import.")
     st.stop()
 
@@ -22,9 +21,9 @@ if user.role not in repository.WRITE_ROLES:  # the page registry hides this page
 def _ask_for_sync() -> None:
     """Runs before the page redraws, so the button below already shows the new cooldown."""
     try:
-        st.session_state["sync_note"] = ("success", sync_request.request_sync(user, engine()))
-    except (SyncRefused, PermissionDenied) as exc:
-        st.session_state["sync_note"] = ("error", str(exc))
+        st.session_state["sync_note"] = ("success", sync.request_sync(user))
+    except MilestoneError as exc:  # refused, not allowed, or the database is down
+        st.session_state["sync_note"] = ("error", as_text(exc))
 
 
 if user.role == "admin":
@@ -32,7 +31,7 @@ if user.role == "admin":
     kind_of_note, note = st.session_state.pop("sync_note", (None, None))
     if note:
         (st.success if kind_of_note == "success" else st.error)(note)
-    allowed, reason = sync_request.availability(engine())
+    allowed, reason = sync.availability()
     st.button("Ask n8n to sync now", icon=":material/sync:", disabled=not allowed, key="sync_now",
               on_click=_ask_for_sync, help="Starts the n8n Xero sync workflow; at most one request every 10 minutes.")
     if reason:
@@ -51,7 +50,7 @@ if done_note:
 kind = st.radio("The lines are", list(KINDS), format_func=KINDS.get, horizontal=True, key="import_kind")
 # a new key after each import empties the uploader, so the finished file's preview does not linger
 upload = st.file_uploader("Xero CSV export", type=["csv"], key=f"import_file_{st.session_state.get('import_round', 0)}",
-                          max_upload_size=max(1, config.import_max_bytes() // 1048576),  # checked by `serve`
+                          max_upload_size=config.import_max_mb(),  # checked by `serve`
                           help="Larger files: export a shorter date range from Xero and import the parts.")
 
 if upload is not None:
@@ -60,23 +59,23 @@ if upload is not None:
     if st.session_state.get("import_checked", (None,))[0] != check_key:
         bar = st.progress(0.0, text="Checking the file…")
         try:
-            preview = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=True, eng=engine(),
-                                              progress=lambda f, text: bar.progress(f, text=text))
+            preview = imports.import_file(data, upload.name, user, kind=kind, dry_run=True,
+                                          progress=lambda f, text: bar.progress(f, text=text))
             st.session_state["import_checked"] = (check_key, preview, None)
         except RowProblems as exc:
             st.session_state["import_checked"] = (check_key, None, exc.problems)
-        except (PermissionDenied, OperationalError, InterfaceError) as exc:
-            if not isinstance(exc, PermissionDenied):
-                observability.report_error(exc)
+        except MilestoneError as exc:  # not allowed, or the database is down
+            if isinstance(exc, DatabaseUnavailable):
+                observability.report_error(exc.__cause__ or exc)
             bar.empty()
-            why = exc if isinstance(exc, PermissionDenied) else "the database did not answer; try again in a minute"
-            st.error(f"The file could not be checked: {why}. Nothing was imported.")
+            why = "the database did not answer; try again in a minute" if isinstance(exc, DatabaseUnavailable) else exc
+            st.error(f"The file could not be checked: {as_text(why)}. Nothing was imported.")
             st.stop()
         bar.empty()
     _, preview, problems = st.session_state["import_checked"]
     if problems:
         many = len(problems) != 1
-        st.error(f"Nothing was imported: {upload.name} has {len(problems)} problem{'s' if many else ''}. "
+        st.error(f"Nothing was imported: {as_text(upload.name)} has {len(problems)} problem{'s' if many else ''}. "
                  f"Fix {'them' if many else 'it'} in the file and upload it again.")
         st.dataframe(pd.DataFrame({"Problem": problems}), hide_index=True, width="stretch",
                      height=min(400, 38 + 35 * len(problems)))
@@ -96,20 +95,20 @@ if upload is not None:
                      key="import_confirm"):
             bar = st.progress(0.0, text="Checking the file again and importing…")
             try:
-                done = xero_import.import_file(data, upload.name, user, kind=kind, dry_run=False, eng=engine(),
-                                              progress=lambda f, text: bar.progress(f, text=text))
+                done = imports.import_file(data, upload.name, user, kind=kind, dry_run=False,
+                                           progress=lambda f, text: bar.progress(f, text=text))
             except RowProblems as exc:
-                failure = "Nothing was imported: " + "; ".join(exc.problems)
+                failure = "Nothing was imported: " + as_text("; ".join(exc.problems))
             except RateLimited as exc:
                 failure = f"Too many changes in a minute: nothing was imported. Try again in {exc.retry_after_s} s."
-            except PermissionDenied as exc:
-                failure = f"Nothing was imported. {exc}"
-            except (IntegrityError, OperationalError, InterfaceError) as exc:  # a project deleted meanwhile,
-                observability.report_error(exc)  # a statement timeout, the database gone: reported, then said
-                failure = ("Nothing was imported: the database refused or could not finish the change "
-                           f"({type(exc.orig).__name__}). Upload the file again to re-check it.")
+            except DatabaseUnavailable as exc:  # a statement timeout, the database gone: reported, then said
+                observability.report_error(exc.__cause__ or exc)
+                failure = ("Nothing was imported: the database could not finish the change. "
+                           "Upload the file again to re-check it.")
+            except MilestoneError as exc:
+                failure = f"Nothing was imported. {as_text(exc)}"
             else:
-                st.cache_data.clear()  # the dashboard's cached numbers are out of date now
+                clear_caches()  # the dashboard's cached numbers and charts are out of date now
                 st.session_state.pop("import_checked", None)
                 st.session_state["import_round"] = st.session_state.get("import_round", 0) + 1
                 st.session_state["import_done"] = f"{upload.name}: {done.summary}"
@@ -119,7 +118,7 @@ if upload is not None:
             st.error(failure)
 
 st.subheader("Recent imports")
-history = repository.import_history(50, engine())
+history = imports.history(50)
 if history.empty:
     st.caption("No file imported yet.")
 else:

@@ -1,8 +1,8 @@
 """Monitoring (admin only): health, speed, errors, sessions, database, backups, sign-ins."""
 import streamlit as st
 
-from milestone import db, observability, repository
-from milestone.ui.common import engine
+from milestone import observability
+from milestone.services import monitoring
 
 st.title("Monitoring")
 user = st.session_state.get("user")
@@ -17,7 +17,7 @@ def _secs(v):
 
 @st.fragment(run_every=15)
 def panel():
-    healthy = db.ping(2.0, engine())
+    healthy = monitoring.database_ok()
     snap = observability.snapshot()
     st.caption("Refreshes every 15 s. Figures are for this server process since it started.")
     c = st.columns(4)
@@ -26,12 +26,12 @@ def panel():
     c[2].metric("Page render p50", _secs(snap["render_p50_s"]))
     c[3].metric("Page render p95", _secs(snap["render_p95_s"]))
     c = st.columns(4)
-    c[0].metric("Error rate", f"{snap['error_rate']:.1%}")
+    c[0].metric("Errors per page run", f"{snap['error_rate']:.1%}")
     c[1].metric("Active sessions", int(snap["active_sessions"]))
     c[2].metric("DB connections in use", int(snap["db_pool_in_use"]))
     c[3].metric("Memory (peak RSS)", f"{snap['memory_mb']:.0f} MB")
     st.caption(f"CPU time used: {snap['cpu_s']:.0f} s")
-    last = repository.last_backup(engine()) if healthy else None
+    last = monitoring.last_backup(user) if healthy else None
     st.subheader("Last backup")
     if last:
         st.write(f"{last['created_at']:%d %b %Y %H:%M} UTC, {last['file_name']}, {last['size_bytes'] / 1e6:.1f} MB")
@@ -44,7 +44,7 @@ def panel():
         st.write("None since start.")
     if healthy:
         st.subheader("Recent sign-ins")
-        st.dataframe(repository.recent_logins(10, engine()), width="stretch", hide_index=True)
+        st.dataframe(monitoring.recent_logins(user), width="stretch", hide_index=True)
 
 
 panel()

@@ -1,9 +1,11 @@
 """Project P&L: one project's budget, actuals, forecast, phases, documents and history."""
 import streamlit as st
 
-from milestone import charts, metrics, repository
-from milestone.formatting import money
-from milestone.ui.common import current_user, engine, freshness_banner
+from milestone import charts, metrics
+from milestone.services import pnl, preferences
+from milestone.services import projects as project_service
+from milestone.formatting import as_text, money, project_labels
+from milestone.ui.common import current_user, freshness_banner
 from milestone.ui.estimates import render_estimates_editor
 from milestone.ui.export import export_buttons, pdf_button
 from milestone.ui.tables import kpi_cards, money_table
@@ -14,18 +16,14 @@ DOCUMENT_CAP = 200
 
 @st.cache_data(ttl=300, max_entries=64)
 def load(project_id: str):
-    only = Filters(project_ids=(project_id,))
-    pnl = metrics.with_pnl(repository.project_table(only, engine()))
-    phases = metrics.with_pnl(repository.phase_breakdown(only, engine()))
-    monthly = repository.monthly_series(only, engine())
-    invoices = repository.project_documents(project_id, "invoices", DOCUMENT_CAP, engine())
-    bills = repository.project_documents(project_id, "bills", DOCUMENT_CAP, engine())
-    return pnl, phases, monthly, invoices, bills
+    page = project_service.project_page(project_id, DOCUMENT_CAP)
+    return (metrics.with_pnl(page.totals), metrics.with_pnl(page.phases), page.monthly,
+            (page.invoices, page.invoice_count), (page.bills, page.bill_count))
 
 
 @st.cache_data(ttl=300, max_entries=4)
 def project_choices():
-    return repository.filter_options(engine())["projects"]
+    return pnl.filter_options()["projects"]
 
 
 st.title("Project P&L")
@@ -34,7 +32,7 @@ choices = project_choices()
 if choices.empty:
     st.info("No projects yet.")
     st.stop()
-labels = dict(zip(choices["id"], choices["client_name"] + " — " + choices["name"]))
+labels = project_labels(choices["id"], choices["client_name"], choices["name"])
 wanted = st.query_params.get("project")
 ids = list(labels)
 project_id = st.selectbox("Project", ids, format_func=labels.get, key="pnl_project",
@@ -44,18 +42,18 @@ if wanted and wanted not in labels:
 if st.query_params.get("project") != project_id:
     st.query_params["project"] = project_id
 
-header = repository.project_header(project_id, engine())
-pnl, phases, monthly, (invoices, n_invoices), (bills, n_bills) = load(project_id)
-row = pnl.iloc[0]
+header = project_service.project_header(project_id)
+totals, phases, monthly, (invoices, n_invoices), (bills, n_bills) = load(project_id)
+row = totals.iloc[0]
 user = current_user()
-favourites = repository.preferences(user.id, engine()).favourite_projects
+favourites = preferences.preferences(user.id).favourite_projects
 fav = st.toggle("★ Favourite", value=project_id in favourites, key=f"pnl_fav_{project_id}")
 if fav != (project_id in favourites):
-    repository.set_favourite(user, project_id, fav, engine())
+    preferences.set_favourite(user, project_id, fav)
 
 dates = " to ".join(f"{d:%d %b %Y}" for d in (header.start_date, header.end_date) if d) or "no dates set"
-st.markdown(f"**{header.client_name}** · {header.status} · {dates} · owner: {header.owner or 'nobody yet'}")
-kpi_cards(metrics.totals_of(pnl))
+st.markdown(f"**{as_text(header.client_name)}** · {header.status} · {dates} · owner: {as_text(header.owner or 'nobody yet')}")
+kpi_cards(metrics.totals_of(totals))
 pdf_button("project", project_id=project_id, project_name=header.name, key="pnl_pdf")
 
 left, right = st.columns([1, 2])
@@ -88,10 +86,10 @@ for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (ta
         shown = frame.assign(**{c: [float(v) for v in frame[c]] for c in ("subtotal", "total_tax", "total", "amount_due")})
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "party": "Customer" if what == "invoices" else "Supplier",
-            "doc_type": "Type", "subtotal": st.column_config.NumberColumn("Subtotal", format="£%.2f"),
-            "total_tax": st.column_config.NumberColumn("Tax", format="£%.2f"),
-            "total": st.column_config.NumberColumn("Total", format="£%.2f"),
-            "amount_due": st.column_config.NumberColumn("Due", format="£%.2f"),
+            "doc_type": "Type", "subtotal": st.column_config.NumberColumn("Subtotal", format="£%,.2f"),
+            "total_tax": st.column_config.NumberColumn("Tax", format="£%,.2f"),
+            "total": st.column_config.NumberColumn("Total", format="£%,.2f"),
+            "amount_due": st.column_config.NumberColumn("Due", format="£%,.2f"),
             "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
             "due_date": st.column_config.DateColumn("Due date", format="DD/MM/YYYY")})
 
@@ -100,7 +98,7 @@ with tab_est:
     export_buttons("estimates", Filters(project_ids=(project_id,)), key="pnl_export_estimates")
 
 with tab_hist:
-    history = repository.project_audit(project_id, eng=engine())
+    history = project_service.project_audit(project_id)
     if history.empty:
         st.info("No recorded changes to this project or its estimates.")
     else:

@@ -2,10 +2,12 @@
 import streamlit as st
 from pydantic import ValidationError
 
-from milestone import auth, repository
-from milestone.repository import LastAdmin, PermissionDenied
-from milestone.ui.common import current_user, engine
-from milestone.validation import USER_LABELS, NewUser, describe_errors
+from milestone import auth
+from milestone.errors import MilestoneError
+from milestone.formatting import as_text
+from milestone.services import users as user_service
+from milestone.ui.common import current_user, show_problems
+from milestone.validation import USER_LABELS, NewUser
 
 st.title("Users")
 me = current_user()
@@ -13,7 +15,10 @@ if me.role != "admin":  # the page registry hides this page; this is the belt to
     st.error("Only admins can manage users.")
     st.stop()
 
-users = repository.list_users(engine())
+done = st.session_state.pop("users_done", None)  # kept across the rerun that redraws the table
+if done:
+    st.success(done)
+users = user_service.list_users()
 st.dataframe(users, hide_index=True, width="stretch", column_config={
     "username": "Username", "display_name": "Name", "email": "Email", "role": "Role", "disabled": "Disabled",
     "must_change_password": "Must change password",
@@ -36,18 +41,13 @@ with tab_new, st.form("users_new", clear_on_submit=True):
         try:
             new = NewUser(username=username.lower(), display_name=display_name, email=email, role=role)
             password = auth.generate_password()
-            repository.add_user(me, new.username, new.display_name, new.role, auth.hash_password(password),
-                                new.email, engine())
+            user_service.add_user(me, new.username, new.display_name, new.role, auth.hash_password(password),
+                                  new.email)
             _show_password_once(new.username, password)
         except ValidationError as exc:
-            st.error("Nothing was saved. Please correct:\n\n" + "\n".join(f"- {m}" for m in describe_errors(exc, USER_LABELS)))
-        except PermissionDenied as exc:
-            st.error(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a duplicate username is the usual cause
-            if "app_users_username_key" in str(exc):
-                st.error(f"Nothing was saved: the username {username.lower()} is taken.")
-            else:
-                raise
+            show_problems(exc, USER_LABELS)
+        except MilestoneError as exc:  # not allowed, or the username is taken
+            st.error(as_text(exc))
 
 with tab_change:
     who = st.selectbox("User", list(users["username"]), key="users_pick")
@@ -57,23 +57,23 @@ with tab_change:
                             index=["viewer", "finance", "admin"].index(row["role"]))
     try:
         if c1.button("Change role", key="users_role_btn", disabled=new_role == row["role"]):
-            repository.update_user(me, who, role=new_role, eng=engine())
-            st.success(f"{who} is now {new_role}.")
+            user_service.update_user(me, who, role=new_role)
+            st.session_state["users_done"] = f"{who} is now {new_role}."
             st.rerun()
         label = "Enable" if row["disabled"] else "Disable"
         if c2.button(f"{label} {who}", key="users_disable_btn"):
-            repository.update_user(me, who, disabled=not row["disabled"], eng=engine())
-            st.success(f"{who} is {'enabled' if row['disabled'] else 'disabled and signed out'}.")
+            user_service.update_user(me, who, disabled=not row["disabled"])
+            st.session_state["users_done"] = f"{who} is {'enabled' if row['disabled'] else 'disabled and signed out'}."
             st.rerun()
         if c3.button(f"Reset {who}'s password", key="users_reset_btn"):
             password = auth.generate_password()
-            repository.set_password(me, who, auth.hash_password(password), must_change=True, eng=engine())
+            user_service.set_password(me, who, auth.hash_password(password), must_change=True)
             _show_password_once(who, password)
-    except (LastAdmin, PermissionDenied) as exc:
-        st.error(str(exc))
+    except MilestoneError as exc:
+        st.error(as_text(exc))
 
 with tab_logins:
     st.caption("Sign-in attempts, newest first. Passwords are never recorded.")
-    st.dataframe(repository.recent_logins(200, engine()), hide_index=True, width="stretch", column_config={
+    st.dataframe(user_service.recent_logins(200), hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("When", format="DD/MM/YYYY HH:mm:ss"), "username": "Username typed",
         "success": "Signed in", "reason": "Result"})

@@ -1,7 +1,7 @@
 """Sign-in, sign-out, first-login password change and idle expiry.
 
 Passwords are checked against app_users (bcrypt) with the lock-out counted in the database
-(repository.authenticate). streamlit-authenticator's cookie controller keeps a signed JWT in
+(users.authenticate). streamlit-authenticator's cookie controller keeps a signed JWT in
 the browser so a reload does not sign the person out. The cookie lives as long as the idle
 timeout and is renewed while the person is active; signing out (or being disabled or reset)
 invalidates every cookie issued before that moment, in the database.
@@ -12,8 +12,10 @@ import time
 
 import streamlit as st
 
-from milestone import auth, config, repository
-from milestone.ui.common import engine
+from milestone import auth, config
+from milestone.formatting import as_text
+from milestone.services import users
+from milestone.store.users import User
 
 COOKIE_NAME = "milestone_auth"
 _RENEW_EVERY_S = 300
@@ -40,7 +42,7 @@ def sign_out(message: str | None = None) -> None:
     """End the session here and everywhere, then show the sign-in form (stops the script)."""
     user = st.session_state.get("user")
     if user:
-        repository.end_sessions(user.username, engine())
+        users.end_sessions(user.username)
     ctrl = st.session_state.get(_RUN_CONTROLLER)
     for key in list(st.session_state):
         del st.session_state[key]
@@ -54,7 +56,7 @@ def sign_out(message: str | None = None) -> None:
     st.stop()
 
 
-def _login_form(ctrl, note: str | None = None) -> repository.User | None:
+def _login_form(ctrl, note: str | None = None) -> User | None:
     """Draw the sign-in form; on success start the session and return the user."""
     box = st.empty()
     note = note or st.session_state.get("signed_out_message")
@@ -72,7 +74,7 @@ def _login_form(ctrl, note: str | None = None) -> repository.User | None:
         if not username.strip() or not password:
             st.error("Enter your username and password.")
             return None
-        result = repository.authenticate(username, password, engine())
+        result = users.authenticate(username, password)
         if result.user is None:
             st.error(result.message)
             return None
@@ -84,9 +86,9 @@ def _login_form(ctrl, note: str | None = None) -> repository.User | None:
     return result.user
 
 
-def _change_password_form(user: repository.User) -> None:
+def _change_password_form(user: User) -> None:
     st.title("Choose a new password")
-    st.write(f"Welcome, {user.display_name}. Your password was set by an admin: choose your own to continue.")
+    st.write(f"Welcome, {as_text(user.display_name)}. Your password was set by an admin: choose your own to continue.")
     with st.form("new_password"):
         first = st.text_input("New password", type="password", autocomplete="new-password")
         second = st.text_input("New password again", type="password", autocomplete="new-password")
@@ -98,8 +100,8 @@ def _change_password_form(user: repository.User) -> None:
     if problems:
         st.error("The password " + "; ".join(problems) + ".")
         return
-    repository.set_password(user, user.username, auth.hash_password(first), must_change=False, eng=engine())
-    st.session_state["user"] = repository.get_user(user.username, engine())
+    users.set_password(user, user.username, auth.hash_password(first), must_change=False)
+    st.session_state["user"] = users.get_user(user.username)
     st.rerun()
 
 
@@ -107,17 +109,17 @@ def _no_page() -> None:
     """The sign-in 'page' draws nothing itself: require_user draws the form."""
 
 
-def _from_cookie(ctrl) -> repository.User | None:
+def _from_cookie(ctrl) -> User | None:
     token = ctrl.get_cookie()
     if not token or not token.get("username"):
         return None
     issued_at = token["exp_date"] - config.idle_minutes() * 60
-    if not repository.session_still_valid(token["username"], issued_at, engine()):
+    if not users.session_still_valid(token["username"], issued_at):
         return None
-    return repository.get_user(token["username"], engine())
+    return users.get_user(token["username"])
 
 
-def require_user() -> repository.User:
+def require_user() -> User:
     """Return the signed-in user, or draw the sign-in form and stop the script."""
     try:
         ctrl = _cookies()
@@ -140,7 +142,7 @@ def require_user() -> repository.User:
     if time.time() - st.session_state.get("last_seen", time.time()) > config.idle_minutes() * 60:
         sign_out(f"You were signed out after {config.idle_minutes()} minutes without activity.")
     # Re-read the account on every run: a disabled user or a changed role takes effect at once.
-    fresh = repository.get_user(user.username, engine())
+    fresh = users.get_user(user.username)
     if fresh is None or fresh.disabled:
         sign_out("Your account is disabled. Ask an admin.")
     st.session_state.update(user=fresh, last_seen=time.time())

@@ -10,31 +10,36 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from milestone import repository
-from milestone.ratelimit import RateLimited
-from milestone.repository import WRITE_ROLES, Conflict, PermissionDenied
-from milestone.ui.common import clear_caches, current_user, engine
-from milestone.validation import UNASSIGNED, EstimateChanges, Filters, RowProblems, estimate_row
+from milestone.errors import Conflict, MilestoneError, RowProblems
+from milestone.formatting import as_text, project_labels
+from milestone.services import estimates, pnl
+from milestone.services.access import WRITE_ROLES
+from milestone.ui.common import clear_caches, current_user
+from milestone.validation import EstimateChanges, Filters, estimate_row
 
-_COLUMNS = ["project_label", "client", "kind", "phase", "description", "amount", "date", "updated_by"]
+# What the grid shows, in order: the columns people edit most come first, so Description,
+# Amount and Date are on screen at 1280 px without scrolling sideways.
+_COLUMNS = ["project_label", "description", "amount", "date", "kind", "phase", "client", "updated_by"]
+MAX_GRID_ROWS = 2_000  # a grid holds at most this many rows; the rest are reached by narrowing
 
 
 @st.cache_data(ttl=300, max_entries=4)
 def _choices():
-    opts = repository.filter_options(engine())
+    opts = pnl.filter_options()
     projects = opts["projects"]
-    labels = dict(zip(projects["id"], projects["client_name"] + " — " + projects["name"]))
+    labels = project_labels(projects["id"], projects["client_name"], projects["name"])
     clients = dict(zip(projects["id"], projects["client_name"]))
     phases = {"Unassigned": None} | dict(zip(opts["phases"]["name"], opts["phases"]["id"]))
     return labels, clients, phases
 
 
-def _load(filters: Filters, kind: str | None) -> pd.DataFrame:
+def _load(filters: Filters, kind: str | None) -> tuple[pd.DataFrame, int]:
+    """The grid's rows (at most MAX_GRID_ROWS) and how many estimates match in all."""
     labels, _, _ = _choices()
-    frame = repository.list_estimates(filters, kind, engine())
+    frame, total = estimates.first_estimates(filters, kind, MAX_GRID_ROWS)
     frame["project_label"] = [labels.get(p, p) for p in frame["project_id"]]
     frame["amount"] = [float(a) for a in frame["amount"]]
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), total
 
 
 def _changes(frame: pd.DataFrame, state: dict) -> EstimateChanges:
@@ -86,28 +91,32 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     loaded_key = f"{key}__loaded"
     signature = (filters.model_dump_json(), kind)
     if st.session_state.get(loaded_key, (None,))[0] != signature:
-        st.session_state[loaded_key] = (signature, _load(filters, kind))
+        st.session_state[loaded_key] = (signature, *_load(filters, kind))
         st.session_state.pop(key, None)
-    frame = st.session_state[loaded_key][1]
+    # The frame stays as loaded until saved or discarded: edits are positions in it.
+    _, frame, total = st.session_state[loaded_key]
+    if total > len(frame):
+        st.warning(f"{total:,} estimates match; the grid holds the first {len(frame):,} (by client, project and "
+                   "date). Choose a client or a project, or shorten the dates, to reach the others.")
     labels, _, phases = _choices()
     can_edit = user.role in WRITE_ROLES
     if project_id:
         default_label = labels.get(project_id)
     if note := st.session_state.pop(f"{key}__saved", None):
         st.success(note)
-    edited = st.data_editor(
+    st.data_editor(  # edits are read back from its state (positions in the loaded frame)
         frame[_COLUMNS], key=key, num_rows="dynamic" if can_edit else "fixed", disabled=not can_edit,
         hide_index=True, width="stretch", height=min(38 * (len(frame) + 2), 560) if len(frame) else 160,
         column_config={
             "project_label": st.column_config.SelectboxColumn(
                 "Project", options=[default_label] if project_id else list(labels.values()), required=True,
-                default=default_label if project_id else None, width="large"),
+                default=default_label if project_id else None, width="medium"),
             "client": st.column_config.TextColumn("Client", disabled=True),
             "kind": st.column_config.SelectboxColumn("Kind", options=["revenue", "cost"], required=True),
             "phase": st.column_config.SelectboxColumn("Build phase", options=list(phases), default="Unassigned"),
-            "description": st.column_config.TextColumn("Description", max_chars=500, required=True, width="large"),
+            "description": st.column_config.TextColumn("Description", max_chars=500, required=True, width="medium"),
             "amount": st.column_config.NumberColumn("Amount (£)", min_value=0.01, max_value=100_000_000_000,
-                                                    step=0.01, format="£%.2f", required=True),
+                                                    step=0.01, format="£%,.2f", required=True),  # always > 0
             "date": st.column_config.DateColumn("Expected", format="DD/MM/YYYY", required=True,
                                                 default=date.today()),
             "updated_by": st.column_config.TextColumn("Last changed by", disabled=True),
@@ -127,17 +136,17 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
     if not save:
         return
     try:
-        result = repository.save_estimate_changes(_changes(frame, state), user, engine())
+        result = estimates.save_estimate_changes(_changes(frame, state), user)
     except RowProblems as exc:
-        st.error("Nothing was saved. Please fix these and save again:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+        st.error("Nothing was saved. Please fix these and save again:\n\n" + "\n".join(f"- {as_text(p)}" for p in exc.problems))
         return
     except Conflict as exc:
-        st.error(str(exc))
+        st.error(as_text(exc))
         if not exc.rows.empty:
             st.dataframe(exc.rows.drop(columns=["id"]), hide_index=True, width="stretch")
         return
-    except (PermissionDenied, RateLimited) as exc:
-        st.error(f"Nothing was saved. {exc}.")
+    except MilestoneError as exc:  # not allowed, too many saves, or the database is down
+        st.error(f"Nothing was saved. {as_text(exc)}.")
         return
     clear_caches()
     st.session_state.pop(loaded_key, None)
@@ -149,7 +158,7 @@ def render_estimates_editor(filters: Filters = Filters(), *, kind: str | None = 
 def render_history(key: str = "est_history") -> None:
     """Who saved what, with old -> new values, and Undo for admins and each save's author."""
     user = current_user()
-    saves = repository.estimate_saves(eng=engine())
+    saves = estimates.estimate_saves()
     if saves.empty:
         st.info("No changes to estimates yet.")
         return
@@ -161,7 +170,7 @@ def render_history(key: str = "est_history") -> None:
         title = (f"{at.astimezone():%d %b %Y %H:%M:%S} · {save.user} · "
                  f"{save.updated} updated, {save.added} added, {save.deleted} deleted")
         with st.expander(title):
-            details = repository.estimate_save_details(at, save.user, engine())
+            details = estimates.estimate_save_details(at, save.user)
             rows = []
             for d in details.itertuples():
                 old, new = d.old_data or {}, d.new_data or {}
@@ -176,9 +185,9 @@ def render_history(key: str = "est_history") -> None:
             if user.role == "admin" or user.username == save.user:
                 if st.button("Undo this save", key=f"{key}_undo_{n}"):
                     try:
-                        result = repository.undo_estimate_save(at, save.user, user, engine())
+                        result = estimates.undo_estimate_save(at, save.user, user)
                         clear_caches()
                         st.session_state.pop("estimates_editor__loaded", None)
                         st.success("Undone. " + result.summary)
-                    except (Conflict, RowProblems, PermissionDenied, RateLimited) as exc:
-                        st.error(str(exc))
+                    except MilestoneError as exc:
+                        st.error(as_text(exc))

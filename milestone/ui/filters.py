@@ -10,9 +10,11 @@ from datetime import date
 
 import streamlit as st
 
-from milestone import metrics, repository
-from milestone.ui.common import clear_caches, current_user, engine
-from milestone.validation import PROJECT_STATUSES, UNASSIGNED, Filters
+from milestone import metrics
+from milestone.formatting import as_text
+from milestone.services import pnl, preferences
+from milestone.ui.common import clear_caches, current_user
+from milestone.validation import PROJECT_STATUSES, Filters, phase_choices
 
 _LIST_PARAMS = ("client", "status", "phase", "owner")
 _SESSION_COPY = "filters_params"
@@ -20,7 +22,7 @@ _SESSION_COPY = "filters_params"
 
 @st.cache_data(ttl=300, max_entries=4)
 def _options():
-    return repository.filter_options(engine())
+    return pnl.filter_options()
 
 
 def _params_from_url() -> dict[str, object]:
@@ -38,17 +40,23 @@ def _initial_params() -> dict[str, object]:
         return params
     if _SESSION_COPY in st.session_state:
         return st.session_state[_SESSION_COPY]
-    prefs = repository.preferences(current_user().id, engine())
+    prefs = preferences.preferences(current_user().id)
     if prefs.default_view and prefs.default_view in prefs.saved_views:
         return prefs.saved_views[prefs.default_view]
     return {}
 
 
+# The dates a filter accepts: a bookmark or a typed URL outside them is brought inside.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _parse_date(raw: object) -> date | None:
+    """A YYYY-MM-DD date from the URL, within FIRST_DAY..LAST_DAY, or None if unreadable."""
     try:
-        return date.fromisoformat(str(raw))
+        day = date.fromisoformat(str(raw))
     except ValueError:
         return None
+    return min(max(day, FIRST_DAY), LAST_DAY)
 
 
 def _apply(params: dict[str, object]) -> None:
@@ -65,7 +73,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
     today = today or date.today()
     opts = _options()
     init = _initial_params()
-    phase_names = {UNASSIGNED: "Unassigned"} | dict(zip(opts["phases"]["id"], opts["phases"]["name"]))
+    phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
     owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"]))
     clients = list(opts["clients"]["client_name"])
 
@@ -81,7 +89,10 @@ def sidebar_filters(today: date | None = None) -> Filters:
         if period == "Custom":
             start = _parse_date(init.get("from")) or today.replace(day=1)
             end = _parse_date(init.get("to")) or today
-            picked = st.date_input("From - to", value=(start, end), key="flt_range", format="DD/MM/YYYY")
+            if end < start:  # a link with its dates the wrong way round
+                start, end = end, start
+            picked = st.date_input("From - to", value=(start, end), key="flt_range", format="DD/MM/YYYY",
+                                   min_value=FIRST_DAY, max_value=LAST_DAY)
             if isinstance(picked, tuple) and len(picked) == 2:
                 date_from, date_to = picked
             else:
@@ -113,7 +124,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
 
     project_ids: tuple[str, ...] = ()
     if favourites_only:
-        favs = repository.preferences(current_user().id, engine()).favourite_projects
+        favs = preferences.preferences(current_user().id).favourite_projects
         # no favourites yet: a project id that cannot exist, so the view is honestly empty
         project_ids = favs or ("00000000-0000-0000-0000-000000000000",)
     _saved_views(params)
@@ -123,7 +134,7 @@ def sidebar_filters(today: date | None = None) -> Filters:
 
 def _saved_views(params: dict[str, object]) -> None:
     user = current_user()
-    prefs = repository.preferences(user.id, engine())
+    prefs = preferences.preferences(user.id)
     with st.sidebar.expander("Saved views"):
         if prefs.saved_views:
             names = sorted(prefs.saved_views)
@@ -133,7 +144,7 @@ def _saved_views(params: dict[str, object]) -> None:
             if c1.button("Open", key="views_open"):
                 _apply(prefs.saved_views[name])
             if c2.button("Delete", key="views_delete"):
-                repository.delete_view(user, name, engine())
+                preferences.delete_view(user, name)
                 st.rerun()
         with st.form("views_save", clear_on_submit=True, border=False):
             new_name = st.text_input("Save current filters as", max_chars=60, placeholder="e.g. Loss makers FY")
@@ -141,7 +152,9 @@ def _saved_views(params: dict[str, object]) -> None:
             if st.form_submit_button("Save view"):
                 if not new_name.strip():
                     st.error("Give the view a name.")
+                elif "\x00" in new_name:
+                    st.error("The view's name must not contain a NUL character.")
                 else:
-                    repository.save_view(user, new_name.strip(), params, make_default, engine())
-                    st.success(f"Saved view “{new_name.strip()}”.")
+                    preferences.save_view(user, new_name.strip(), params, make_default)
+                    st.success(f"Saved view “{as_text(new_name.strip())}”.")
                     clear_caches()

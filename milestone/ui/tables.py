@@ -1,12 +1,13 @@
 """KPI cards and P&L tables as Streamlit shows them (formatting only; numbers come computed)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from milestone.formatting import money, pct
+from milestone.formatting import as_text, money, pct
 from milestone.metrics import Totals
 
 MONEY_COLUMNS = {"revenue": "Revenue", "costs": "Costs", "profit": "Profit", "budget_revenue": "Revenue budget",
@@ -41,46 +42,74 @@ def kpi_cards(totals: Totals, previous: Totals | None = None, period_label: str 
                       width=KPI_CARD_WIDTH)
 
 
+PAGE_ROWS = 500  # rows a table sends to the browser at once; more are paged
+
+
+def _number_columns(columns: dict[str, str]) -> dict[str, object]:
+    """Money as accounting figures (1,234 and (1,234) for a loss) and margins as 12.5%, formatted
+    by the browser: Python formats nothing, and sorting still works on the numbers."""
+    config: dict[str, object] = {}
+    for c, label in columns.items():
+        if c in MONEY_COLUMNS:
+            config[c] = st.column_config.NumberColumn(f"{label} (£)", format="accounting", step=1)
+        elif c in PCT_COLUMNS:
+            config[c] = st.column_config.NumberColumn(label, format="%.1f%%")
+        else:
+            config[c] = st.column_config.Column(label)
+    return config
+
+
+def _as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Decimal money and margins as floats for drawing (None stays empty)."""
+    numeric = [c for c in frame.columns if c in MONEY_COLUMNS or c in PCT_COLUMNS]
+    return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce").astype("float64") for c in numeric})
+
+
+def page_of(frame: pd.DataFrame, key: str, noun: str = "rows") -> pd.DataFrame:
+    """At most PAGE_ROWS rows of `frame`, with a page picker and a note when there are more."""
+    if len(frame) <= PAGE_ROWS:
+        return frame
+    pages = (len(frame) + PAGE_ROWS - 1) // PAGE_ROWS
+    picker, note = st.columns([1, 4], vertical_alignment="bottom")
+    page = picker.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                               key=f"{key}__page")
+    start = (int(page) - 1) * PAGE_ROWS
+    note.caption(f"Showing {noun} {start + 1:,}–{min(start + PAGE_ROWS, len(frame)):,} of {len(frame):,}; "
+               "sorting by a column heading sorts this page. Narrow the filters, or export for every row.")
+    return frame.iloc[start:start + PAGE_ROWS]
+
+
 def money_table(frame: pd.DataFrame, columns: dict[str, str], height: int | None = None, key: str | None = None,
                 link_column: str | None = None, selectable: bool = False):
-    """Show `frame[columns]` with money as £1,234 and margins as 12.5% while sorting on the numbers.
+    """Show `frame[columns]` with money and margins formatted by the browser (see _number_columns).
 
-    `columns` maps frame columns to headings, in order. Loss-making rows' profit is shown in red.
-    """
-    shown = frame[list(columns)].copy()
-    fmt = {}
-    for c in shown.columns:
-        if c in MONEY_COLUMNS:
-            shown[c] = pd.to_numeric(pd.Series([None if v is None else float(v) for v in shown[c]], index=shown.index))
-            fmt[c] = lambda v: money(None if pd.isna(v) else v)
-        elif c in PCT_COLUMNS:
-            shown[c] = pd.to_numeric(pd.Series([None if v is None else float(v) for v in shown[c]], index=shown.index))
-            fmt[c] = lambda v: pct(None if pd.isna(v) else v)
-    styler = shown.style.format(fmt)
-    red = [c for c in ("profit", "forecast_profit", "margin") if c in shown.columns]
-    if red:
-        styler = styler.map(lambda v: "color: #C62828" if isinstance(v, float) and v < 0 else "", subset=red)
-    config = {c: st.column_config.Column(label) for c, label in columns.items()}
+    `columns` maps frame columns to headings, in order."""
+    shown = _as_numbers(frame[list(columns)])
+    config = _number_columns(columns)
     if link_column:
         config[link_column] = st.column_config.LinkColumn(columns[link_column], display_text="Open ↗")
-    kwargs = dict(hide_index=True, column_config=config, width="stretch", key=key)
+    kwargs: dict[str, object] = dict(hide_index=True, column_config=config, width="stretch", key=key)
     if height:
         kwargs["height"] = height
     if selectable:
         kwargs.update(on_select="rerun", selection_mode="single-row")
-    return st.dataframe(styler, **kwargs)
+    return st.dataframe(shown, **kwargs)
 
 
-def project_table(projects: pd.DataFrame, columns: dict[str, str], key: str, height: int = 400) -> pd.Series | None:
-    """A sortable P&L table of projects with a link to each project's page; when a row is
-    selected, offer to open it and return that project's row."""
-    table = projects.assign(link="project?project=" + projects["id"])
+@st.fragment
+def project_table(projects: pd.DataFrame, columns: dict[str, str], key: str, height: int = 400,
+                  on_pick: Callable[[pd.Series], None] | None = None) -> None:
+    """A sortable, paged P&L table of projects with a link to each project's page. Selecting a
+    row reruns only this table (a fragment): it offers to open the project and calls `on_pick`."""
+    table = page_of(projects, key, "projects")
+    table = table.assign(link="project?project=" + table["id"])
     picked = money_table(table, columns | {"link": "Page"}, key=key, link_column="link", selectable=True,
                          height=height)
     rows = picked.selection.rows if picked else []
     if not rows:
-        return None
+        return
     chosen = table.iloc[rows[0]]
-    st.page_link("views/project.py", label=f"Open the P&L of {chosen['name']}", icon=":material/open_in_new:",
+    st.page_link("views/project.py", label=f"Open the P&L of {as_text(chosen['name'])}", icon=":material/open_in_new:",
                  query_params={"project": chosen["id"]})
-    return chosen
+    if on_pick:
+        on_pick(chosen)

@@ -9,16 +9,17 @@ import json
 import urllib.error
 import urllib.request
 
-from sqlalchemy.engine import Engine
-
-from milestone import config, repository
-from milestone.repository import SyncRefused, User
+from milestone import config, db
+from milestone.errors import SyncRefused
+from milestone.services.access import ADMIN, require_role
+from milestone.store import sync_requests
+from milestone.store.users import User
 
 COOLDOWN_S = 600
 TIMEOUT_S = 10
 
 
-def availability(eng: Engine | None = None) -> tuple[bool, str]:
+def availability() -> tuple[bool, str]:
     """(may ask now, why not) for the button's state."""
     try:
         url = config.n8n_webhook_url()
@@ -26,7 +27,8 @@ def availability(eng: Engine | None = None) -> tuple[bool, str]:
         return False, f"Misconfigured: {exc}"
     if not url:
         return False, "Not configured: set N8N_SYNC_WEBHOOK_URL to the n8n webhook that starts the Xero sync."
-    state = repository.sync_request_state(COOLDOWN_S, eng)
+    with db.snapshot() as conn:
+        state = sync_requests.request_state(conn, COOLDOWN_S)
     if state.running_since:
         return False, f"A Xero sync is running (started {state.running_since.astimezone():%H:%M})."
     if state.next_allowed_at:
@@ -35,7 +37,7 @@ def availability(eng: Engine | None = None) -> tuple[bool, str]:
     return True, ""
 
 
-def request_sync(user: User, eng: Engine | None = None) -> str:
+def request_sync(user: User) -> str:
     """Call the webhook; return what to tell the user, or raise SyncRefused saying why not."""
     try:
         url = config.n8n_webhook_url()
@@ -43,18 +45,25 @@ def request_sync(user: User, eng: Engine | None = None) -> str:
         raise SyncRefused(f"Misconfigured: {exc}") from None
     if not url:
         raise SyncRefused("Not configured: set N8N_SYNC_WEBHOOK_URL.")
-    request_id = repository.begin_sync_request(user, COOLDOWN_S, eng)
+    require_role(user, ADMIN, action="start a Xero sync")
+    with db.transaction(user.username) as conn:
+        request_id = sync_requests.begin_request(conn, user.username, COOLDOWN_S)
     body = json.dumps({"source": "milestone", "request_id": request_id, "requested_by": user.username}).encode()
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 - an admin-configured http(s) URL
             status = resp.status
     except urllib.error.HTTPError as exc:
-        repository.finish_sync_request(request_id, False, exc.code, str(exc), eng)
+        _finish(request_id, False, exc.code, str(exc))
         raise SyncRefused(f"n8n refused the request (HTTP {exc.code}); check the workflow is active.") from None
     except Exception as exc:  # noqa: BLE001 - unreachable, timed out, bad URL or a broken reply: all "not sent"
         reason = getattr(exc, "reason", None) or exc
-        repository.finish_sync_request(request_id, False, None, f"{type(exc).__name__}: {reason}", eng)
+        _finish(request_id, False, None, f"{type(exc).__name__}: {reason}")
         raise SyncRefused(f"Could not reach n8n ({reason}); nothing was started. Try again later.") from None
-    repository.finish_sync_request(request_id, True, status, None, eng)
+    _finish(request_id, True, status, None)
     return "Sync requested: n8n accepted it. The “Xero data as of” time changes when the sync finishes."
+
+
+def _finish(request_id: int, ok: bool, http_status: int | None, error: str | None) -> None:
+    with db.transaction(None) as conn:
+        sync_requests.finish_request(conn, request_id, ok, http_status, error)

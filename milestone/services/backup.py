@@ -12,11 +12,11 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from milestone import db, repository
+from milestone import db
 from milestone.config import ConfigError
+from milestone.store import operations
 
 STAMP = "%Y%m%dT%H%M%SZ"
 
@@ -46,8 +46,8 @@ def backup(directory: Path, url: str | None = None, keep_daily: int = 7, keep_we
     libpq, env = _libpq(url)
     eng = db.make_engine(url, app_role=False, pool_size=1)
     with eng.connect() as conn:
-        snapshot = repository.export_snapshot(conn)
-        counts = repository.table_row_counts(conn)
+        snapshot = operations.export_snapshot(conn)
+        counts = operations.table_row_counts(conn)
         subprocess.run([str(db._bin("pg_dump")), "--format=custom", "--compress=6", "--snapshot", snapshot,
                         "--file", str(target), "--dbname", libpq], check=True, env=env,
                        capture_output=True, text=True)
@@ -55,7 +55,8 @@ def backup(directory: Path, url: str | None = None, keep_daily: int = 7, keep_we
     digest = sha256(target)
     Path(f"{target}.sha256").write_text(f"{digest}  {target.name}\n")
     Path(f"{target}.json").write_text(json.dumps({"created_at": now.isoformat(), "row_counts": counts}, indent=1))
-    repository.record_backup(target.name, target.stat().st_size, digest, eng=eng)
+    with db.transaction(None, eng) as conn:
+        operations.record_backup(conn, target.name, target.stat().st_size, digest)
     eng.dispose()
     prune(directory, keep_daily, keep_weekly)
     return target
@@ -87,7 +88,9 @@ def restore(file: Path, url: str | None = None, force: bool = False) -> dict[str
     if expected is None or sha256(file) != expected:
         raise ConfigError(f"{file}: checksum missing or wrong; the backup is damaged, not restored.")
     eng = db.make_engine(url, app_role=False, pool_size=1)
-    if repository.user_table_count(eng) and not force:
+    with eng.connect() as conn:
+        occupied = operations.user_table_count(conn)
+    if occupied and not force:
         raise ConfigError("The target database is not empty: restore into an empty database, or pass --force "
                           "to replace its contents.")
     libpq, env = _libpq(url)
@@ -106,8 +109,9 @@ def restore(file: Path, url: str | None = None, force: bool = False) -> dict[str
         raise ConfigError(f"pg_restore failed: {res.stderr.strip()[-1000:]}")
     want = json.loads(Path(f"{file}.json").read_text())["row_counts"]
     with eng.connect() as conn:
-        got = repository.table_row_counts(conn)
+        got = operations.table_row_counts(conn)
     eng.dispose()
     if got != want:
         raise ConfigError(f"Restored row counts differ from the backup's: {sorted(set(got.items()) ^ set(want.items()))}")
     return got
+

@@ -11,6 +11,7 @@ name or its id. A second tracking category named Phase (or a Phase column) sets 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -18,14 +19,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import pandas as pd
+import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
 
-from milestone import config, repository
-from milestone.repository import ImportResult, User
-from milestone.validation import XERO_TYPES, RowProblems, XeroLine, xero_line_problems
+from milestone import config, db
+from milestone.errors import RowProblems
+from milestone.services.access import count_write, require_role
+from milestone.store import imports
+from milestone.store.users import User
+from milestone.validation import XERO_TYPES, XeroLine, xero_line_problems
 
-MAX_PROBLEMS = 200  # listed; the rest are counted
+MAX_PROBLEMS = 200  # listed; past this the file is not read further (a hostile file costs little)
 PHASE_CATEGORY_NAMES = {"phase", "phases", "build phase", "build phases", "buildphase"}
 # Xero's column names (and a few spellings of them), matched without case, spaces or the '*'
 # that Xero's import templates put before required columns.
@@ -81,16 +86,25 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], dict[str, str]]:
     return positions, spelled
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise RowProblems([f"Line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}). Export it from "
-                           "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
+def _check_text(data: bytes) -> None:
+    """Refuse, by line, a file that is not UTF-8 text, without holding a decoded copy of it."""
+    nul = data.find(b"\x00")
+    if nul >= 0:  # a binary file renamed .csv, or UTF-16 text: PostgreSQL cannot store NUL in text
+        line = data[:nul].count(b"\n") + 1
+        raise RowProblems([f"Line {line}: the file has a NUL byte, so it is not a CSV text file (a spreadsheet or "
+                           "UTF-16 file renamed .csv?). Export it from Xero as CSV again."])
+    decoder, step = codecs.getincrementaldecoder("utf-8")(), 1 << 20
+    for at in range(0, len(data), step):
+        try:
+            decoder.decode(data[at:at + step], final=at + step >= len(data))
+        except UnicodeDecodeError as exc:
+            bad = min(at + exc.start, len(data) - 1)
+            line = data[:bad].count(b"\n") + 1
+            raise RowProblems([f"Line {line}: the file is not UTF-8 text (byte 0x{data[bad]:02x}). Export it from "
+                               "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
 
 
-def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: Progress | None = None) -> Parsed:
+def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> Parsed:
     """Validate a whole Xero CSV export. `kind` is invoices, bills, or auto (from the Type column)."""
     out = Parsed(sha256=hashlib.sha256(data).hexdigest())
     limit = config.import_max_bytes()
@@ -102,11 +116,12 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
         out.problems.append("The file is empty.")
         return out
     try:
-        text = _decode(data)
+        _check_text(data)
     except RowProblems as exc:
         out.problems.extend(exc.problems)
         return out
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # read line by line from the bytes: no decoded copy of the whole file is ever held
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
     try:
         header = next(reader)
     except StopIteration:  # only a byte-order mark
@@ -130,12 +145,18 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
                             f"The file has: {', '.join(h.strip() for h in header if h.strip()) or 'no column names'}.")
         return out
 
-    projects, phases = repository.import_lookups(eng)
+    with db.snapshot() as conn:
+        projects, phases = imports.lookups(conn)
     documents: dict[tuple[str, str], dict] = {}
-    total_lines, problems = max(text.count("\n"), 1), out.problems
+    total_lines, problems = max(data.count(b"\n"), 1), out.problems
     try:
         for row in reader:
             line = reader.line_num
+            if len(problems) > MAX_PROBLEMS:
+                del problems[MAX_PROBLEMS:]
+                problems.append(f"… and more: the check stopped at line {line:,} of about {total_lines:,}. "
+                                "Fix these first, then import the file again.")
+                break
             if not any(cell.strip() for cell in row):
                 continue
             out.lines += 1
@@ -166,6 +187,8 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
                        (table, item.contact, item.number, item.issue_date if table == "bills" else None))
             fields = item.model_dump(exclude={"type"})
             doc = documents.get(doc_key)
+            if doc is None and problems:  # the file will be refused: keep checking lines, not documents
+                continue
             if doc is None:
                 documents[doc_key] = {"table": table, "doc_type": doc_type, "project_id": project_id,
                                       "phase_id": phase_id, "line": line, **fields}
@@ -191,9 +214,6 @@ def parse(data: bytes, kind: str = "auto", eng: Engine | None = None, progress: 
         problems.append(f"Line {reader.line_num}: the CSV is malformed ({exc}).")
     if not problems and not documents:
         problems.append("The file has a header but no invoices or bills.")
-    if len(problems) > MAX_PROBLEMS:
-        del problems[MAX_PROBLEMS:]
-        problems.append("… and more; fix these first.")
     if not problems:
         out.documents = list(documents.values())
     return out
@@ -240,7 +260,7 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
     elif project_id is None:
         problems.append(f"Line {line}, {project_col}: unknown project {project_text!r}")
         ok = False
-    elif project_id == repository.AMBIGUOUS:
+    elif project_id == imports.AMBIGUOUS:
         problems.append(f"Line {line}, {project_col}: {project_text!r} names more than one project; "
                         "use its tracking option or id")
         ok = False
@@ -254,18 +274,52 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
     return (table, doc_type, project_id, phase_id) if ok else None
 
 
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    changes: pd.DataFrame  # up to 100 new or changed documents, for the dry run's preview
+    notes: list[str]
+
+    @property
+    def summary(self) -> str:
+        verb = "Would import" if self.dry_run else "Imported"
+        return (f"{verb} {self.created + self.updated + self.unchanged:,} documents: {self.created:,} new, "
+                f"{self.updated:,} updated, {self.unchanged:,} unchanged.")
+
+
+PREVIEW_COLUMNS = ["change", "kind", "number", "party", "date", "status", "total", "project"]
+
+
 def import_file(data: bytes, file_name: str, user: User, *, kind: str = "auto", dry_run: bool = True,
-                eng: Engine | None = None, progress: Progress | None = None) -> ImportResult:
+                progress: Progress | None = None) -> ImportResult:
     """Validate, then (unless a dry run) write; raises RowProblems listing every problem, writing nothing."""
     if kind not in ("auto", "invoices", "bills"):
         raise ValueError("kind must be auto, invoices or bills")
-    repository.require_role(user, action="import Xero files")
-    parsed = parse(data, kind, eng, progress)
+    require_role(user, action="import Xero files")
+    parsed = parse(data, kind, progress)
     if parsed.problems:
         raise RowProblems(parsed.problems)
     if progress:
         progress(1.0, f"Checked {parsed.lines:,} lines: {len(parsed.documents):,} documents")
-    result = repository.apply_xero_import(parsed.documents, user, file_name=file_name, sha256=parsed.sha256,
-                                          lines=parsed.lines, dry_run=dry_run, eng=eng)
-    result.notes.extend(dict.fromkeys(parsed.notes))
-    return result
+    if not dry_run:
+        count_write(user.username)
+    try:
+        with db.transaction(user.username) as conn:
+            counts, samples = imports.upsert_documents(conn, parsed.documents, write=not dry_run)
+            if dry_run:
+                conn.rollback()  # classified in the database, written nowhere
+            else:
+                imports.record_import(conn, user.username, file_name, parsed.sha256, parsed.lines, counts)
+    except sa.exc.IntegrityError:  # a project or phase the file names was deleted since the check
+        raise RowProblems(["The database refused the change: a project or build phase the file names was "
+                           "deleted meanwhile. Check the file again."]) from None
+    return ImportResult(counts["created"], counts["updated"], counts["unchanged"], dry_run,
+                        pd.DataFrame(samples, columns=PREVIEW_COLUMNS), list(dict.fromkeys(parsed.notes)))
+
+
+def history(limit: int = 50) -> pd.DataFrame:
+    with db.snapshot() as conn:
+        return imports.history(conn, limit)

@@ -1,7 +1,7 @@
 """PDF reports: the portfolio P&L (dashboard KPIs, charts, project table) and one project's P&L.
 
 fpdf2 writes the PDF in-process (no browser, unlike Plotly's kaleido); milestone/pdfcharts.py
-draws the charts. The numbers come from the same repository and metrics calls as the pages,
+draws the charts. The numbers come from the same services and metrics calls as the pages,
 so a report always agrees with the screen. Text is DejaVu Sans, which matplotlib ships, so £,
 accents and most scripts print without a new font dependency. Every report is recorded in
 export_log with format 'pdf'.
@@ -19,12 +19,13 @@ import pandas as pd
 from fpdf import FPDF
 from fpdf.enums import TableBordersLayout
 from fpdf.fonts import FontFace
-from sqlalchemy.engine import Engine
 
-from milestone import db, exports, metrics, pdfcharts, repository
+from milestone import metrics, pdfcharts
+from milestone.services import exports, pnl
+from milestone.services.projects import project_header, project_page
 from milestone.formatting import DASH, money, pct
-from milestone.repository import User
-from milestone.validation import UNASSIGNED, Filters
+from milestone.store.users import User
+from milestone.validation import Filters, phase_choices
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 DOCUMENT_CAP = 500  # invoices and bills listed per project report; the CSV export has them all
@@ -86,14 +87,14 @@ def _when(moment: datetime) -> str:
     return f"{moment.astimezone():%d %b %Y %H:%M %Z}".strip()
 
 
-def data_as_of(eng: Engine | None = None) -> str:
+def data_as_of() -> str:
     """'Data as of <last completed Xero sync>' or that there has been none."""
-    done = repository.sync_status(eng).last_completed_at
+    done = pnl.sync_status().last_completed_at
     return f"Data as of {_when(done)}" if done else "Data as of: no Xero sync yet"
 
 
-def _footer(user: User, eng: Engine | None) -> str:
-    return f"{data_as_of(eng)} · Generated {_when(datetime.now().astimezone())} by {user.display_name}"
+def _footer(user: User) -> str:
+    return f"{data_as_of()} · Generated {_when(datetime.now().astimezone())} by {user.display_name}"
 
 
 def _period(f: Filters) -> str:
@@ -112,7 +113,7 @@ def _listed(kind: str, names: Sequence[str]) -> str:
     return f"{kind}: {shown}"
 
 
-def describe_filters(f: Filters, eng: Engine | None = None) -> str:
+def describe_filters(f: Filters) -> str:
     """The filters in words, e.g. 'Period: 01 Apr 2026 to 31 Mar 2027 · Clients: Harper Homes'."""
     parts = [f"Period: {_period(f)}"]
     if f.clients:
@@ -120,8 +121,8 @@ def describe_filters(f: Filters, eng: Engine | None = None) -> str:
     if f.statuses:
         parts.append(_listed("Status", f.statuses))
     if f.phases or f.owners or f.project_ids:  # ids: look their names up only when needed
-        opts = repository.filter_options(eng)
-        phase_names = {UNASSIGNED: "Unassigned"} | dict(zip(opts["phases"]["id"], opts["phases"]["name"]))
+        opts = pnl.filter_options()
+        phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
         owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"]))
         project_names = dict(zip(opts["projects"]["id"], opts["projects"]["name"]))
         for kind, ids, names in (("Build phases", f.phases, phase_names), ("Owners", f.owners, owner_names),
@@ -246,32 +247,31 @@ _PROJECT_TABLE = (("Project", 40, "name"), ("Client", 30, "client_name"), ("Stat
                   ("Forecast margin", 16, "forecast_margin"))
 
 
-def portfolio_pdf(filters: Filters, user: User, eng: Engine | None = None, today: date | None = None) -> bytes:
+def portfolio_pdf(filters: Filters, user: User, today: date | None = None) -> bytes:
     """The dashboard on paper for these filters: KPIs, charts, then every project in a table.
 
     `today` dates the receivables ageing (as the dashboard does). Logged as table 'portfolio'
     with the number of projects listed."""
-    eng = eng or db.engine()
     today = today or date.today()
-    projects = metrics.with_pnl(repository.project_table(filters, eng))
-    pdf = _Report("Milestone · Portfolio P&L report", _footer(user, eng))
+    projects = metrics.with_pnl(pnl.project_table(filters))
+    pdf = _Report("Milestone · Portfolio P&L report", _footer(user))
     pdf.add_page()
-    _title_block(pdf, "Portfolio P&L report", describe_filters(filters, eng))
+    _title_block(pdf, "Portfolio P&L report", describe_filters(filters))
     if projects.empty:
         _note(pdf, "There is nothing to report: no project matches these filters. "
                    "Widen the period or clear a filter, then make the report again.")
     else:
-        _portfolio_body(pdf, filters, projects, eng, today)
+        _portfolio_body(pdf, filters, projects, today)
     out = bytes(pdf.output())
-    repository.log_export(user, "portfolio", "pdf", filters.model_dump(exclude_defaults=True, mode="json"),
-                          len(projects), eng)
+    exports.log_export(user, "portfolio", "pdf", filters.model_dump(exclude_defaults=True, mode="json"),
+                       len(projects))
     return out
 
 
-def _portfolio_body(pdf: _Report, f: Filters, projects: pd.DataFrame, eng: Engine, today: date) -> None:
-    monthly = metrics.with_cumulative_profit(repository.monthly_series(f, eng))
-    phases = repository.phase_breakdown(f, eng)
-    ageing = repository.receivables_ageing(f, today, eng)
+def _portfolio_body(pdf: _Report, f: Filters, projects: pd.DataFrame, today: date) -> None:
+    monthly = metrics.with_cumulative_profit(pnl.monthly_series(f))
+    phases = pnl.phase_breakdown(f)
+    ageing = pnl.receivables_ageing(f, today)
     _kpis(pdf, _kpi_cards(metrics.totals_of(projects), {"Projects": f"{len(projects):,}"}))
     _image(pdf, pdfcharts.monthly(monthly), WIDTH, 75)
     half = (WIDTH - 4) / 2
@@ -314,27 +314,27 @@ _DOCUMENT_TABLE = (("Number", 18, "number"), ("{party}", 28, "party"), ("Date", 
                    ("Phase", 31, "phase"), ("Subtotal", 23, "subtotal"), ("Total", 23, "total"))
 
 
-def project_pdf(project_id: str, user: User, eng: Engine | None = None) -> bytes:
+def project_pdf(project_id: str, user: User) -> bytes:
     """One project's P&L: header, KPIs, budget vs actual vs forecast, monthly chart, phases,
     invoices and bills (newest DOCUMENT_CAP of each). Raises LookupError for an unknown project.
 
     Logged as table 'project' with the number of invoices and bills listed."""
-    eng = eng or db.engine()
-    header = repository.project_header(project_id, eng)
+    header = project_header(project_id)
     if header is None:
         raise LookupError(f"No project with id {project_id}: it may have been deleted.")
     only = Filters(project_ids=(project_id,))
-    pnl = metrics.with_pnl(repository.project_table(only, eng))
-    row = pnl.iloc[0]
-    phases = metrics.with_pnl(repository.phase_breakdown(only, eng))
-    monthly = repository.monthly_series(only, eng)
+    page = project_page(project_id, DOCUMENT_CAP)
+    totals = metrics.with_pnl(page.totals)
+    row = totals.iloc[0]
+    phases = metrics.with_pnl(page.phases)
+    monthly = page.monthly
 
-    pdf = _Report(f"Milestone · Project P&L · {header.name}", _footer(user, eng))
+    pdf = _Report(f"Milestone · Project P&L · {header.name}", _footer(user))
     pdf.add_page()
     dates = " to ".join(f"{d:%d %b %Y}" for d in (header.start_date, header.end_date) if d) or "no dates set"
     _title_block(pdf, f"Project P&L: {header.name}",
                  f"Client: {header.client_name} · Status: {header.status} · {dates} · Owner: {header.owner or 'nobody yet'}")
-    _kpis(pdf, _kpi_cards(metrics.totals_of(pnl)))
+    _kpis(pdf, _kpi_cards(metrics.totals_of(totals)))
     _budget_block(pdf, row)
     _image(pdf, pdfcharts.monthly(monthly, height_mm=70), WIDTH, 70)
 
@@ -348,13 +348,11 @@ def project_pdf(project_id: str, user: User, eng: Engine | None = None) -> bytes
                 for rec in phases[[c for _, _, c in _PHASE_TABLE]].itertuples(index=False)]
         _table(pdf, [h for h, _, _ in _PHASE_TABLE], rows, [w for _, w, _ in _PHASE_TABLE], right=set(range(1, 9)))
 
-    listed = 0
-    for kind, party in (("invoices", "Customer"), ("bills", "Supplier")):
-        frame, total = repository.project_documents(project_id, kind, DOCUMENT_CAP, eng)
-        listed += len(frame)
-        _documents(pdf, kind, party, frame, total)
+    _documents(pdf, "invoices", "Customer", page.invoices, page.invoice_count)
+    _documents(pdf, "bills", "Supplier", page.bills, page.bill_count)
+    listed = len(page.invoices) + len(page.bills)
     out = bytes(pdf.output())
-    repository.log_export(user, "project", "pdf", only.model_dump(exclude_defaults=True, mode="json"), listed, eng)
+    exports.log_export(user, "project", "pdf", only.model_dump(exclude_defaults=True, mode="json"), listed)
     return out
 
 

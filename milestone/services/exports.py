@@ -3,21 +3,24 @@
 Large tables (invoices, bills, estimates, audit log) never become a DataFrame: CSV is the
 bytes COPY ... TO STDOUT sends, and XLSX is written from a server-side cursor by xlsxwriter in
 constant-memory mode. The two small views (projects with P&L, monthly series) come from the same
-repository and metrics code as the dashboard, so the numbers match it.
+store and metrics code as the dashboard, so the numbers match it.
 """
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 import pandas as pd
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from milestone import db, metrics, repository
-from milestone.repository import User
+from milestone import db, metrics
+from milestone.errors import ExportRefused
+from milestone.services.access import ADMIN, require_role
+from milestone.store import exports, pnl
+from milestone.store.users import User
 from milestone.validation import Filters
 
 TABLES = {"projects": "Projects with P&L", "invoices": "Invoices", "bills": "Bills", "estimates": "Estimates",
@@ -41,89 +44,83 @@ def file_name(table: str, f: Filters, fmt: str, today: date | None = None) -> st
     return f"milestone-{table}-{period}.{fmt}"
 
 
-def _small_frame(table: str, f: Filters, eng: Engine) -> pd.DataFrame:
-    if table == "projects":
-        return metrics.with_pnl(repository.project_table(f, eng))[_PROJECT_COLUMNS]
-    monthly = repository.monthly_series(f, eng)
+def _small_frame(table: str, f: Filters) -> pd.DataFrame:
+    with db.snapshot() as conn:
+        if table == "projects":
+            return metrics.with_pnl(pnl.project_table(conn, f))[_PROJECT_COLUMNS]
+        monthly = pnl.monthly_series(conn, f)
     monthly["profit"] = monthly["revenue"] - monthly["costs"]
     return monthly
 
 
+_FORMULA = re.compile(exports.FORMULA_START)
+
+
 def _neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    """Formula-like text (store.exports.FORMULA_START) behind an apostrophe, as the SQL does."""
+    if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value
     return value
 
 
-def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, excel_friendly: bool) -> int:
+def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, neutralise: bool) -> int:
     frame = frame.copy()
     for col in frame.columns:
         values = list(frame[col])
         if any(isinstance(v, Decimal) for v in values):
             frame[col] = [None if v is None or (isinstance(v, float) and v != v) else f"{Decimal(v):.2f}"
                           for v in values]
-        elif excel_friendly:
+        elif neutralise:
             frame[col] = [_neutralise(v) for v in values]
     text = frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
     out.write(text.encode("utf-8"))
     return len(frame)
 
 
-def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, eng: Engine | None = None,
+def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, raw: bool = False,
               with_users: bool = False) -> int:
-    """Write the export to `out`; return the number of data rows."""
-    eng = eng or db.engine()
+    """Write the export to `out`; return the number of data rows. Formula-like text is
+    neutralised unless `raw` (an explicit choice, for a program rather than a spreadsheet);
+    `excel_friendly` adds the byte-order mark Excel needs to read UTF-8."""
     if excel_friendly:
-        out.write(BOM)  # Excel reads UTF-8 only with a byte-order mark
+        out.write(BOM)
     if table in ("projects", "monthly"):
-        return _write_small_csv(_small_frame(table, f, eng), out, excel_friendly)
-    sql, params, _ = repository.export_query(table, f, excel_safe=excel_friendly, with_users=with_users)
-    # COPY cannot take server-side parameters; psycopg binds them client-side (quoted literals).
-    compiled = str(sa.text(sql).compile(dialect=eng.dialect))
-    with eng.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            cur.execute("SET LOCAL search_path = milestone, public")
-            with cur.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true)", params) as copy:
-                for chunk in copy:
-                    out.write(chunk)
-            rows = cur.rowcount
-        conn.rollback()
-    return max(rows, 0)
+        return _write_small_csv(_small_frame(table, f), out, neutralise=not raw)
+    with db.snapshot() as conn:
+        return exports.copy_csv(conn, table, f, out, neutralise_formulas=not raw, with_users=with_users)
 
 
-def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = None, with_users: bool = False) -> int:
+def write_xlsx(table: str, f: Filters, out: BinaryIO, *, with_users: bool = False) -> int:
     """A workbook with typed number and date cells, a frozen header and fitted widths.
 
     xlsxwriter in constant-memory mode writes each row as it comes from a server-side cursor
     (about 9x faster than openpyxl's write-only mode here). Text is always written as a string,
     so a cell starting with = stays text in Excel, never a formula."""
-    import xlsxwriter
-
-    eng = eng or db.engine()
     if table in ("projects", "monthly"):
-        frame = _small_frame(table, f, eng)
+        frame = _small_frame(table, f)
         kinds = [("money" if any(isinstance(v, Decimal) for v in frame[c]) else
                   "date" if any(isinstance(v, date) for v in frame[c]) else "text") for c in frame.columns]
-        headings = list(frame.columns)
-        rows_iter = (tuple(None if (isinstance(v, float) and v != v) else v for v in r)
-                     for r in frame.itertuples(index=False))
-        conn = None
-    else:
-        sql, params, cols = repository.export_query(table, f, with_users=with_users)
-        headings, kinds = [h for h, _ in cols], [k for _, k in cols]
-        conn = eng.connect().execution_options(stream_results=True, yield_per=5000)
-        rows_iter = iter(conn.execute(sa.text(sql), params))
+        rows = (tuple(None if (isinstance(v, float) and v != v) else v for v in r)
+                for r in frame.itertuples(index=False))
+        return _write_workbook(out, TABLES[table], list(frame.columns), kinds, rows)
+    with db.snapshot() as conn:
+        cols, streamed = exports.stream_rows(conn, table, f, with_users)
+        return _write_workbook(out, TABLES[table], [h for h, _ in cols], [k for _, k in cols], streamed)
+
+
+def _write_workbook(out: BinaryIO, title: str, headings: list[str], kinds: list[str],
+                    rows_iter: Iterator[Sequence[Any]]) -> int:
+    import xlsxwriter
 
     wb = xlsxwriter.Workbook(out, {"constant_memory": True})
-    ws = wb.add_worksheet(TABLES[table][:31])
+    ws = wb.add_worksheet(title[:31])
     formats = {"money": wb.add_format({"num_format": "#,##0.00"}), "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
                "time": wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})}
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, headings, wb.add_format({"bold": True}))
     widths = [len(h) for h in headings]  # fitted to the first 200 rows
 
-    def write(r: int, row) -> None:
+    def write(r: int, row: Sequence[Any]) -> None:
         for c, (value, kind) in enumerate(zip(row, kinds)):
             if value is None:
                 continue
@@ -142,23 +139,20 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, eng: Engine | None = No
                 widths[c] = max(widths[c], len(str(value)))
 
     count = 0
-    try:
-        for count, row in enumerate(rows_iter, start=1):
-            write(count, row)
-    finally:
-        if conn is not None:
-            conn.close()
+    for count, row in enumerate(rows_iter, start=1):
+        write(count, row)
     for c, w in enumerate(widths):  # column settings are kept apart from the streamed rows until close
         ws.set_column(c, c, min(max(10, w + 2), 60))
     wb.close()
     return count
 
 
-def xlsx_too_large(table: str, f: Filters, user: User, eng: Engine | None = None) -> str | None:
+def xlsx_too_large(table: str, f: Filters, user: User) -> str | None:
     """Why this export cannot be an Excel sheet (more rows than a sheet holds), or None."""
     if table in ("projects", "monthly"):
         return None  # one row per project or month
-    rows = repository.export_row_count(table, f, with_users=user.role == "admin", eng=eng)
+    with db.snapshot() as conn:
+        rows = exports.row_count(conn, table, f, with_users=user.role == "admin")
     if rows > XLSX_MAX_ROWS:
         return (f"{rows:,} rows are more than an Excel sheet holds ({XLSX_MAX_ROWS:,}). "
                 "Narrow the dates or clients, or export CSV.")
@@ -166,26 +160,39 @@ def xlsx_too_large(table: str, f: Filters, user: User, eng: Engine | None = None
 
 
 def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel_friendly: bool = False,
-           eng: Engine | None = None) -> int:
+           raw: bool = False) -> int:
     """Write one export and record it in export_log (who, what, filters, rows)."""
     if table not in TABLES:
-        raise ValueError(f"Unknown table {table!r}: choose one of {', '.join(TABLES)}")
+        raise ExportRefused(f"Unknown table {table!r}: choose one of {', '.join(TABLES)}")
     if fmt not in FORMATS:
-        raise ValueError(f"Unknown format {fmt!r}: choose csv or xlsx")
+        raise ExportRefused(f"Unknown format {fmt!r}: choose csv or xlsx")
     admin = user.role == "admin"  # only admins see changes to users in the audit log
-    if fmt == "xlsx" and (too_large := xlsx_too_large(table, f, user, eng)):
-        raise ValueError(too_large)  # before anything is written
+    if fmt == "xlsx" and (too_large := xlsx_too_large(table, f, user)):
+        raise ExportRefused(too_large)  # before anything is written
     if fmt == "csv":
-        rows = write_csv(table, f, out, excel_friendly=excel_friendly, eng=eng, with_users=admin)
+        rows = write_csv(table, f, out, excel_friendly=excel_friendly, raw=raw, with_users=admin)
     else:
-        rows = write_xlsx(table, f, out, eng=eng, with_users=admin)
-    filters = f.model_dump(exclude_defaults=True, mode="json") | ({"excel_friendly": True} if excel_friendly else {})
-    repository.log_export(user, table, fmt, filters, rows, eng)
+        rows = write_xlsx(table, f, out, with_users=admin)
+    filters = (f.model_dump(exclude_defaults=True, mode="json") | ({"excel_friendly": True} if excel_friendly else {})
+               | ({"raw": True} if raw else {}))
+    log_export(user, table, fmt, filters, rows)
     return rows
 
 
-def export_bytes(table: str, f: Filters, fmt: str, user: User, *, excel_friendly: bool = False,
-                 eng: Engine | None = None) -> bytes:
+def export_bytes(table: str, f: Filters, fmt: str, user: User, *, excel_friendly: bool = False) -> bytes:
     buf = io.BytesIO()
-    export(table, f, fmt, buf, user, excel_friendly=excel_friendly, eng=eng)
+    export(table, f, fmt, buf, user, excel_friendly=excel_friendly)
     return buf.getvalue()
+
+
+def log_export(user: User, table: str, fmt: str, filters: dict[str, Any], rows: int) -> None:
+    """Record who exported what (exports and PDF reports alike)."""
+    with db.transaction(user.username) as conn:
+        exports.log_export(conn, user.username, table, fmt, filters, rows)
+
+
+def history(user: User, limit: int = 100) -> pd.DataFrame:
+    """The export log (admins)."""
+    require_role(user, ADMIN, "read the export log")
+    with db.snapshot() as conn:
+        return exports.history(conn, limit)

@@ -1,0 +1,65 @@
+"""P&L reads for the dashboard, the projects list and the reports, each in one snapshot."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from milestone import db
+from milestone.store import operations, pnl, sync_requests
+from milestone.store.sync_requests import SyncStatus
+from milestone.validation import Filters
+
+
+def project_table(f: Filters = Filters()) -> pd.DataFrame:
+    """One row per project matching the filters, with its sums for the filtered period/phases."""
+    with db.snapshot() as conn:
+        return pnl.project_table(conn, f)
+
+
+def monthly_series(f: Filters = Filters()) -> pd.DataFrame:
+    with db.snapshot() as conn:
+        return pnl.monthly_series(conn, f)
+
+
+def phase_breakdown(f: Filters = Filters()) -> pd.DataFrame:
+    with db.snapshot() as conn:
+        return pnl.phase_breakdown(conn, f)
+
+
+def receivables_ageing(f: Filters = Filters(), today: date | None = None) -> pd.DataFrame:
+    with db.snapshot() as conn:
+        return pnl.receivables_ageing(conn, f, today or date.today())
+
+
+@dataclass(frozen=True)
+class Breakdowns:
+    """What the dashboard draws beside the project table, read in one snapshot."""
+
+    monthly: pd.DataFrame
+    phases: pd.DataFrame
+    ageing: pd.DataFrame
+
+
+def breakdowns(f: Filters, today: date | None = None) -> Breakdowns:
+    with db.snapshot() as conn:
+        return Breakdowns(pnl.monthly_series(conn, f), pnl.phase_breakdown(conn, f),
+                          pnl.receivables_ageing(conn, f, today or date.today()))
+
+
+def filter_options() -> dict[str, pd.DataFrame]:
+    """Everything the sidebar filters offer: clients, phases, owners, projects."""
+    with db.snapshot() as conn:
+        return pnl.filter_options(conn)
+
+
+def sync_status() -> SyncStatus:
+    with db.snapshot() as conn:
+        return sync_requests.sync_status(conn)
+
+
+def counts() -> dict[str, int]:
+    """Row counts of the main tables."""
+    with db.snapshot() as conn:
+        return operations.counts(conn)

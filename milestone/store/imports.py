@@ -1,0 +1,129 @@
+"""Xero CSV imports: how a file's names find projects and phases, the documents' upsert, the log."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from milestone.errors import RowProblems
+from milestone.store._sql import frame, stmt
+
+AMBIGUOUS = "ambiguous"  # a project name that more than one project has
+_DOC_TABLES = {"invoices": ("contact", "issue_date"), "bills": ("supplier", "date")}  # party column, date column
+_DOC_COMPARED = ("project_id", "build_phase_id", "number", "{party}", "{date}", "due_date", "status", "doc_type",
+                 "subtotal", "total_tax", "total", "amount_due", "currency")
+
+
+def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
+    """How an import finds projects (by tracking id, id, or name in any case) and build phases (id -> name)."""
+    rows = conn.execute(stmt("imports.project_keys", "SELECT id::text AS id, name, xero_tracking_id FROM projects")).all()
+    phases = dict(conn.execute(stmt("imports.phase_names", "SELECT id::text, name FROM build_phases")).all())
+    projects: dict[str, str] = {}
+    for r in rows:  # names first, so an exact tracking id or id always wins over a name
+        key = r.name.strip().lower()
+        projects[key] = AMBIGUOUS if key in projects else r.id
+    for r in rows:
+        projects[r.id] = r.id
+        if r.xero_tracking_id:
+            projects[r.xero_tracking_id] = r.id
+    return projects, phases
+
+
+def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write: bool
+                     ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Classify validated documents as created/updated/unchanged and, when `write`, upsert them.
+
+    Returns the counts and up to 100 new or changed documents (for a preview). Documents are
+    matched by xero_id; one without (an export with no InvoiceID column) matches the one stored
+    document with the same number and contact (and date, for bills), else gets
+    csv_document_key(...) (sql/007), which a later sync or import with the real InvoiceID adopts.
+    Only documents that differ are updated, so importing the same file twice changes nothing.
+    """
+    cols = ("table", "xero_id", "number", "contact", "issue_date", "due_date", "status", "doc_type", "subtotal",
+            "total_tax", "total", "amount_due", "currency", "project_id", "phase_id")
+    arrays = {c: [d[c] for d in documents] for c in cols}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    samples: list[Any] = []
+    conn.execute(stmt("imports.upsert_documents", """
+        CREATE TEMP TABLE xero_stage ON COMMIT DROP AS
+        SELECT * FROM unnest(CAST(:table AS text[]), CAST(:xero_id AS text[]), CAST(:number AS text[]),
+                             CAST(:contact AS text[]), CAST(:issue_date AS date[]), CAST(:due_date AS date[]),
+                             CAST(:status AS text[]), CAST(:doc_type AS text[]), CAST(:subtotal AS numeric[]),
+                             CAST(:total_tax AS numeric[]), CAST(:total AS numeric[]),
+                             CAST(:amount_due AS numeric[]), CAST(:currency AS text[]),
+                             CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
+             AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, subtotal, total_tax, total,
+                  amount_due, currency, project_id, build_phase_id)"""), arrays)
+    adopted: list[str] = []
+    for table, (party, date_col) in _DOC_TABLES.items():
+        # a document first imported without its InvoiceID takes its real id now; if the real
+        # one is already stored (synced before), the CSV copy goes, so nothing counts twice
+        adopted += conn.execute(stmt("imports.upsert_documents", f"""
+            WITH gone AS (
+                DELETE FROM {table} d USING xero_stage s
+                WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
+                  AND d.xero_id = csv_document_key('{table}', s.party, s.number, s.doc_date)
+                  AND EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id))
+            UPDATE {table} d SET xero_id = s.xero_id
+            FROM xero_stage s
+            WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
+              AND d.xero_id = csv_document_key('{table}', s.party, s.number, s.doc_date)
+              AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id)
+            RETURNING d.xero_id""")).scalars().all()
+        # without an InvoiceID: the one stored document it names (see csv_document_key), else that key
+        same_date = f"AND d.{date_col} = s.doc_date" if table == "bills" else ""
+        conn.execute(stmt("imports.upsert_documents", f"""
+            UPDATE xero_stage s SET xero_id = coalesce(
+                (SELECT min(d.xero_id) FROM {table} d
+                 WHERE d.number = s.number AND d.{party} = s.party {same_date} HAVING count(*) = 1),
+                csv_document_key('{table}', s.party, s.number, s.doc_date))
+            WHERE s.tbl = '{table}' AND s.xero_id IS NULL"""))
+    twice = conn.execute(stmt("imports.upsert_documents", """SELECT tbl, min(number), min(party) FROM xero_stage GROUP BY tbl, xero_id
+                                    HAVING count(*) > 1 ORDER BY 2 LIMIT 20""")).all()
+    if twice:
+        raise RowProblems([f"{t}: {n} ({p}) is in the file twice, once with its InvoiceID and once without; "
+                           "keep one" for t, n, p in twice])
+    for table, (party, date_col) in _DOC_TABLES.items():
+        mine = ", ".join(f"d.{c.format(party=party, date=date_col)}" for c in _DOC_COMPARED)
+        theirs = ", ".join(f"s.{c.format(party='party', date='doc_date')}" for c in _DOC_COMPARED)
+        classified = f"""
+            SELECT s.*, CASE WHEN d.id IS NULL THEN 'new'
+                             WHEN ({mine}) IS DISTINCT FROM ({theirs}) THEN 'updated'
+                             WHEN s.xero_id = ANY(CAST(:adopted AS text[])) THEN 'updated'  -- took its id
+                             ELSE 'unchanged' END AS change
+            FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'"""
+        for change, n in conn.execute(stmt("imports.upsert_documents", f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1"),
+                                      {"adopted": adopted}):
+            counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
+        samples += conn.execute(stmt("imports.upsert_documents", f"""
+            SELECT c.change, '{table}' AS kind, c.number, c.party, c.doc_date AS date, c.status, c.total,
+                   p.name AS project
+            FROM ({classified}) c JOIN projects p ON p.id = c.project_id
+            WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100"""),
+            {"adopted": adopted}).mappings().all()
+        if not write:
+            continue
+        columns = [c.format(party=party, date=date_col) for c in _DOC_COMPARED]
+        source = ", ".join(c.format(party="party", date="doc_date") for c in _DOC_COMPARED)
+        excluded = ", ".join(f"EXCLUDED.{c}" for c in columns)
+        conn.execute(stmt("imports.upsert_documents", f"""
+            INSERT INTO {table} AS d (xero_id, {', '.join(columns)})
+            SELECT xero_id, {source} FROM xero_stage WHERE tbl = '{table}'
+            ON CONFLICT (xero_id) DO UPDATE SET ({', '.join(columns)}, updated_at) = ({excluded}, now())
+            WHERE ({mine}) IS DISTINCT FROM ({excluded})"""))
+    return counts, [dict(s) for s in samples[:100]]
+
+
+def record_import(conn: Connection, username: str, file_name: str, sha256: str, lines: int,
+                  counts: dict[str, int]) -> None:
+    conn.execute(stmt("imports.record_import", """
+        INSERT INTO import_runs (username, file_name, sha256, rows_read, created, updated, unchanged)
+        VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged)"""),
+        {"u": username, "f": file_name[:255], "sha": sha256, "lines": lines, **counts})
+
+
+def history(conn: Connection, limit: int) -> pd.DataFrame:
+    return frame(conn, "imports.history", """
+        SELECT imported_at, username, file_name, rows_read, created, updated, unchanged
+        FROM import_runs ORDER BY imported_at DESC, id DESC LIMIT :n""", {"n": limit})
