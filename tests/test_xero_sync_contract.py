@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from milestone import db
 from milestone.config import PROJECT_ROOT
