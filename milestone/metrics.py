@@ -62,6 +62,10 @@ class Totals:
     def cost_variance(self) -> Decimal:
         return self.costs - self.budget_cost
 
+    def plus(self, other: "Totals") -> "Totals":
+        """These sums and another's, figure by figure (projects + overheads = the practice)."""
+        return Totals(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))
+
     def kpis(self) -> dict[str, Decimal | None]:
         """The dashboard's cards, labelled as accountants read them."""
         return {
