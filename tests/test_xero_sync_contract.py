@@ -139,29 +139,22 @@ def synced(database):
 
 
 def _import_without_ids(database, docs: list[dict]) -> list[dict]:
-    """Some invoices first arrive from a Xero CSV export, which has no InvoiceID column: stored as
-    the import stores them, under csv_document_key, with the same lines. (Written in SQL here until
-    the CSV importer writes lines; then this goes back to xero_import.import_file.)"""
-    for d in docs:
-        with db.transaction("finance", database.owner) as conn:
-            doc = conn.execute(sa.text("""
-                INSERT INTO milestone.invoices (xero_id, number, contact, issue_date, due_date, status, doc_type,
-                                                line_amount_types, subtotal, total_tax, total, amount_due)
-                VALUES (milestone.csv_document_key('invoices', :c, :n, CAST(:d AS date)), :n, :c, CAST(:d AS date),
-                        CAST(:due AS date), CASE upper(:s) WHEN 'DELETED' THEN 'Voided' ELSE initcap(:s) END, 'invoice', :lat, :sub, :tax, :tot, :ad) RETURNING id"""),
-                {"c": d["ContactName"], "n": d["InvoiceNumber"], "d": d["Date"], "due": d["DueDate"], "s": d["Status"],
-                 "lat": d["LineAmountTypes"], "sub": Decimal(d["SubTotal"]), "tax": Decimal(d["TotalTax"]),
-                 "tot": Decimal(d["Total"]), "ad": Decimal(d["AmountDue"])}).scalar()
-            for k, line in enumerate(d["LineItems"], start=1):
-                conn.execute(sa.text("""
-                    INSERT INTO milestone.invoice_lines (invoice_id, line_number, description, account_code, quantity,
-                                                         unit_amount, line_amount, tax_amount, project_id, build_phase_id)
-                    VALUES (:doc, :k, :desc, :acc, :q, :u, :a, :t,
-                            (SELECT id FROM milestone.projects WHERE xero_tracking_id = :p),
-                            (SELECT id FROM milestone.build_phases WHERE name = :ph))"""),
-                    {"doc": doc, "k": k, "desc": line["Description"], "acc": line["AccountCode"],
-                     "q": Decimal(line["Quantity"]), "u": Decimal(line["UnitAmount"]), "a": _line_ex_tax(d, line),
-                     "t": Decimal(line["TaxAmount"]), "p": line.get("Project"), "ph": line.get("Phase")})
+    """Some invoices first arrive from a Xero CSV export, which has no InvoiceID column: one CSV
+    line per line item, each with its own tracking (none = an overhead) and amounts."""
+    from milestone import seed
+    from milestone.services import imports, users
+    from tests.xero_files import COLUMNS, line, render
+
+    seed.ensure_demo_users(database.owner)
+    rows = [line(d["InvoiceNumber"], item.get("Project", ""), d["Total"], d["TotalTax"], contact=d["ContactName"],
+                 date=d["Date"], due=d["DueDate"], status=d["Status"], doc_type=d["Type"],
+                 due_amount=d.get("AmountDue") or "0", phase=item.get("Phase", ""), description=item["Description"],
+                 AccountCode=item["AccountCode"], Quantity=item["Quantity"], UnitAmount=item["UnitAmount"],
+                 LineAmount=item["LineAmount"], TaxAmount=item["TaxAmount"], LineAmountTypes=d["LineAmountTypes"])
+            for d in docs for item in d["LineItems"]]
+    result = imports.import_file(render(rows, COLUMNS + ["LineAmountTypes"]), "early.csv", users.get_user("finance"),
+                                 dry_run=False)
+    assert result.created == len(docs)
     return docs
 
 
