@@ -40,7 +40,8 @@ def allocations(tdb, where: str = "TRUE") -> dict[tuple[str, int], dict]:
     something due: amount_due split over the lines by line amount, negative for credit notes.
     `where` filters the lines (alias l) before nothing else: a test-written condition."""
     rows = tdb.rows(f"""
-        SELECT i.id::text AS doc, i.doc_type, i.amount_due, i.issue_date, l.line_number, l.line_amount,
+        SELECT i.id::text AS doc, i.doc_type, i.amount_due, i.issue_date, coalesce(i.due_date, i.issue_date) AS due,
+               l.line_number, l.line_amount,
                l.project_id::text AS project, l.build_phase_id::text AS phase
         FROM milestone.invoices i JOIN milestone.invoice_lines l ON l.invoice_id = i.id
         WHERE i.status = 'Authorised' AND i.amount_due <> 0
@@ -55,7 +56,8 @@ def allocations(tdb, where: str = "TRUE") -> dict[tuple[str, int], dict]:
         sign = -1 if lines[0]["doc_type"] == "credit_note" else 1
         for r in lines:
             out[(doc, r["line_number"])] = {"outstanding": sign * Decimal(parts[r["line_number"]]) / 100,
-                                            "project": r["project"], "phase": r["phase"], "date": r["issue_date"]}
+                                            "project": r["project"], "phase": r["phase"], "date": r["issue_date"],
+                                            "due": r["due"]}
     if where != "TRUE":
         keep = {(r["doc"], r["line_number"]) for r in tdb.rows(
             f"SELECT l.invoice_id::text AS doc, l.line_number FROM milestone.invoice_lines l WHERE {where}")}
@@ -63,30 +65,35 @@ def allocations(tdb, where: str = "TRUE") -> dict[tuple[str, int], dict]:
     return out
 
 
-def pnl_rows(tdb) -> dict[tuple, dict[str, Decimal]]:
-    """{(project, phase, first of month): figures} recounted from the lines, nonzero keys only."""
+def pnl_rows(tdb, date_from: date | None = None, date_to: date | None = None) -> dict[tuple, dict[str, Decimal]]:
+    """{(project, phase, first of month): figures} recounted from the lines, nonzero keys only;
+    with dates, only documents (and estimates) dated in [date_from, date_to]."""
+    inv = _period("i.issue_date", date_from, date_to)
+    bil = _period("b.date", date_from, date_to)
+    est = _period("date", date_from, date_to)
     out: dict[tuple, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(FIELDS, ZERO))
-    for r in tdb.rows("""
+    for r in tdb.rows(f"""
             SELECT l.project_id::text AS p, l.build_phase_id::text AS ph,
                    make_date(extract(year FROM i.issue_date)::int, extract(month FROM i.issue_date)::int, 1) AS m,
                    sum(CASE WHEN i.doc_type = 'credit_note' THEN -l.line_amount ELSE l.line_amount END) AS v,
                    'revenue' AS f
             FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
-            WHERE i.status IN ('Authorised', 'Paid') GROUP BY 1, 2, 3
+            WHERE i.status IN ('Authorised', 'Paid') {inv} GROUP BY 1, 2, 3
             UNION ALL
             SELECT l.project_id::text, l.build_phase_id::text,
                    make_date(extract(year FROM b.date)::int, extract(month FROM b.date)::int, 1),
                    sum(CASE WHEN b.doc_type = 'credit_note' THEN -l.line_amount ELSE l.line_amount END), 'costs'
             FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id
-            WHERE b.status IN ('Authorised', 'Paid') GROUP BY 1, 2, 3
+            WHERE b.status IN ('Authorised', 'Paid') {bil} GROUP BY 1, 2, 3
             UNION ALL
             SELECT project_id::text, build_phase_id::text,
                    make_date(extract(year FROM date)::int, extract(month FROM date)::int, 1), sum(amount),
                    CASE kind WHEN 'revenue' THEN 'estimate_revenue' ELSE 'estimate_costs' END
-            FROM milestone.estimates GROUP BY 1, 2, 3, 5"""):
+            FROM milestone.estimates WHERE TRUE {est} GROUP BY 1, 2, 3, 5"""):
         out[(r["p"], r["ph"], r["m"])][r["f"]] += Decimal(r["v"])
     for a in allocations(tdb).values():
-        out[(a["project"], a["phase"], a["date"].replace(day=1))]["outstanding"] += a["outstanding"]
+        if (not date_from or a["date"] >= date_from) and (not date_to or a["date"] <= date_to):
+            out[(a["project"], a["phase"], a["date"].replace(day=1))]["outstanding"] += a["outstanding"]
     return {k: v for k, v in out.items() if any(v.values())}
 
 
