@@ -16,29 +16,7 @@ def _secs(v):
 
 
 @st.fragment(run_every=15)
-def @st.cache_data(ttl=300, show_spinner="Reconciling the ledger…")
-def _ledger_checks(_user, username: str):
-    return monitoring.ledger_checks(_user)
-
-
-def ledger():
-    st.subheader("Ledger reconciliation")
-    if not monitoring.database_ok():
-        st.write("The database is not answering.")
-        return
-    checks = _ledger_checks(user, user.username)
-    failing = checks[~checks["ok"].astype(bool)]
-    if failing.empty:
-        st.success(f"Ledger reconciles: OK ({len(checks)} checks: lines = document subtotals, "
-                   "projects + unallocated = all lines, monthly rollup = lines, outstanding = amounts due).")
-    else:
-        st.error(f"Ledger does not reconcile: {len(failing)} of {len(checks)} checks fail. Please report this.")
-        st.dataframe(failing, width="stretch", hide_index=True)
-    st.caption("Checked at most every 5 minutes (it adds up every line).")
-
-
-panel()
-ledger():
+def panel():
     healthy = monitoring.database_ok()
     snap = observability.snapshot()
     st.caption("Refreshes every 15 s. Figures are for this server process since it started.")
