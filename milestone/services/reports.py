@@ -317,9 +317,9 @@ _PHASE_TABLE = (("Build phase", 36, "phase"), ("Revenue", 21, "revenue"), ("Cost
                 ("Profit", 21, "profit"), ("Margin", 13, "margin"), ("Est. revenue", 20, "estimate_revenue"),
                 ("Est. costs", 20, "estimate_costs"), ("Forecast profit", 21, "forecast_profit"),
                 ("Fcst margin", 13, "forecast_margin"))
-_DOCUMENT_TABLE = (("Number", 18, "number"), ("{party}", 24, "party"), ("Date", 15, "date"),
-                   ("Due date", 15, "due_date"), ("Status", 15, "status"), ("Type", 14, "doc_type"),
-                   ("Phase", 20, "phase"), ("This project", 22, "share"), ("Subtotal", 21, "subtotal"),
+_DOCUMENT_TABLE = (("Number", 16, "number"), ("{party}", 20, "party"), ("Date", 16, "date"),
+                   ("Due date", 16, "due_date"), ("Status", 15, "status"), ("Type", 15, "doc_type"),
+                   ("Phase", 20, "phase"), ("This project", 22, "share"), ("Subtotal", 22, "subtotal"),
                    ("Total", 22, "total"))
 
 
