@@ -216,27 +216,53 @@ def phase_breakdown(conn: Connection, f: Filters) -> pd.DataFrame:
         ORDER BY bp.display_order NULLS LAST, phase""", params)
 
 
+_BUCKETS = """CASE WHEN d <= 0 THEN 'Current' WHEN d <= 30 THEN '1-30' WHEN d <= 60 THEN '31-60'
+                   WHEN d <= 90 THEN '61-90' ELSE '90+' END"""
+
+
 def receivables_ageing(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
     """Outstanding (Authorised) receivables by days past due as of `today`: each invoice line's
     share of its invoice's amount due (invoice_line_outstanding), for the lines the filters pick
-    (their project, phase and document date; overheads when no project-level filter is set)."""
-    pw, params = project_where(f)
-    lw, lp = phase_where(f, "s.build_phase_id")
-    params |= lp | {"today": today, "overheads": not project_level(f)}
+    (their project, phase and document date; overheads when no project-level filter is set).
+
+    With no project-level or phase filter every line of an invoice is picked, so its shares add
+    up to its amount due: the invoices are read alone, through their partial index of unpaid
+    invoices. Otherwise the picked lines are found through the lines' (project_id, doc_date)
+    index and only their invoices' shares are computed."""
+    params: Params = {"today": today}
+    dates = ""
     if f.date_from:
-        lw += " AND s.doc_date >= :date_from"
+        dates += " AND {col} >= :date_from"
         params["date_from"] = f.date_from
     if f.date_to:
-        lw += " AND s.doc_date <= :date_to"
+        dates += " AND {col} <= :date_to"
         params["date_to"] = f.date_to
+    if not project_level(f) and not f.phases:
+        return frame(conn, "pnl.receivables_ageing", f"""
+            SELECT {_BUCKETS} AS bucket, sum(amount) AS amount, count(*) AS invoices
+            FROM (SELECT :today - coalesce(i.due_date, i.issue_date) AS d,
+                         signed_outstanding(i.status, i.doc_type, i.amount_due) AS amount
+                  FROM invoices i
+                  WHERE i.status = 'Authorised' AND i.amount_due <> 0 {dates.format(col="i.issue_date")}) x
+            GROUP BY 1""", params)
+    pw, pp = project_where(f)
+    lw, lp = phase_where(f, "l.build_phase_id")
+    params |= pp | lp
+    scopes = [f"SELECT l.invoice_id, l.line_number FROM p JOIN invoice_lines l ON l.project_id = p.id "
+              f"WHERE {lw} {dates.format(col='l.doc_date')}"]
+    if not project_level(f):
+        scopes.append(f"SELECT l.invoice_id, l.line_number FROM invoice_lines l WHERE l.project_id IS NULL "
+                      f"AND {lw} {dates.format(col='l.doc_date')}")
     return frame(conn, "pnl.receivables_ageing", f"""
-        SELECT CASE WHEN d <= 0 THEN 'Current' WHEN d <= 30 THEN '1-30' WHEN d <= 60 THEN '31-60'
-                    WHEN d <= 90 THEN '61-90' ELSE '90+' END AS bucket,
-               sum(amount) AS amount, count(DISTINCT invoice_id) AS invoices
+        WITH p AS (SELECT p.id FROM projects p WHERE {pw}),
+        picked AS ({" UNION ALL ".join(scopes)}),
+        unpaid AS (SELECT DISTINCT k.invoice_id FROM picked k JOIN invoices i ON i.id = k.invoice_id
+                   WHERE i.status = 'Authorised' AND i.amount_due <> 0),
+        shares AS (SELECT * FROM invoice_outstanding_shares(ARRAY(SELECT invoice_id FROM unpaid)))
+        SELECT {_BUCKETS} AS bucket, sum(amount) AS amount, count(DISTINCT invoice_id) AS invoices
         FROM (SELECT :today - coalesce(i.due_date, i.issue_date) AS d, s.outstanding AS amount, s.invoice_id
-              FROM invoice_line_outstanding s JOIN invoices i ON i.id = s.invoice_id
-              LEFT JOIN projects p ON p.id = s.project_id
-              WHERE ((p.id IS NOT NULL AND {pw}) OR (s.project_id IS NULL AND :overheads)) AND {lw}) x
+              FROM picked k JOIN shares s ON (s.invoice_id, s.line_number) = (k.invoice_id, k.line_number)
+              JOIN invoices i ON i.id = s.invoice_id) x
         GROUP BY 1""", params)
 
 
