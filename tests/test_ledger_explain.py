@@ -91,3 +91,61 @@ def test_rollup_and_lines_agree_on_a_month(seeded):
     lines = {r["project_id"]: r["revenue"] for r in seeded.rows(
         EDGE_MONTH_FROM_LINES, client=client, start=date(2026, 3, 1), after=date(2026, 4, 1)) if r["revenue"]}
     assert rollup == lines
+
+
+def _store_plans(read) -> list[str]:
+    """EXPLAIN of every statement the store runs for `read()` (as the app runs them)."""
+    from milestone import db
+
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            seen.append((statement, parameters))
+
+    engine = db.engine()
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        read()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+    plans = []
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            for statement, parameters in seen:
+                cur.execute("EXPLAIN " + statement, parameters)
+                plans.append("\n".join(r[0] for r in cur.fetchall()))
+    finally:
+        raw.close()
+    return plans
+
+
+@pytest.mark.parametrize("preset", ["All time", "This month", "Last month", "This quarter", "This financial year",
+                                    "Last 12 months"])
+def test_the_dashboards_reads_for_every_preset_scan_no_line_or_document_table(seeded, preset):
+    from milestone import metrics
+    from milestone.services import pnl
+    from milestone.validation import Filters
+
+    date_from, date_to = metrics.preset_range(preset, ANCHOR)
+    client = seeded.scalar("SELECT client_name FROM milestone.projects ORDER BY client_name LIMIT 1")
+    for f in (Filters(date_from=date_from, date_to=date_to),
+              Filters(date_from=date_from, date_to=date_to, clients=(client,))):
+        plans = _store_plans(lambda: (pnl.project_table(f), pnl.monthly_series(f), pnl.phase_breakdown(f),
+                                      pnl.unallocated(f)))
+        assert len(plans) >= 3
+        for plan in plans:
+            assert not _seq_scans(plan), plan
+            assert not any(f" on {t} " in plan for t in ("invoice_lines", "bill_lines")), plan
+
+
+def test_a_mid_month_range_reads_its_edge_lines_through_the_index(seeded):
+    from milestone.services import pnl
+    from milestone.validation import Filters
+
+    client = seeded.scalar("SELECT client_name FROM milestone.projects ORDER BY client_name LIMIT 1")
+    f = Filters(date_from=date(2025, 11, 17), date_to=date(2026, 10, 10), clients=(client,))
+    for plan in _store_plans(lambda: (pnl.project_table(f), pnl.monthly_series(f))):
+        assert not _seq_scans(plan), plan
+        assert "invoice_lines_project_date_idx" in plan and "pnl_monthly" in plan, plan
