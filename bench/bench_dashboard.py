@@ -1,10 +1,14 @@
-"""Time the dashboard's repository reads on the database in use (run `make run` first, or
-set DATABASE_URL). Each read is timed cold once and then as the median of 5 runs.
+"""Time the dashboard's SQL reads per period preset, on a private database seeded at --scale (or,
+with --existing, on the database in DATABASE_URL). Each read is timed cold once and then as the
+median of --repeat runs. Every preset is a whole-month period: it reads pnl_monthly only; the
+custom row has mid-month ends, so it also reads its two edge months from the lines.
 
-    .venv/bin/python -m bench.bench_dashboard
+    .venv/bin/python -m bench.bench_dashboard --scale 1
+    .venv/bin/python -m bench.bench_dashboard --scale 10
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from datetime import date
@@ -14,38 +18,63 @@ from milestone.services import pnl
 from milestone.validation import Filters
 
 
-def timed(fn) -> tuple[float, float]:
+def timed(fn, repeat: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     fn()
     cold = time.perf_counter() - t0
     runs = []
-    for _ in range(5):
+    for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - t0)
     return cold * 1000, statistics.median(runs) * 1000
 
 
-def main() -> None:
-    db.ensure_database()
+def periods(today: date) -> dict[str, Filters]:
+    out = {}
+    for preset in metrics.PRESETS:
+        if preset != "Custom":
+            date_from, date_to = metrics.preset_range(preset, today)
+            out[preset] = Filters(date_from=date_from, date_to=date_to)
+    year_ago = date(today.year - 1, today.month, 17)
+    out["Custom (mid-month ends)"] = Filters(date_from=year_ago, date_to=today.replace(day=min(today.day, 10)))
+    return out
+
+
+def run(repeat: int) -> None:
     counts = pnl.counts()
     print(f"data: {counts['projects']:,} projects, {counts['invoices']:,} invoices, {counts['bills']:,} bills, "
           f"{counts['estimates']:,} estimates")
-    fy = Filters(date_from=metrics.preset_range("This financial year", date.today())[0],
-                 date_to=metrics.preset_range("This financial year", date.today())[1])
-    cases = {
-        "project_table, all time (project_metrics)": lambda: pnl.project_table(Filters()),
-        "project_table, this financial year": lambda: pnl.project_table(fy),
-        "monthly_series, all time": lambda: pnl.monthly_series(Filters()),
-        "phase_breakdown, all time": lambda: pnl.phase_breakdown(Filters()),
-        "receivables_ageing": lambda: pnl.receivables_ageing(Filters()),
-        "with_pnl + totals on the project table": lambda: metrics.totals_of(
-            metrics.with_pnl(pnl.project_table(Filters()))),
-    }
-    print(f"{'read':<45} {'cold ms':>8} {'median ms':>10}")
-    for name, fn in cases.items():
-        cold, median = timed(fn)
-        print(f"{name:<45} {cold:>8.0f} {median:>10.0f}")
+    today = date.today()
+    reads = {"project_table": lambda f: pnl.project_table(f),
+             "breakdowns": lambda f: pnl.breakdowns(f, today),  # monthly, phases, ageing, unallocated
+             "one client": lambda f: pnl.breakdowns(f.model_copy(update={"clients": (client,)}), today)}
+    client = pnl.filter_options()["clients"]["client_name"].iloc[0]
+    print(f"{'period':<26} {'read':<14} {'cold ms':>8} {'median ms':>10}")
+    for name, f in periods(today).items():
+        total = 0.0
+        for read, fn in reads.items():
+            cold, median = timed(lambda: fn(f), repeat)
+            total += median
+            print(f"{name:<26} {read:<14} {cold:>8.0f} {median:>10.0f}", flush=True)
+        print(f"{name:<26} {'(sum)':<14} {'':>8} {total:>10.0f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--existing", action="store_true", help="use the database in DATABASE_URL")
+    args = parser.parse_args()
+    if args.existing:
+        db.ensure_database()
+        run(args.repeat)
+        return
+    from bench.common import private_database
+
+    with private_database(args.scale):
+        print(f"scale {args.scale}")
+        run(args.repeat)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import streamlit as st
-from common import private_database
+from bench.common import private_database
 from streamlit.testing.v1 import AppTest
 
 from milestone.config import PROJECT_ROOT

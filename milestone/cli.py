@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("export", help="export a table (with filters) to CSV or XLSX")
-    p.add_argument("table", choices=["projects", "invoices", "bills", "estimates", "monthly", "audit"])
+    p.add_argument("table", choices=["projects", "invoices", "bills", "lines", "estimates", "monthly", "audit"])
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, help="YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, help="YYYY-MM-DD")
     p.add_argument("--client", action="append", help="repeat for several clients")

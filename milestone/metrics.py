@@ -63,6 +63,10 @@ class Totals:
     def cost_variance(self) -> Decimal:
         return self.costs - self.budget_cost
 
+    def plus(self, other: "Totals") -> "Totals":
+        """These sums and another's, figure by figure (projects + overheads = the practice)."""
+        return Totals(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))
+
     def kpis(self) -> dict[str, Decimal | None]:
         """The dashboard's cards, labelled as accountants read them."""
         return {
@@ -124,8 +128,17 @@ def totals_of(frame: pd.DataFrame, outstanding: Decimal | None = None) -> Totals
 
 
 def previous_period(date_from: date, date_to: date) -> tuple[date, date] | None:
-    """The period of equal length that ends the day before date_from (for KPI deltas), or None
-    when that would start before the calendar does (a period from the year 1)."""
+    """The period just before this one (for KPI deltas), or None when that would start before
+    the calendar does (a period from the year 1). A period of whole months (every preset) is
+    compared with the same number of whole months before it (April with March, a quarter with
+    the quarter before), so both read the monthly rollup; any other period with the period of
+    equal length in days that ends the day before date_from."""
+    if date_from.day == 1 and (date_to + timedelta(days=1)).day == 1 and date_to >= date_from:
+        months = (date_to.year - date_from.year) * 12 + date_to.month - date_from.month + 1
+        year, month = divmod(date_from.year * 12 + date_from.month - 1 - months, 12)
+        if year < 1:
+            return None
+        return date(year, month + 1, 1), date_from - timedelta(days=1)
     length = (date_to - date_from).days + 1
     if length < 1 or (date_from - date.min).days < length:
         return None

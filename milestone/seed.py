@@ -1,7 +1,10 @@
 """Deterministic demo data at the design's scale, loaded with COPY.
 
 Scale S: 1,000*S projects, 100,000*S invoices and bills, 20,000*S estimates over 36 months
-and 200*S clients. The same --seed and anchor month give the same rows, ids included.
+and 200*S clients. Every document has 1-6 lines that add up to its subtotal to the penny; about
+10% of bills are split across two projects, 20% of invoices across phases, and about 5% of bills
+are overheads with no project on any line. The same --seed and anchor month give the same rows,
+ids included.
 """
 from __future__ import annotations
 
@@ -38,6 +41,14 @@ DEMO_USERS = [
     ("00000000-0000-4000-8000-000000000003", "viewer", "viewer", "Val Viewer"),
     ("00000000-0000-4000-8000-000000000004", "priya", "finance", "Priya Shah"),
 ]
+_LINE_TEXT = {
+    "invoices": ["Stage payment", "Variation", "Retention release", "Design fee", "Materials recharge",
+                 "Labour", "Preliminaries"],
+    "bills": ["Timber", "Concrete", "Plant hire", "Scaffolding", "Subcontract labour", "Electrical supplies",
+              "Plumbing supplies", "Skip hire", "Fixings"],
+    "overheads": ["Office rent", "Software subscription", "Insurance", "Accountancy fees", "Vehicle lease"],
+}
+_ACCOUNTS = {"invoices": ["200", "260"], "bills": ["310", "320", "325"], "overheads": ["469", "485", "433", "489"]}
 _SUPPLIERS = ["Travis Perkins", "Jewson", "Selco", "Screwfix", "HSS Hire", "Speedy Hire",
               "Wickes Trade", "Howdens", "CEF Electrical", "Plumb Center", "Topps Tiles",
               "Ibstock", "Marshalls", "Hanson Concrete", "local subcontractor"]
@@ -138,14 +149,22 @@ def generate(scale: float, seed: int, anchor: date, now: datetime | None = None)
             "total": total, "amount_due": due, "currency": "GBP", "_proj": proj,
         })
 
+    project_ids = np.array(projects["id"], dtype=object)
+    phase_ids = np.array(phases["id"], dtype=object)
     inv = documents(c.invoices, "INV", np.where(has_revenue, weights, 0.0), np.ones(n))
     inv["contact"] = np.array(projects["client_name"])[inv.pop("_proj")]
     inv["doc_type"] = np.where(inv.pop("credit"), "credit_note", "invoice")
     inv = inv.rename(columns={"date": "issue_date"})
+    inv_lines = _lines(rng, inv, "invoice_id", "issue_date", "invoices", project_ids, phase_ids,
+                       split_projects=0.0, split_phases=0.2, overheads=0.0)
     bills = documents(c.bills, "BILL", weights, cost_ratio)
     bills.pop("_proj")
     bills["supplier"] = rng.choice(_SUPPLIERS, size=len(bills))
     bills["doc_type"] = np.where(bills.pop("credit"), "credit_note", "bill")
+    bill_lines = _lines(rng, bills, "bill_id", "date", "bills", project_ids, phase_ids,
+                        split_projects=0.1, split_phases=0.0, overheads=0.05)
+    inv = inv.drop(columns=["project_id", "build_phase_id"])
+    bills = bills.drop(columns=["project_id", "build_phase_id"])
 
     m = c.estimates
     est_proj = rng.choice(n, size=m, p=weights / weights.sum())
@@ -177,25 +196,83 @@ def generate(scale: float, seed: int, anchor: date, now: datetime | None = None)
         "rows_failed": np.where(failed, rng.integers(1, 20, k), 0),
         "error": np.where(failed, "Xero API rate limit exceeded (HTTP 429)", None),
     })
-    return {"build_phases": phases, "projects": projects, "invoices": inv, "bills": bills,
-            "estimates": estimates, "sync_runs": sync_runs}
+    return {"build_phases": phases, "projects": projects, "invoices": inv, "invoice_lines": inv_lines,
+            "bills": bills, "bill_lines": bill_lines, "estimates": estimates, "sync_runs": sync_runs}
+
+
+def _lines(rng: np.random.Generator, docs: pd.DataFrame, doc_col: str, date_col: str, kind: str,
+           project_ids: np.ndarray, phase_ids: np.ndarray, *, split_projects: float, split_phases: float,
+           overheads: float) -> pd.DataFrame:
+    """1-6 lines per document adding up to its subtotal (and tax) to the penny, vectorised.
+
+    Each line takes a random share of the document's pence (floors of the shares, the pence left
+    over on the last line). `split_projects` of the documents with two or more lines put their
+    second half on another project; `split_phases` give each line its own phase; `overheads` of
+    the documents have no project on any line."""
+    count = len(docs)
+    n_lines = rng.choice(np.arange(1, 7), size=count, p=[0.35, 0.25, 0.16, 0.11, 0.08, 0.05])
+    doc = np.repeat(np.arange(count), n_lines)
+    first = np.cumsum(n_lines) - n_lines  # index of each document's first line
+    number = np.arange(len(doc)) - first[doc] + 1
+    last = number == n_lines[doc]
+
+    def split(total_pence: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        wsum = np.bincount(doc, weights=weight, minlength=count)
+        part = np.floor(total_pence[doc] * (weight / wsum[doc])).astype(np.int64)
+        short = total_pence - np.bincount(doc, weights=part, minlength=count).astype(np.int64)
+        return part + np.where(last, short[doc], 0)
+
+    sub_pence = np.round(docs["subtotal"].to_numpy(dtype=float) * 100).astype(np.int64)
+    tax_pence = np.round(docs["total_tax"].to_numpy(dtype=float) * 100).astype(np.int64)
+    amount = split(sub_pence, rng.uniform(0.2, 1.0, len(doc)))
+    tax = split(tax_pence, amount.astype(float) + 1.0)
+
+    project = np.asarray(docs["project_id"], dtype=object)[doc]
+    multi = n_lines >= 2
+    moved = (multi & (rng.random(count) < split_projects / max(multi.mean(), 1e-9)))[doc] & (number > (n_lines[doc] + 1) // 2)
+    project = np.where(moved, project_ids[rng.integers(0, len(project_ids), len(doc))], project)
+    overhead = (rng.random(count) < overheads)[doc]
+    project = np.where(overhead, None, project)
+    phase = np.asarray(docs["build_phase_id"], dtype=object)[doc]
+    per_line = (multi & (rng.random(count) < split_phases / max(multi.mean(), 1e-9)))[doc]
+    phase = np.where(per_line, phase_ids[rng.integers(0, len(phase_ids), len(doc))], phase)
+    phase = np.where(overhead, None, phase)
+    words = np.array(_LINE_TEXT[kind], dtype=object)
+    oh_words = np.array(_LINE_TEXT["overheads"], dtype=object)
+    texts = np.where(overhead, oh_words[rng.integers(0, len(oh_words), len(doc))],
+                     words[rng.integers(0, len(words), len(doc))])
+    accounts = np.where(overhead, np.array(_ACCOUNTS["overheads"])[rng.integers(0, 4, len(doc))],
+                        np.array(_ACCOUNTS[kind])[rng.integers(0, len(_ACCOUNTS[kind]), len(doc))])
+    money = amount / 100
+    return pd.DataFrame({
+        doc_col: np.asarray(docs["id"], dtype=object)[doc], "line_number": number,
+        "doc_date": np.asarray(docs[date_col])[doc], "description": texts, "account_code": accounts,
+        "quantity": 1, "unit_amount": money, "line_amount": money, "tax_amount": tax / 100,
+        "project_id": project, "build_phase_id": phase,
+    })
 
 
 COLUMNS = {
     "build_phases": ["id", "name", "display_order", "colour", "active"],
     "projects": ["id", "user_id", "name", "client_name", "status", "start_date", "end_date", "budget_revenue",
                  "budget_cost", "xero_tracking_id"],
-    "invoices": ["id", "project_id", "build_phase_id", "xero_id", "number", "contact", "issue_date",
+    "invoices": ["id", "xero_id", "number", "contact", "issue_date",
                  "due_date", "status", "doc_type", "subtotal", "total_tax", "total", "amount_due", "currency"],
-    "bills": ["id", "project_id", "build_phase_id", "xero_id", "number", "supplier", "date", "due_date",
+    "invoice_lines": ["invoice_id", "line_number", "doc_date", "description", "account_code", "quantity",
+                      "unit_amount", "line_amount", "tax_amount", "project_id", "build_phase_id"],
+    "bills": ["id", "xero_id", "number", "supplier", "date", "due_date",
               "status", "doc_type", "subtotal", "total_tax", "total", "amount_due", "currency"],
+    "bill_lines": ["bill_id", "line_number", "doc_date", "description", "account_code", "quantity",
+                   "unit_amount", "line_amount", "tax_amount", "project_id", "build_phase_id"],
     "estimates": ["id", "project_id", "build_phase_id", "kind", "description", "amount", "date",
                   "created_by", "updated_by"],
     "sync_runs": ["id", "started_at", "finished_at", "status", "rows_created", "rows_updated",
                   "rows_failed", "error"],
 }
 _CHUNK = 50_000
-_METRIC_TABLES = ("invoices", "bills", "estimates")
+# The rollup's insert triggers, off while loading: one recount at the end instead.
+_ROLLUP_TRIGGERS = {"invoice_lines": "invoice_lines_pnl_ins", "bill_lines": "bill_lines_pnl_ins",
+                    "estimates": "estimates_pnl_ins"}
 
 
 def ensure_demo_users(engine: Engine) -> dict[str, str]:
@@ -239,8 +316,29 @@ def load(engine: Engine, scale: float, seed: int, anchor: date | None = None, pr
             fast = bool(cur.fetchone()[0])
             if fast:
                 cur.execute("SET LOCAL session_replication_role = replica")
-            for t in _METRIC_TABLES:
-                cur.execute(f"ALTER TABLE milestone.{t} DISABLE TRIGGER {t}_metrics_ins")
+            for t, trigger in _ROLLUP_TRIGGERS.items():
+                cur.execute(f"ALTER TABLE milestone.{t} DISABLE TRIGGER {trigger}")
+            # Indexes are built once after the COPY (a sort each) instead of row by row: the
+            # documents' secondary indexes and the lines' primary keys go and come back, by name.
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute("SET LOCAL statement_timeout = 0")  # the final recount is one long statement at scale 10
+            cur.execute("SET LOCAL work_mem = '128MB'")
+            cur.execute("""
+                SELECT format('DROP INDEX milestone.%I', i.indexname), i.indexdef
+                FROM pg_indexes i
+                WHERE i.schemaname = 'milestone' AND i.tablename = ANY (ARRAY['invoices', 'invoice_lines', 'bills', 'bill_lines'])
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                                  WHERE c.conindid = format('milestone.%I', i.indexname)::regclass)
+                UNION ALL
+                SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+                       format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+                              pg_get_constraintdef(c.oid))
+                FROM pg_constraint c
+                WHERE c.contype = 'p' AND c.conrelid IN ('milestone.invoice_lines'::regclass,
+                                                        'milestone.bill_lines'::regclass)""")
+            rebuild = cur.fetchall()
+            for drop, _ in rebuild:
+                cur.execute(drop)
             for table, cols in COLUMNS.items():
                 frame = frames[table][cols]
                 for lo in range(0, len(frame), _CHUNK):
@@ -251,14 +349,17 @@ def load(engine: Engine, scale: float, seed: int, anchor: date | None = None, pr
                         copy.write(buf.getvalue())
                     bar.update(min(_CHUNK, len(frame) - lo))
                 counts[table] = len(frame)
-            for t in _METRIC_TABLES:
-                cur.execute(f"ALTER TABLE milestone.{t} ENABLE TRIGGER {t}_metrics_ins")
+            for _, create in rebuild:
+                cur.execute(create)
+            for t, trigger in _ROLLUP_TRIGGERS.items():
+                cur.execute(f"ALTER TABLE milestone.{t} ENABLE TRIGGER {trigger}")
             if fast:
                 cur.execute("SET LOCAL session_replication_role = origin")
                 # project_metrics rows come from the projects insert trigger, skipped above
                 cur.execute("INSERT INTO milestone.project_metrics (project_id) SELECT id FROM milestone.projects"
                             " ON CONFLICT DO NOTHING")
-            cur.execute("SELECT milestone.refresh_project_metrics(ARRAY(SELECT id FROM milestone.projects))")
+            cur.execute("SELECT milestone.refresh_pnl_monthly()")
             # fresh statistics so the first dashboard query plans well
-            cur.execute("ANALYZE milestone.projects, milestone.invoices, milestone.bills, milestone.estimates")
+            cur.execute("ANALYZE milestone.projects, milestone.invoices, milestone.invoice_lines, milestone.bills,"
+                        " milestone.bill_lines, milestone.estimates, milestone.pnl_monthly")
     return counts

@@ -299,6 +299,11 @@ def _xero_amount(v):
 
 XeroDate = Annotated[date, BeforeValidator(_xero_date)]
 XeroMoney = Annotated[Decimal, BeforeValidator(_xero_amount), Field(max_digits=14, decimal_places=2, le=MAX_AMOUNT)]
+# a line's amount may be negative (a discount line)
+XeroLineMoney = Annotated[Decimal, BeforeValidator(_xero_amount),
+                          Field(max_digits=14, decimal_places=2, ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+XeroQuantity = Annotated[Decimal, BeforeValidator(_xero_amount), Field(max_digits=18, decimal_places=4)]
+LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax", "no tax": "NoTax"}
 
 
 class XeroLine(BaseModel):
@@ -324,8 +329,17 @@ class XeroLine(BaseModel):
     status: str = Field(alias="Status")
     currency: str = Field(default="GBP", alias="Currency")
     type: str | None = Field(default=None, alias="Type")
+    line_amount_types: str = Field(default="Exclusive", alias="LineAmountTypes")  # the document's, as Xero's API names it
+    # the line item (Xero writes one CSV line per line item)
+    description: Text | None = Field(default=None, alias="Description", max_length=4000)
+    account_code: Text | None = Field(default=None, alias="AccountCode", max_length=255)
+    quantity: XeroQuantity | None = Field(default=None, alias="Quantity")
+    unit_amount: XeroQuantity | None = Field(default=None, alias="UnitAmount")
+    line_amount: XeroLineMoney | None = Field(default=None, alias="LineAmount")
+    tax_amount: XeroLineMoney | None = Field(default=None, alias="TaxAmount")
 
-    @field_validator("number", "xero_id", "due_date", "total_tax", "subtotal", "currency", "type", mode="before")
+    @field_validator("number", "xero_id", "due_date", "total_tax", "subtotal", "currency", "type", "description",
+                     "account_code", "quantity", "unit_amount", "line_amount", "tax_amount", mode="before")
     @classmethod
     def _optional(cls, v, info):
         v = _blank_to_none(v)
@@ -349,6 +363,26 @@ class XeroLine(BaseModel):
         if key not in XERO_STATUSES:
             raise ValueError(f"{str(v).strip()!r} is not a Xero status (Draft, Submitted, Authorised, Paid, Voided)")
         return XERO_STATUSES[key]
+
+    @field_validator("line_amount_types", mode="before")
+    @classmethod
+    def _amount_types(cls, v):
+        key = str(v or "").strip().lower()
+        if not key:
+            return "Exclusive"
+        if key not in LINE_AMOUNT_TYPES:
+            raise ValueError(f"{str(v).strip()!r} is not one of Exclusive, Inclusive, NoTax")
+        return LINE_AMOUNT_TYPES[key]
+
+    @property
+    def line_ex_tax(self) -> Decimal | None:
+        """The line's amount excluding tax, as Milestone stores it (LineAmountTypes: an Inclusive
+        line's LineAmount includes its TaxAmount)."""
+        if self.line_amount is None:
+            return None
+        if self.line_amount_types == "Inclusive":
+            return self.line_amount - (self.tax_amount or 0)
+        return self.line_amount
 
     @field_validator("type", mode="after")
     @classmethod
@@ -382,6 +416,9 @@ class XeroLine(BaseModel):
             for field in names:
                 if getattr(self, field) is not None:
                     setattr(self, field, abs(getattr(self, field)))
+            for field in ("line_amount", "tax_amount", "unit_amount"):  # the line's sign flips with them
+                if getattr(self, field) is not None:
+                    setattr(self, field, -getattr(self, field))
         if self.total_tax is None and self.subtotal is None:
             raise ValueError("TaxTotal or SubTotal is required")
         if self.total_tax is None:

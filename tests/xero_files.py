@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 COLUMNS = ["ContactName", "EmailAddress", "POAddressLine1", "POCity", "POPostalCode", "POCountry",
            "InvoiceNumber", "Reference", "InvoiceDate", "DueDate", "Total", "TaxTotal", "InvoiceAmountPaid",
@@ -18,13 +19,19 @@ COLUMNS = ["ContactName", "EmailAddress", "POAddressLine1", "POCity", "POPostalC
 def line(number: str, project: str, total: str = "1200.00", tax: str = "200.00", *, contact: str = "Acme Builders Ltd",
          date: str = "15/01/2026", due: str = "14/02/2026", status: str = "AUTHORISED", doc_type: str = "Sales invoice",
          due_amount: str | None = None, phase: str = "", description: str = "Works as agreed", **extra) -> dict:
-    """One line item of a document; the document's fields are repeated on every line, as Xero does."""
+    """One line item of a document; the document's fields are repeated on every line, as Xero does.
+    By default the line is the whole document: LineAmount = Total - TaxTotal (ex tax, Exclusive);
+    give LineAmount/TaxAmount (and project/phase) per line for a document of several lines."""
     due_amount = due_amount if due_amount is not None else (total if status.upper() == "AUTHORISED" else "0.00")
+    try:
+        ex_tax = str(Decimal(total) - Decimal(tax))
+    except ArithmeticError:  # a test of a bad Total: the line leaves its amount out
+        ex_tax = ""
     row = {"ContactName": contact, "EmailAddress": "accounts@example.com", "POAddressLine1": "1 High Street",
            "POCity": "Leeds", "POPostalCode": "LS1 1AA", "POCountry": "United Kingdom", "InvoiceNumber": number,
            "Reference": "", "InvoiceDate": date, "DueDate": due, "Total": total, "TaxTotal": tax,
            "InvoiceAmountPaid": "0.00", "InvoiceAmountDue": due_amount, "InventoryItemCode": "",
-           "Description": description, "Quantity": "1.0000", "UnitAmount": total, "Discount": "", "LineAmount": total,
+           "Description": description, "Quantity": "1.0000", "UnitAmount": ex_tax, "Discount": "", "LineAmount": ex_tax,
            "AccountCode": "200", "TaxType": "20% (VAT on Income)", "TaxAmount": tax, "TrackingName1": "Project",
            "TrackingOption1": project, "TrackingName2": "Phase" if phase else "", "TrackingOption2": phase,
            "Currency": "GBP", "Type": doc_type, "Sent": "Sent", "Status": status}

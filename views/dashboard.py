@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from milestone import charts, metrics
+from milestone.formatting import money
 from milestone.services import pnl
 from milestone.ui.common import freshness_banner, load_projects
 from milestone.ui.export import export_buttons, pdf_button
@@ -16,7 +17,12 @@ from milestone.validation import Filters
 @st.cache_data(ttl=300, max_entries=32)
 def load_views(filters: Filters, today: date):
     views = pnl.breakdowns(filters, today)  # one snapshot
-    return metrics.with_cumulative_profit(views.monthly), views.phases, views.ageing
+    return metrics.with_cumulative_profit(views.monthly), views.phases, views.ageing, views.unallocated
+
+
+@st.cache_data(ttl=300, max_entries=32)
+def load_unallocated(filters: Filters):
+    return pnl.unallocated(filters)
 
 
 @st.cache_resource(ttl=300, max_entries=32, show_spinner=False)
@@ -24,7 +30,7 @@ def figures(filters: Filters, today: date) -> dict[str, go.Figure]:
     """Every chart for one filter set, built once and shared by everyone looking at the same
     filters (plotly figures are only read when drawn). clear_caches() empties it after a write."""
     projects = load_projects(filters)
-    monthly, phases, ageing = load_views(filters, today)
+    monthly, phases, ageing, _ = load_views(filters, today)
     return {"monthly": charts.monthly_revenue_costs(monthly), "cumulative": charts.cumulative_profit(monthly),
             "ageing": charts.receivables_ageing(ageing), "margin": charts.margin_by_project(projects),
             "clients": charts.profit_by_client(projects), "budget": charts.budget_vs_actual(projects),
@@ -42,14 +48,24 @@ if projects.empty:
         st.info("No project matches these filters. Widen the period or clear a filter in the sidebar.")
     st.stop()
 
+# The KPI cards are the practice's P&L as Xero reports it: the projects plus the overheads
+# (lines with no project) while no client, status, owner or project filter is set.
+overheads = load_views(filters, date.today())[3]
 previous, period_label = None, ""
 if filters.date_from and filters.date_to:
     if before := metrics.previous_period(filters.date_from, filters.date_to):
         prev_from, prev_to = before
-        previous = metrics.totals_of(load_projects(filters.model_copy(update={"date_from": prev_from,
-                                                                              "date_to": prev_to})))
+        prev_filters = filters.model_copy(update={"date_from": prev_from, "date_to": prev_to})
+        previous = pnl.practice_totals(load_projects(prev_filters), load_unallocated(prev_filters))
         period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
-kpi_cards(metrics.totals_of(projects), previous, period_label)
+kpi_cards(pnl.practice_totals(projects, overheads), previous, period_label)
+if overheads is not None:
+    st.caption(f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "
+               f"outstanding {money(overheads.outstanding)} — included in the practice totals above and in the "
+               "monthly, phase and ageing charts; the project table and project charts leave them out.")
+else:
+    st.caption("Projects only: a client, status, owner or project filter leaves the overheads "
+               "(lines with no project) out of these figures.")
 pdf_button("portfolio", filters=filters, key="dash_pdf")
 
 figs = figures(filters, date.today())

@@ -21,8 +21,9 @@ clients = c2.multiselect("Clients", list(opts["clients"]["client_name"]), key="e
 phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
 phases = c2.multiselect("Build phases", list(phase_names), format_func=phase_names.get, key="exp_phases",
                         placeholder="All phases", disabled=table == "audit",
-                        help="Invoices, bills and estimates by their phase; projects and the monthly series "
-                             "count only documents in these phases. The audit log has no phase.")
+                        help="Lines and estimates by their phase; invoices and bills that have a line in these "
+                             "phases, with those lines' sum as 'allocated'; projects and the monthly series count "
+                             "only lines in these phases. The audit log has no phase.")
 excel_friendly = fmt == "csv" and st.checkbox(
     "Excel-friendly CSV", key="exp_excel",
     help="Adds a byte-order mark so Excel reads £ and accents. Every CSV puts an apostrophe before text that "
@@ -46,7 +47,9 @@ st.download_button(
     mime="text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     # built only when clicked, straight from the database (COPY for CSV)
     data=lambda: exports.export_bytes(table, filters, fmt, user, excel_friendly=excel_friendly))
-st.caption("CSV: UTF-8, ISO dates (YYYY-MM-DD), amounts as plain numbers with two decimals, a header row. "
+st.caption("Invoices and bills: one row per document; 'allocated' is the sum of its lines that the filters pick "
+           "(a client filter: that client's projects' share of a split document; no filter: the whole subtotal). "
+           "Lines: one row per line item, 'Unallocated' for overheads (no project). CSV: UTF-8, ISO dates (YYYY-MM-DD), amounts as plain numbers with two decimals, a header row. "
            "Excel: real number and date cells, a frozen header row. Every export is recorded.")
 
 if user.role == "admin":

@@ -47,4 +47,26 @@ def panel():
         st.dataframe(monitoring.recent_logins(user), width="stretch", hide_index=True)
 
 
+@st.cache_data(ttl=300, show_spinner="Reconciling the ledger…")
+def _ledger_checks(_user, username: str):
+    return monitoring.ledger_checks(_user)
+
+
+def ledger():
+    st.subheader("Ledger reconciliation")
+    if not monitoring.database_ok():
+        st.write("The database is not answering.")
+        return
+    checks = _ledger_checks(user, user.username)
+    failing = checks[~checks["ok"].astype(bool)]
+    if failing.empty:
+        st.success(f"Ledger reconciles: OK ({len(checks)} checks: lines = document subtotals, "
+                   "projects + unallocated = all lines, monthly rollup = lines, outstanding = amounts due).")
+    else:
+        st.error(f"Ledger does not reconcile: {len(failing)} of {len(checks)} checks fail. Please report this.")
+        st.dataframe(failing, width="stretch", hide_index=True)
+    st.caption("Checked at most every 5 minutes (it adds up every line).")
+
+
 panel()
+ledger()

@@ -82,10 +82,17 @@ for tab, frame, total, what in ((tab_inv, invoices, n_invoices, "invoices"), (ta
             continue
         if total > len(frame):
             st.caption(f"Showing the newest {len(frame):,} of {total:,} {what}: the downloads have all of them.")
+        if frame["split"].any():
+            st.caption(f"Split: {int(frame['split'].sum()):,} of these {what} also have lines on other projects or "
+                       "on overheads; this project's share is shown beside the document's subtotal.")
         export_buttons(what, Filters(project_ids=(project_id,)), key=f"pnl_export_{what}")
-        shown = frame.assign(**{c: [float(v) for v in frame[c]] for c in ("subtotal", "total_tax", "total", "amount_due")})
+        shown = frame.assign(**{c: [float(v) for v in frame[c]]
+                                for c in ("share", "subtotal", "total_tax", "total", "amount_due")})
+        shown["split"] = ["Split: this project's share shown" if v else "" for v in frame["split"]]
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "party": "Customer" if what == "invoices" else "Supplier",
+            "phase": "Phase", "split": "Split",
+            "share": st.column_config.NumberColumn("This project (ex tax)", format="£%,.2f"),
             "doc_type": "Type", "subtotal": st.column_config.NumberColumn("Subtotal", format="£%,.2f"),
             "total_tax": st.column_config.NumberColumn("Tax", format="£%,.2f"),
             "total": st.column_config.NumberColumn("Total", format="£%,.2f"),

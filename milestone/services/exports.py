@@ -1,6 +1,6 @@
 """Exports: CSV straight from PostgreSQL's COPY and XLSX written row by row, with the filters applied.
 
-Large tables (invoices, bills, estimates, audit log) never become a DataFrame: CSV is the
+Large tables (invoices, bills, their lines, estimates, audit log) never become a DataFrame: CSV is the
 bytes COPY ... TO STDOUT sends, and XLSX is written from a server-side cursor by xlsxwriter in
 constant-memory mode. The two small views (projects with P&L, monthly series) come from the same
 store and metrics code as the dashboard, so the numbers match it.
@@ -23,7 +23,8 @@ from milestone.store import exports, pnl
 from milestone.store.users import User
 from milestone.validation import Filters
 
-TABLES = {"projects": "Projects with P&L", "invoices": "Invoices", "bills": "Bills", "estimates": "Estimates",
+TABLES = {"projects": "Projects with P&L", "invoices": "Invoices", "bills": "Bills", "lines": "Invoice and bill lines",
+          "estimates": "Estimates",
           "monthly": "Monthly series", "audit": "Audit log"}
 FORMATS = ("csv", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header

@@ -5,9 +5,15 @@ Nothing is written unless every line is valid, so a refused file changes nothing
 file imported twice changes nothing the second time (rows are matched by InvoiceID, or by
 InvoiceNumber when the export has no InvoiceID, and only rows that differ are updated).
 
-Projects are found by a mapping column (Project) or by a Xero tracking category
-(TrackingName1/TrackingOption1): the option is matched to a project's Xero tracking id, its
-name or its id. A second tracking category named Phase (or a Phase column) sets the build phase.
+Each CSV line is one line item of its document, with its own project and build phase (Xero
+tracks them per line): a document may be split across projects and phases. Projects are found
+by a mapping column (Project) or by a Xero tracking category (TrackingName1/TrackingOption1):
+the option is matched to a project's Xero tracking id, its name or its id; a line with no option
+is an overhead (Unallocated). A second tracking category named Phase (or a Phase column) sets the
+line's build phase. A line's amount is LineAmount (with TaxAmount; an Inclusive document's
+LineAmount includes its tax, per LineAmountTypes, Exclusive when the file has no such column);
+the lines of a document must add up to its SubTotal. The document's own fields must agree on
+every one of its lines.
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Callable
 
 import pandas as pd
@@ -47,6 +54,9 @@ COLUMNS = {
     "Status": ("status",),
     "Currency": ("currency", "currencycode"),
     "Type": ("type",),
+    "LineAmountTypes": ("lineamounttypes", "amounttypes"),
+    "Description": ("description",), "AccountCode": ("accountcode",), "Quantity": ("quantity",),
+    "UnitAmount": ("unitamount",), "LineAmount": ("lineamount",), "TaxAmount": ("taxamount",),
     "Project": ("project", "projectcode"),
     "Phase": ("phase", "buildphase"),
     "TrackingName1": ("trackingname1",), "TrackingOption1": ("trackingoption1",),
@@ -56,7 +66,10 @@ REQUIRED = ("ContactName", "InvoiceDate", "Total", "AmountDue", "Status")
 # what must be the same on every line of one document, by the column that carries it
 _DOCUMENT_FIELDS = {"contact": "ContactName", "number": "InvoiceNumber", "issue_date": "InvoiceDate",
                     "due_date": "DueDate", "total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal",
-                    "amount_due": "AmountDue", "status": "Status", "currency": "Currency"}
+                    "amount_due": "AmountDue", "status": "Status", "currency": "Currency",
+                    "line_amount_types": "LineAmountTypes"}
+# what each line item carries (the rest of a CSV line is its document's)
+_LINE_FIELDS = ("description", "account_code", "quantity", "unit_amount", "line_amount", "tax_amount")
 Progress = Callable[[float, str], object]  # told how far the check is (0..1) and what to say
 
 
@@ -185,43 +198,74 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
             # supplier, number and date (a supplier's reference can repeat), as csv_document_key (sql/007)
             doc_key = ((table, item.xero_id) if item.xero_id else
                        (table, item.contact, item.number, item.issue_date if table == "bills" else None))
-            fields = item.model_dump(exclude={"type"})
+            fields = item.model_dump(exclude={"type", *_LINE_FIELDS})
             doc = documents.get(doc_key)
             if doc is None and problems:  # the file will be refused: keep checking lines, not documents
                 continue
             if doc is None:
-                documents[doc_key] = {"table": table, "doc_type": doc_type, "project_id": project_id,
-                                      "phase_id": phase_id, "line": line, **fields}
-                continue
-            name = item.number or item.xero_id
-            differs = [f for f in _DOCUMENT_FIELDS if doc[f] != fields[f]]
-            if doc["doc_type"] != doc_type:
-                differs.append("doc_type")
-            if differs:
-                column = spelled.get(_DOCUMENT_FIELDS.get(differs[0], "Type"), differs[0])
-                advice = "" if "InvoiceID" in positions else (" If these are two documents, export them with "
-                                                               "Xero's InvoiceID column.")
-                problems.append(f"Line {line}, {column}: differs from line {doc['line']}, another line of the same "
-                                f"document {name} ({doc[differs[0]]} there).{advice}")
-            elif doc["project_id"] != project_id:
-                problems.append(f"Line {line}, {spelled.get('Project') or spelled.get('TrackingOption1')}: "
-                                f"{name} is mapped to another project on line {doc['line']}")
-            elif doc["phase_id"] != phase_id:
-                doc["phase_id"] = None
-                out.notes.append(f"{name} has lines in several build phases (or some with none); it is stored "
-                                 "as Unassigned.")
+                doc = documents[doc_key] = {"table": table, "doc_type": doc_type, "line": line, "lines": [], **fields}
+            else:
+                name = item.number or item.xero_id
+                differs = [f for f in _DOCUMENT_FIELDS if doc[f] != fields[f]]
+                if doc["doc_type"] != doc_type:
+                    differs.append("doc_type")
+                if differs:
+                    column = spelled.get(_DOCUMENT_FIELDS.get(differs[0], "Type"), differs[0])
+                    advice = "" if "InvoiceID" in positions else (" If these are two documents, export them with "
+                                                                   "Xero's InvoiceID column.")
+                    problems.append(f"Line {line}, {column}: differs from line {doc['line']}, another line of the "
+                                    f"same document {name} ({doc[differs[0]]} there).{advice}")
+                    continue
+            doc["lines"].append(_line_item(item, project_id, phase_id, line))
     except csv.Error as exc:
         problems.append(f"Line {reader.line_num}: the CSV is malformed ({exc}).")
     if not problems and not documents:
         problems.append("The file has a header but no invoices or bills.")
     if not problems:
+        _check_lines_add_up(documents.values(), spelled, "LineAmount" in positions, problems)
+    if not problems:
         out.documents = list(documents.values())
     return out
 
 
+def _line_item(item: XeroLine, project_id: str | None, phase_id: str | None, line: int) -> dict:
+    """One line item as stored: line_amount excluding tax (LineAmountTypes), its project (None =
+    overhead) and phase (None = Unassigned), and the CSV line it came from (for messages)."""
+    return {"description": item.description, "account_code": item.account_code, "quantity": item.quantity,
+            "unit_amount": item.unit_amount, "line_amount": item.line_ex_tax,
+            "tax_amount": item.tax_amount if item.tax_amount is not None else Decimal(0),
+            "project_id": project_id, "phase_id": phase_id, "csv_line": line}
+
+
+def _check_lines_add_up(documents, spelled: dict, has_amounts: bool, problems: list[str]) -> None:
+    """Every document's line items add up to its SubTotal (as the database checks at commit).
+    A file without LineAmount can only say what a one-line document's line is: its SubTotal."""
+    for doc in documents:
+        if len(problems) > MAX_PROBLEMS:
+            return
+        name = doc["number"] or doc["xero_id"]
+        if not has_amounts:
+            if len(doc["lines"]) > 1:
+                problems.append(f"Line {doc['lines'][1]['csv_line']}: {name} has several lines but the file has no "
+                                "LineAmount column to say what each is worth. Export it from Xero with line amounts.")
+                continue
+            doc["lines"][0] |= {"line_amount": doc["subtotal"], "tax_amount": doc["total_tax"]}
+            continue
+        missing = next((x["csv_line"] for x in doc["lines"] if x["line_amount"] is None), None)
+        if missing is not None:
+            problems.append(f"Line {missing}, {spelled['LineAmount']}: is required")
+            continue
+        lines_total = sum((x["line_amount"] for x in doc["lines"]), Decimal(0))
+        if lines_total != doc["subtotal"]:
+            shown = "LineAmount less TaxAmount" if doc["line_amount_types"] == "Inclusive" else "LineAmount"
+            problems.append(f"Line {doc['line']}: the lines of {name} add up to {lines_total} ({shown}) but its "
+                            f"SubTotal is {doc['subtotal']}")
+
+
 def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict, line: int,
            problems: list[str]) -> tuple[str, str, str, str | None] | None:
-    """(table, doc_type, project id, phase id) for one line, or None with the problem recorded.
+    """(table, doc_type, project id or None for an overhead, phase id) for one line, or None with
+    the problem recorded.
 
     An unknown Type is reported by XeroLine; here it only stops the line."""
     ok = True
@@ -254,9 +298,7 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
             project_text, project_col = option, spelled[f"TrackingOption{n}"]
     project_id = projects.get(project_text) or projects.get(project_text.lower())
     if not project_text:
-        problems.append(f"Line {line}, {project_col or spelled.get('TrackingOption1', 'Project')}: "
-                        "no project (give the project's tracking option, name or id)")
-        ok = False
+        project_id = None  # an untracked line: an overhead (Unallocated)
     elif project_id is None:
         problems.append(f"Line {line}, {project_col}: unknown project {project_text!r}")
         ok = False

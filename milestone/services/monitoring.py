@@ -27,3 +27,12 @@ def recent_logins(user: User, limit: int = 10) -> pd.DataFrame:
     require_role(user, ADMIN, "see sign-ins")
     with db.snapshot() as conn:
         return users.recent_logins(conn, limit)
+
+
+def ledger_checks(user: User) -> pd.DataFrame:
+    """The ledger reconciliation (lines = subtotals, projects + unallocated = all lines,
+    pnl_monthly = lines, outstanding = amounts due): one row per check with ok."""
+    require_role(user, ADMIN, "see monitoring")
+    with db.snapshot() as conn:
+        rows = operations.ledger_reconciliation(conn)
+    return pd.DataFrame(rows, columns=["check_name", "expected", "actual", "ok"])

@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from milestone import db
+from milestone import db, metrics
 from milestone.store import operations, pnl, sync_requests
 from milestone.store.sync_requests import SyncStatus
 from milestone.validation import Filters
@@ -28,6 +28,22 @@ def phase_breakdown(f: Filters = Filters()) -> pd.DataFrame:
         return pnl.phase_breakdown(conn, f)
 
 
+def unallocated(f: Filters = Filters()) -> metrics.Totals | None:
+    """The overheads (lines with no project, "Unallocated") for the filters' dates and phases, as
+    Totals (revenue, costs, outstanding); None when a project-level filter (client, status,
+    owner, project) is set, which leaves overheads out of the view."""
+    with db.snapshot() as conn:
+        row = pnl.unallocated(conn, f)
+    return None if row is None else metrics.Totals(**row)
+
+
+def practice_totals(projects: pd.DataFrame, overheads: metrics.Totals | None) -> metrics.Totals:
+    """The KPI cards' figures: the projects' sums, plus the overheads when they are in view
+    (no project-level filter), so the cards are the practice's P&L as Xero reports it."""
+    totals = metrics.totals_of(projects)
+    return totals if overheads is None else totals.plus(overheads)
+
+
 def receivables_ageing(f: Filters = Filters(), today: date | None = None) -> pd.DataFrame:
     with db.snapshot() as conn:
         return pnl.receivables_ageing(conn, f, today or date.today())
@@ -40,12 +56,15 @@ class Breakdowns:
     monthly: pd.DataFrame
     phases: pd.DataFrame
     ageing: pd.DataFrame
+    unallocated: metrics.Totals | None  # None when a project-level filter leaves overheads out
 
 
 def breakdowns(f: Filters, today: date | None = None) -> Breakdowns:
     with db.snapshot() as conn:
+        overheads = pnl.unallocated(conn, f)
         return Breakdowns(pnl.monthly_series(conn, f), pnl.phase_breakdown(conn, f),
-                          pnl.receivables_ageing(conn, f, today or date.today()))
+                          pnl.receivables_ageing(conn, f, today or date.today()),
+                          None if overheads is None else metrics.Totals(**overheads))
 
 
 def filter_options() -> dict[str, pd.DataFrame]:

@@ -274,7 +274,15 @@ def _portfolio_body(pdf: _Report, f: Filters, projects: pd.DataFrame, today: dat
     monthly = metrics.with_cumulative_profit(pnl.monthly_series(f))
     phases = pnl.phase_breakdown(f)
     ageing = pnl.receivables_ageing(f, today)
-    _kpis(pdf, _kpi_cards(metrics.totals_of(projects), {"Projects": f"{len(projects):,}"}))
+    overheads = pnl.unallocated(f)
+    _kpis(pdf, _kpi_cards(pnl.practice_totals(projects, overheads), {"Projects": f"{len(projects):,}"}))
+    if overheads is not None:
+        _note(pdf, f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "
+                   f"outstanding {money(overheads.outstanding)}: included in the practice totals above and in the "
+                   "monthly, phase and ageing charts; the project table and project charts leave them out.")
+    else:
+        _note(pdf, "Projects only: a client, status, owner or project filter leaves the overheads (lines with "
+                   "no project) out of these figures.")
     _image(pdf, pdfcharts.monthly(monthly), WIDTH, 75)
     half = (WIDTH - 4) / 2
     y = pdf.get_y()
@@ -311,9 +319,10 @@ _PHASE_TABLE = (("Build phase", 36, "phase"), ("Revenue", 21, "revenue"), ("Cost
                 ("Profit", 21, "profit"), ("Margin", 13, "margin"), ("Est. revenue", 20, "estimate_revenue"),
                 ("Est. costs", 20, "estimate_costs"), ("Forecast profit", 21, "forecast_profit"),
                 ("Fcst margin", 13, "forecast_margin"))
-_DOCUMENT_TABLE = (("Number", 18, "number"), ("{party}", 28, "party"), ("Date", 16, "date"),
-                   ("Due date", 16, "due_date"), ("Status", 16, "status"), ("Type", 15, "doc_type"),
-                   ("Phase", 31, "phase"), ("Subtotal", 23, "subtotal"), ("Total", 23, "total"))
+_DOCUMENT_TABLE = (("Number", 16, "number"), ("{party}", 20, "party"), ("Date", 16, "date"),
+                   ("Due date", 16, "due_date"), ("Status", 15, "status"), ("Type", 15, "doc_type"),
+                   ("Phase", 20, "phase"), ("This project", 22, "share"), ("Subtotal", 22, "subtotal"),
+                   ("Total", 22, "total"))
 
 
 def project_pdf(project_id: str, user: User) -> bytes:
@@ -397,13 +406,16 @@ def _documents(pdf: _Report, kind: str, party: str, frame: pd.DataFrame, total: 
         return
     if total > len(frame):
         _note(pdf, f"Showing the newest {len(frame):,} of {total:,} {kind}; the CSV or Excel export has all of them.")
+    if frame["split"].any():
+        _note(pdf, f"Split (*): {int(frame['split'].sum()):,} of these {kind} also have lines on other projects or on "
+                   "overheads; 'This project' is this project's share (ex tax) of the document's subtotal.")
     rows = []
-    for rec in frame[[c for _, _, c in _DOCUMENT_TABLE]].itertuples(index=False):
-        number, who, on, due, status, doc_type, phase, subtotal, doc_total = rec
-        rows.append([_text(number), _text(who), _day(on), _day(due), _text(status),
+    for rec in frame[[c for _, _, c in _DOCUMENT_TABLE] + ["split"]].itertuples(index=False):
+        number, who, on, due, status, doc_type, phase, share, subtotal, doc_total, split = rec
+        sign = -1 if doc_type == "credit_note" else 1  # a credit note takes money off: shown negative
+        rows.append([_text(number) + (" *" if split else ""), _text(who), _day(on), _day(due), _text(status),
                      _text(doc_type).replace("_", " ").capitalize(), _text(phase),
-                     # a credit note takes money off: shown negative, as the P&L counts it
-                     money(-subtotal if doc_type == "credit_note" else subtotal, pence=True),
-                     money(-doc_total if doc_type == "credit_note" else doc_total, pence=True)])
+                     money(sign * share, pence=True), money(sign * subtotal, pence=True),
+                     money(sign * doc_total, pence=True)])
     headings = [h.format(party=party) for h, _, _ in _DOCUMENT_TABLE]
-    _table(pdf, headings, rows, [w for _, w, _ in _DOCUMENT_TABLE], right={7, 8}, font_size=6.5)
+    _table(pdf, headings, rows, [w for _, w, _ in _DOCUMENT_TABLE], right={7, 8, 9}, font_size=6.5)

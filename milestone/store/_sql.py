@@ -45,8 +45,24 @@ def project_where(f: Filters) -> tuple[str, Params]:
     return " AND ".join(clauses), params
 
 
+def project_level(f: Filters) -> bool:
+    """True when a filter picks projects (client, status, owner, project): overhead lines
+    (Unallocated, no project) are then outside the view."""
+    return bool(f.clients or f.statuses or f.owners or f.project_ids)
+
+
+def phase_where(f: Filters, column: str) -> tuple[str, Params]:
+    """WHERE fragment for the build-phase filter on one phase column (null = Unassigned)."""
+    if not f.phases:
+        return "TRUE", {}
+    ids = [p for p in f.phases if p != UNASSIGNED]
+    return (f"({column} = ANY(CAST(:phase_ids AS uuid[])) OR (:unassigned AND {column} IS NULL))",
+            {"phase_ids": ids, "unassigned": UNASSIGNED in f.phases})
+
+
 def doc_where(f: Filters, alias: str, date_col: str) -> tuple[str, Params]:
-    """WHERE fragment over one document table for the date and build-phase filters."""
+    """WHERE fragment over one table with a date column and a build_phase_id (lines, estimates)
+    for the date and build-phase filters."""
     clauses, params = ["TRUE"], {}
     if f.date_from:
         clauses.append(f"{alias}.{date_col} >= :date_from")
@@ -55,8 +71,7 @@ def doc_where(f: Filters, alias: str, date_col: str) -> tuple[str, Params]:
         clauses.append(f"{alias}.{date_col} <= :date_to")
         params["date_to"] = f.date_to
     if f.phases:
-        ids = [p for p in f.phases if p != UNASSIGNED]
-        clauses.append(f"({alias}.build_phase_id = ANY(CAST(:phase_ids AS uuid[]))"
-                       f" OR (:unassigned AND {alias}.build_phase_id IS NULL))")
-        params.update(phase_ids=ids, unassigned=UNASSIGNED in f.phases)
+        clause, pp = phase_where(f, f"{alias}.build_phase_id")
+        clauses.append(clause)
+        params.update(pp)
     return " AND ".join(clauses), params

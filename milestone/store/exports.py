@@ -9,26 +9,40 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from milestone.store._sql import Params, doc_where, frame, project_where, stmt
+from milestone.store._sql import Params, doc_where, frame, phase_where, project_level, project_where, stmt
 from milestone.validation import Filters
 
 # What each export contains: (column expression, heading, kind). Kinds: text, money, date, time, int.
 # Only these expressions ever reach SQL; the filters are bound parameters.
+# Invoices and bills are one row per document with a line the filters pick; x.* are its lines'
+# projects, clients and phases (several joined with "; ", "Unallocated" for lines with no project)
+# and `allocated`, the sum of the picked lines (ex tax): the project's share of a split document,
+# the whole subtotal with no project or phase filter. Lines are one row per line item.
 EXPORT_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "invoices": [("d.number", "number", "text"), ("p.name", "project", "text"), ("p.client_name", "client", "text"),
+    "invoices": [("d.number", "number", "text"), ("x.project", "project", "text"), ("x.client", "client", "text"),
                  ("d.contact", "contact", "text"), ("d.issue_date", "issue_date", "date"),
                  ("d.due_date", "due_date", "date"), ("d.status", "status", "text"), ("d.doc_type", "doc_type", "text"),
-                 ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
+                 ("x.build_phase", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
+                 ("x.allocated", "allocated", "money"),
                  ("d.total_tax", "total_tax", "money"), ("d.total", "total", "money"),
                  ("d.amount_due", "amount_due", "money"), ("d.currency", "currency", "text"),
                  ("d.xero_id", "xero_id", "text")],
-    "bills": [("d.number", "number", "text"), ("p.name", "project", "text"), ("p.client_name", "client", "text"),
+    "bills": [("d.number", "number", "text"), ("x.project", "project", "text"), ("x.client", "client", "text"),
               ("d.supplier", "supplier", "text"), ("d.date", "date", "date"), ("d.due_date", "due_date", "date"),
               ("d.status", "status", "text"), ("d.doc_type", "doc_type", "text"),
-              ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
+              ("x.build_phase", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
+              ("x.allocated", "allocated", "money"),
               ("d.total_tax", "total_tax", "money"), ("d.total", "total", "money"),
               ("d.amount_due", "amount_due", "money"), ("d.currency", "currency", "text"),
               ("d.xero_id", "xero_id", "text")],
+    "lines": [("d.kind", "kind", "text"), ("d.number", "number", "text"), ("d.date", "date", "date"),
+              ("d.party", "contact_or_supplier", "text"), ("d.status", "status", "text"),
+              ("d.doc_type", "doc_type", "text"), ("d.line_number", "line_number", "int"),
+              ("d.description", "description", "text"), ("d.account_code", "account_code", "text"),
+              ("d.quantity", "quantity", "money"), ("d.unit_amount", "unit_amount", "money"),
+              ("d.line_amount", "line_amount", "money"), ("d.tax_amount", "tax_amount", "money"),
+              ("coalesce(p.name, 'Unallocated')", "project", "text"), ("p.client_name", "client", "text"),
+              ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.xero_id", "xero_id", "text")],
     "estimates": [("p.name", "project", "text"), ("p.client_name", "client", "text"), ("d.kind", "kind", "text"),
                   ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.description", "description", "text"),
                   ("d.amount", "amount", "money"), ("d.date", "date", "date"), ("d.updated_by", "updated_by", "text"),
@@ -37,14 +51,33 @@ EXPORT_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
               ("a.operation", "operation", "text"), ("a.row_id::text", "row_id", "text"),
               ("a.old_data::text", "old_data", "text"), ("a.new_data::text", "new_data", "text")],
 }
+# Documents: (table, lines table, its document key, date column).
+_DOCUMENT_SOURCES = {"invoices": ("invoices", "invoice_lines", "invoice_id", "issue_date"),
+                     "bills": ("bills", "bill_lines", "bill_id", "date")}
+_LINES_SOURCE = """(
+    SELECT 'invoice' AS kind, i.number, i.issue_date AS date, i.contact AS party, i.status, i.doc_type, i.xero_id,
+           l.line_number, l.description, l.account_code, l.quantity, l.unit_amount, l.line_amount, l.tax_amount,
+           l.project_id, l.build_phase_id
+    FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id
+    UNION ALL
+    SELECT 'bill', b.number, b.date, b.supplier, b.status, b.doc_type, b.xero_id,
+           l.line_number, l.description, l.account_code, l.quantity, l.unit_amount, l.line_amount, l.tax_amount,
+           l.project_id, l.build_phase_id
+    FROM bills b JOIN bill_lines l ON l.bill_id = b.id) d
+    LEFT JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id"""
 _EXPORT_SOURCES = {
-    "invoices": ("invoices d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
-                 "d", "issue_date", "d.issue_date, d.number"),
-    "bills": ("bills d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
-              "d", "date", "d.date, d.number"),
     "estimates": ("estimates d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
                   "d", "date", "p.client_name, p.name, d.date, d.id"),
 }
+
+
+def _line_scope(f: Filters, line: str) -> tuple[str, Params]:
+    """Lines (alias `line`, joined to projects p) the filters pick: the filtered projects' lines,
+    and overhead lines (no project) while no project-level filter is set; then the phase filter."""
+    pw, params = project_where(f)
+    phw, php = phase_where(f, f"{line}.build_phase_id")
+    params |= php | {"overheads": not project_level(f)}
+    return f"((p.id IS NOT NULL AND {pw}) OR ({line}.project_id IS NULL AND :overheads)) AND {phw}", params
 
 
 # Text a spreadsheet would run as a formula: = + - @ first, or a tab or carriage return first,
@@ -80,6 +113,30 @@ def export_query(table: str, f: Filters, neutralise_formulas: bool = True,
                     = ANY(CAST(:audit_projects AS uuid[]))))""")
             params["audit_projects"] = list(f.project_ids)
         sql = f"SELECT {', '.join(select)} FROM audit_log a WHERE {' AND '.join(clauses)} ORDER BY a.id"
+    elif table in _DOCUMENT_SOURCES:
+        docs, lines, key, date_col = _DOCUMENT_SOURCES[table]
+        scope, params = _line_scope(f, "l")
+        dw, dp = doc_where(f.model_copy(update={"phases": ()}), "d", date_col)
+        params |= dp
+        # with no project or phase filter every document is listed, also one with no lines yet
+        join = "JOIN" if project_level(f) or f.phases else "LEFT JOIN"
+        sql = f"""SELECT {', '.join(select)} FROM {docs} d
+            {join} LATERAL (
+                SELECT sum(l.line_amount) AS allocated,
+                       string_agg(DISTINCT coalesce(p.name, 'Unallocated'), '; ') AS project,
+                       string_agg(DISTINCT p.client_name, '; ') AS client,
+                       string_agg(DISTINCT coalesce(bp.name, 'Unassigned'), '; ') AS build_phase
+                FROM {lines} l LEFT JOIN projects p ON p.id = l.project_id
+                LEFT JOIN build_phases bp ON bp.id = l.build_phase_id
+                WHERE l.{key} = d.id AND {scope}
+                HAVING count(*) > 0) x ON TRUE
+            WHERE {dw} ORDER BY d.{date_col}, d.number"""
+    elif table == "lines":
+        scope, params = _line_scope(f, "d")
+        dw, dp = doc_where(f.model_copy(update={"phases": ()}), "d", "date")
+        params |= dp
+        sql = (f"SELECT {', '.join(select)} FROM {_LINES_SOURCE} WHERE {scope} AND {dw} "
+               "ORDER BY d.date, d.kind, d.number, d.xero_id, d.line_number")
     else:
         source, alias, date_col, order = _EXPORT_SOURCES[table]
         pw, params = project_where(f)

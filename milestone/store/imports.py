@@ -10,9 +10,13 @@ from milestone.errors import RowProblems
 from milestone.store._sql import frame, stmt
 
 AMBIGUOUS = "ambiguous"  # a project name that more than one project has
-_DOC_TABLES = {"invoices": ("contact", "issue_date"), "bills": ("supplier", "date")}  # party column, date column
-_DOC_COMPARED = ("project_id", "build_phase_id", "number", "{party}", "{date}", "due_date", "status", "doc_type",
+# party column, date column, lines table, the lines' document key
+_DOC_TABLES = {"invoices": ("contact", "issue_date", "invoice_lines", "invoice_id"),
+               "bills": ("supplier", "date", "bill_lines", "bill_id")}
+_DOC_COMPARED = ("number", "{party}", "{date}", "due_date", "status", "doc_type", "line_amount_types",
                  "subtotal", "total_tax", "total", "amount_due", "currency")
+_LINE_COMPARED = ("line_number", "description", "account_code", "quantity", "unit_amount", "line_amount",
+                  "tax_amount", "project_id", "build_phase_id")
 
 
 def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
@@ -32,31 +36,47 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
 
 def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write: bool
                      ) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """Classify validated documents as created/updated/unchanged and, when `write`, upsert them.
+    """Classify validated documents (each with its "lines") as created/updated/unchanged and,
+    when `write`, upsert them: the documents, then the lines of every new document and of every
+    document whose lines differ (replaced as a whole), in the caller's transaction, so the
+    lines-add-up check and pnl_monthly see the finished document at commit.
 
     Returns the counts and up to 100 new or changed documents (for a preview). Documents are
     matched by xero_id; one without (an export with no InvoiceID column) matches the one stored
     document with the same number and contact (and date, for bills), else gets
     csv_document_key(...) (sql/007), which a later sync or import with the real InvoiceID adopts.
-    Only documents that differ are updated, so importing the same file twice changes nothing.
+    Only documents whose header or lines differ are written, so importing the same file twice
+    changes nothing.
     """
-    cols = ("table", "xero_id", "number", "contact", "issue_date", "due_date", "status", "doc_type", "subtotal",
-            "total_tax", "total", "amount_due", "currency", "project_id", "phase_id")
+    cols = ("table", "xero_id", "number", "contact", "issue_date", "due_date", "status", "doc_type",
+            "line_amount_types", "subtotal", "total_tax", "total", "amount_due", "currency")
     arrays = {c: [d[c] for d in documents] for c in cols}
+    line_cols = ("description", "account_code", "quantity", "unit_amount", "line_amount", "tax_amount",
+                 "project_id", "phase_id")
+    lines = {c: [x[c] for d in documents for x in d["lines"]] for c in line_cols}
+    lines["doc"] = [n for n, d in enumerate(documents, start=1) for _ in d["lines"]]
+    lines["line_number"] = [k for d in documents for k in range(1, len(d["lines"]) + 1)]
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     samples: list[Any] = []
     conn.execute(stmt("imports.upsert_documents", """
         CREATE TEMP TABLE xero_stage ON COMMIT DROP AS
         SELECT * FROM unnest(CAST(:table AS text[]), CAST(:xero_id AS text[]), CAST(:number AS text[]),
                              CAST(:contact AS text[]), CAST(:issue_date AS date[]), CAST(:due_date AS date[]),
-                             CAST(:status AS text[]), CAST(:doc_type AS text[]), CAST(:subtotal AS numeric[]),
-                             CAST(:total_tax AS numeric[]), CAST(:total AS numeric[]),
-                             CAST(:amount_due AS numeric[]), CAST(:currency AS text[]),
-                             CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
-             AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, subtotal, total_tax, total,
-                  amount_due, currency, project_id, build_phase_id)"""), arrays)
+                             CAST(:status AS text[]), CAST(:doc_type AS text[]), CAST(:line_amount_types AS text[]),
+                             CAST(:subtotal AS numeric[]), CAST(:total_tax AS numeric[]), CAST(:total AS numeric[]),
+                             CAST(:amount_due AS numeric[]), CAST(:currency AS text[])) WITH ORDINALITY
+             AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, line_amount_types, subtotal,
+                  total_tax, total, amount_due, currency, n)"""), arrays)
+    conn.execute(stmt("imports.upsert_documents", """
+        CREATE TEMP TABLE xero_stage_lines ON COMMIT DROP AS
+        SELECT * FROM unnest(CAST(:doc AS bigint[]), CAST(:line_number AS integer[]), CAST(:description AS text[]),
+                             CAST(:account_code AS text[]), CAST(:quantity AS numeric[]),
+                             CAST(:unit_amount AS numeric[]), CAST(:line_amount AS numeric[]),
+                             CAST(:tax_amount AS numeric[]), CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
+             AS l(n, line_number, description, account_code, quantity, unit_amount, line_amount, tax_amount,
+                  project_id, build_phase_id)"""), lines)
     adopted: list[str] = []
-    for table, (party, date_col) in _DOC_TABLES.items():
+    for table, (party, date_col, _, _) in _DOC_TABLES.items():
         # a document first imported without its InvoiceID takes its real id now; if the real
         # one is already stored (synced before), the CSV copy goes, so nothing counts twice
         adopted += conn.execute(stmt("imports.upsert_documents", f"""
@@ -84,24 +104,39 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
     if twice:
         raise RowProblems([f"{t}: {n} ({p}) is in the file twice, once with its InvoiceID and once without; "
                            "keep one" for t, n, p in twice])
-    for table, (party, date_col) in _DOC_TABLES.items():
+    staged_lines = ", ".join(f"sl.{c}" for c in _LINE_COMPARED)
+    for table, (party, date_col, lines_table, key) in _DOC_TABLES.items():
         mine = ", ".join(f"d.{c.format(party=party, date=date_col)}" for c in _DOC_COMPARED)
         theirs = ", ".join(f"s.{c.format(party='party', date='doc_date')}" for c in _DOC_COMPARED)
+        stored_lines = ", ".join(f"l.{c}" for c in _LINE_COMPARED)
+        # each staged document: new, its header differs, its lines differ (as a set), or neither
+        conn.execute(stmt("imports.upsert_documents", f"""
+            CREATE TEMP TABLE xero_classified_{table} ON COMMIT DROP AS
+            SELECT s.n, s.xero_id, d.id AS doc_id,
+                   d.id IS NULL OR ({mine}) IS DISTINCT FROM ({theirs}) AS header_differs,
+                   d.id IS NULL OR EXISTS (
+                       (SELECT {staged_lines} FROM xero_stage_lines sl WHERE sl.n = s.n
+                        EXCEPT SELECT {stored_lines} FROM {lines_table} l WHERE l.{key} = d.id)
+                       UNION ALL
+                       (SELECT {stored_lines} FROM {lines_table} l WHERE l.{key} = d.id
+                        EXCEPT SELECT {staged_lines} FROM xero_stage_lines sl WHERE sl.n = s.n)) AS lines_differ,
+                   CASE WHEN d.id IS NULL THEN 'new'
+                        WHEN ({mine}) IS DISTINCT FROM ({theirs}) THEN 'updated'
+                        WHEN s.xero_id = ANY(CAST(:adopted AS text[])) THEN 'updated'  -- took its id
+                        ELSE NULL END AS change
+            FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'"""),
+            {"adopted": adopted})
         classified = f"""
-            SELECT s.*, CASE WHEN d.id IS NULL THEN 'new'
-                             WHEN ({mine}) IS DISTINCT FROM ({theirs}) THEN 'updated'
-                             WHEN s.xero_id = ANY(CAST(:adopted AS text[])) THEN 'updated'  -- took its id
-                             ELSE 'unchanged' END AS change
-            FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'"""
-        for change, n in conn.execute(stmt("imports.upsert_documents", f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1"),
-                                      {"adopted": adopted}):
+            SELECT s.*, coalesce(c.change, CASE WHEN c.lines_differ THEN 'updated' ELSE 'unchanged' END) AS change
+            FROM xero_stage s JOIN xero_classified_{table} c ON c.n = s.n"""
+        for change, n in conn.execute(stmt("imports.upsert_documents", f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1")):
             counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
         samples += conn.execute(stmt("imports.upsert_documents", f"""
             SELECT c.change, '{table}' AS kind, c.number, c.party, c.doc_date AS date, c.status, c.total,
-                   p.name AS project
-            FROM ({classified}) c JOIN projects p ON p.id = c.project_id
-            WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100"""),
-            {"adopted": adopted}).mappings().all()
+                   (SELECT string_agg(DISTINCT coalesce(p.name, 'Unallocated'), '; ')
+                    FROM xero_stage_lines sl LEFT JOIN projects p ON p.id = sl.project_id WHERE sl.n = c.n) AS project
+            FROM ({classified}) c
+            WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100""")).mappings().all()
         if not write:
             continue
         columns = [c.format(party=party, date=date_col) for c in _DOC_COMPARED]
@@ -112,6 +147,19 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
             SELECT xero_id, {source} FROM xero_stage WHERE tbl = '{table}'
             ON CONFLICT (xero_id) DO UPDATE SET ({', '.join(columns)}, updated_at) = ({excluded}, now())
             WHERE ({mine}) IS DISTINCT FROM ({excluded})"""))
+        # the lines of new documents, and of documents whose lines differ: replaced as a whole
+        conn.execute(stmt("imports.upsert_documents", f"""
+            DELETE FROM {lines_table} l USING xero_classified_{table} c
+            WHERE c.lines_differ AND c.doc_id IS NOT NULL AND l.{key} = c.doc_id"""))
+        conn.execute(stmt("imports.upsert_documents", f"""
+            INSERT INTO {lines_table} ({key}, line_number, doc_date, description, account_code, quantity,
+                                       unit_amount, line_amount, tax_amount, project_id, build_phase_id)
+            SELECT d.id, sl.line_number, d.{date_col}, sl.description, sl.account_code, sl.quantity,
+                   sl.unit_amount, sl.line_amount, sl.tax_amount, sl.project_id, sl.build_phase_id
+            FROM xero_classified_{table} c JOIN xero_stage_lines sl ON sl.n = c.n
+            JOIN {table} d ON d.xero_id = c.xero_id
+            WHERE c.lines_differ
+            ORDER BY d.id, sl.line_number"""))
     return counts, [dict(s) for s in samples[:100]]
 
 

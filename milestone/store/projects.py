@@ -37,21 +37,31 @@ def project_header(conn: Connection, project_id: str) -> ProjectHeader | None:
     return ProjectHeader(**row) if row else None
 
 
-_DOCUMENTS = {"invoices": ("invoices", "issue_date", "contact"), "bills": ("bills", "date", "supplier")}
+_DOCUMENTS = {"invoices": ("invoices", "invoice_lines", "invoice_id", "issue_date", "contact"),
+              "bills": ("bills", "bill_lines", "bill_id", "date", "supplier")}
 
 
 def project_documents(conn: Connection, project_id: str, kind: str, limit: int) -> tuple[pd.DataFrame, int]:
-    """A project's invoices or bills, newest first, capped at `limit`; also the total count."""
-    table, date_col, party = _DOCUMENTS[kind]
+    """The invoices or bills with at least one line on the project, newest first, capped at
+    `limit`; also their total count. `share` is the sum of the project's lines (ex tax) beside
+    the document's `subtotal`; `split` is true when the document also has lines on another
+    project or on none (overheads); `phase` names the phases of the project's lines."""
+    table, lines, fk, date_col, party = _DOCUMENTS[kind]
     params = {"id": project_id, "limit": limit}
     rows = frame(conn, "projects.project_documents", f"""
+        WITH mine AS (
+            SELECT l.{fk} AS doc_id, sum(l.line_amount) AS share,
+                   string_agg(DISTINCT coalesce(bp.name, 'Unassigned'), ', ') AS phase
+            FROM {lines} l LEFT JOIN build_phases bp ON bp.id = l.build_phase_id
+            WHERE l.project_id = CAST(:id AS uuid) GROUP BY l.{fk})
         SELECT d.number, d.{party} AS party, d.{date_col} AS date, d.due_date, d.status, d.doc_type,
-               coalesce(bp.name, 'Unassigned') AS phase, d.subtotal, d.total_tax, d.total, d.amount_due
-        FROM {table} d LEFT JOIN build_phases bp ON bp.id = d.build_phase_id
-        WHERE d.project_id = CAST(:id AS uuid)
+               m.phase, m.share, d.subtotal, d.total_tax, d.total, d.amount_due,
+               EXISTS (SELECT 1 FROM {lines} o WHERE o.{fk} = d.id
+                       AND (o.project_id IS NULL OR o.project_id <> CAST(:id AS uuid))) AS split
+        FROM mine m JOIN {table} d ON d.id = m.doc_id
         ORDER BY d.{date_col} DESC, d.number DESC LIMIT :limit""", params)
     total = conn.scalar(stmt("projects.project_documents_count",
-                             f"SELECT count(*) FROM {table} WHERE project_id = CAST(:id AS uuid)"), params)
+                             f"SELECT count(DISTINCT {fk}) FROM {lines} WHERE project_id = CAST(:id AS uuid)"), params)
     return rows, int(total or 0)
 
 

@@ -10,8 +10,11 @@ from tests.browser.conftest import after_run, select_grid_cell, sign_in
 
 
 def _forecast_profit(tdb) -> str:
+    """The unfiltered dashboard's card: the practice's (projects + overheads) plus the estimates."""
     sums = oracle.project_sums(tdb).values()
-    return money(sum(p["revenue"] + p["estimate_revenue"] - p["costs"] - p["estimate_costs"] for p in sums))
+    totals = oracle.ledger_totals(tdb)
+    return money(totals["revenue_lines"] - totals["costs_lines"]
+                 + sum(p["estimate_revenue"] - p["estimate_costs"] for p in sums))
 
 
 def test_edit_a_cell_save_and_see_the_new_forecast(live_app, page, artifacts):

@@ -57,19 +57,35 @@ def test_estimate_for_unknown_project_is_rejected(database):
 ])
 def test_bad_document_values_are_rejected(database, project_id, table, column, value):
     date_col = "issue_date" if table == "invoices" else "date"
-    values = {"project_id": project_id, "xero_id": f"bad-{table}-{column}", "d": "2026-01-01", "status": "Paid",
-              "doc_type": "credit_note", "subtotal": 1, "total": 1, "amount_due": 0}
+    values = {"xero_id": f"bad-{table}-{column}", "d": "2026-01-01", "status": "Paid",
+              "doc_type": "credit_note", "subtotal": 0, "total": 0, "amount_due": 0}
     values[column] = value
-    _insert(database, f"INSERT INTO milestone.{table} (project_id, xero_id, {date_col}, status, doc_type, subtotal,"
-                      " total, amount_due) VALUES (:project_id, :xero_id, :d, :status, :doc_type, :subtotal, :total,"
+    _insert(database, f"INSERT INTO milestone.{table} (xero_id, {date_col}, status, doc_type, subtotal,"
+                      " total, amount_due) VALUES (:xero_id, :d, :status, :doc_type, :subtotal, :total,"
                       " :amount_due)", **values)
 
 
 def test_duplicate_xero_id_is_rejected(database, project_id):
     builders.document(database, "invoices", project_id, "10")
     xid = database.scalar("SELECT xero_id FROM milestone.invoices LIMIT 1")
-    _insert(database, "INSERT INTO milestone.invoices (project_id, xero_id, issue_date, status, subtotal, total)"
-                      " VALUES (:p, :x, '2026-01-01', 'Paid', 1, 1)", p=project_id, x=xid)
+    _insert(database, "INSERT INTO milestone.invoices (xero_id, issue_date, status, subtotal, total)"
+                      " VALUES (:x, '2026-01-01', 'Paid', 0, 0)", x=xid)
+
+
+@pytest.mark.parametrize("table,fk", [("invoice_lines", "invoice_id"), ("bill_lines", "bill_id")])
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO milestone.{t} ({fk}, line_number, line_amount) VALUES (gen_random_uuid(), 1, 1)",  # no document
+    "INSERT INTO milestone.{t} ({fk}, line_number, line_amount) SELECT id, 0, 0 FROM milestone.{d} LIMIT 1",
+    "INSERT INTO milestone.{t} ({fk}, line_number, line_amount, project_id) SELECT id, 7, 0, gen_random_uuid()"
+    " FROM milestone.{d} LIMIT 1",  # an unknown project
+    "INSERT INTO milestone.{t} ({fk}, line_number, doc_date, line_amount) SELECT id, 8, DATE '1999-01-01', 0"
+    " FROM milestone.{d} LIMIT 1",  # a date that is not the document's
+])
+def test_bad_lines_are_rejected(database, project_id, table, fk, sql):
+    """Each line adds 0, so only the constraint under test can refuse it (not the lines-add-up check)."""
+    docs = "invoices" if table == "invoice_lines" else "bills"
+    builders.document(database, docs, project_id, "10")
+    _insert(database, sql.format(t=table, fk=fk, d=docs))
 
 
 @pytest.mark.parametrize("column,value", [("role", "owner"), ("username", "Has Space"), ("email", "not-an-email")])

@@ -182,12 +182,48 @@ def test_the_audit_export_of_one_project_has_only_its_rows(demo):
     assert {r[parsed[0].index("row_id")] for r in parsed[1:] if r[parsed[0].index("table")] == "projects"} == {pid}
 
 
-def test_the_phase_filter_selects_documents_by_phase(demo):
+def test_the_phase_filter_selects_documents_with_a_line_in_the_phase(demo):
     phase = demo["db"].scalar("SELECT id::text FROM milestone.build_phases ORDER BY display_order LIMIT 1")
     for f, sql in ((Filters(phases=(phase,)), "build_phase_id = CAST(:ph AS uuid)"),
                    (Filters(phases=(UNASSIGNED,)), "build_phase_id IS NULL")):
-        rows, _, _ = _csv(demo, "invoices", f)
-        assert rows == demo["db"].scalar(f"SELECT count(*) FROM milestone.invoices WHERE {sql}", ph=phase) > 0
+        rows, _, parsed = _csv(demo, "invoices", f)
+        assert rows == demo["db"].scalar(
+            f"SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE {sql}", ph=phase) > 0
+        allocated = sum(Decimal(r[parsed[0].index("allocated")]) for r in parsed[1:])
+        assert allocated == demo["db"].scalar(
+            f"SELECT sum(line_amount) FROM milestone.invoice_lines WHERE {sql}", ph=phase)
+        rows, _, _ = _csv(demo, "lines", f)
+        assert rows == demo["db"].scalar(f"""SELECT (SELECT count(*) FROM milestone.invoice_lines WHERE {sql})
+                                                  + (SELECT count(*) FROM milestone.bill_lines WHERE {sql})""", ph=phase)
+
+
+def test_the_lines_export_has_one_row_per_line_and_names_overheads(demo):
+    tdb = demo["db"]
+    a = builders.project(tdb, "Export split A", client="Split client")
+    b = builders.project(tdb, "Export split B", client="Other client")
+    builders.document(tdb, "bills", None, "1000.00", "Paid", on=date(2026, 2, 10), number="SPLIT-1",
+                      lines=[("600.00", a, None), ("300.00", b, None), ("100.00", None, None)])
+    rows, _, parsed = _csv(demo, "lines")
+    assert rows == tdb.scalar("SELECT (SELECT count(*) FROM milestone.invoice_lines) + "
+                              "(SELECT count(*) FROM milestone.bill_lines)")
+    h = parsed[0]
+    assert h[:8] == ["kind", "number", "date", "contact_or_supplier", "status", "doc_type", "line_number",
+                     "description"]
+    mine = [(r[h.index("line_number")], r[h.index("line_amount")], r[h.index("project")], r[h.index("client")])
+            for r in parsed[1:] if r[h.index("number")] == "SPLIT-1"]
+    assert mine == [("1", "600.00", "Export split A", "Split client"), ("2", "300.00", "Export split B", "Other client"),
+                    ("3", "100.00", "Unallocated", "")]
+    # a client filter: only that client's lines, and the bill with that project's allocated amount
+    _, _, lines = _csv(demo, "lines", Filters(clients=("Split client",)))
+    assert [r[lines[0].index("line_amount")] for r in lines[1:]] == ["600.00"]
+    _, _, bills = _csv(demo, "bills", Filters(clients=("Split client",)))
+    hb = bills[0]
+    assert [(r[hb.index("number")], r[hb.index("subtotal")], r[hb.index("allocated")], r[hb.index("project")])
+            for r in bills[1:]] == [("SPLIT-1", "1000.00", "600.00", "Export split A")]
+    _, _, everything = _csv(demo, "bills", Filters(date_from=date(2026, 2, 10), date_to=date(2026, 2, 10)))
+    row = next(r for r in everything[1:] if r[hb.index("number")] == "SPLIT-1")
+    assert row[hb.index("allocated")] == "1000.00"
+    assert row[hb.index("project")] == "Export split A; Export split B; Unallocated"
 
 
 def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):

@@ -194,15 +194,18 @@ def test_concurrent_migrations_wait_for_each_other(fresh_database, tmp_path):
 def test_schema_has_the_designed_tables_and_indexes(database):
     tables = {r["t"] for r in database.rows(
         "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'milestone'")}
-    assert {"projects", "build_phases", "invoices", "bills", "estimates", "project_metrics",
+    assert {"projects", "build_phases", "invoices", "bills", "invoice_lines", "bill_lines", "pnl_monthly",
+            "estimates", "project_metrics",
             "project_phase_metrics", "audit_log", "sync_runs", "export_log", "user_preferences",
             "app_users", "schema_migrations"} <= tables
     indexes = {r["i"]: r["d"] for r in database.rows(
         "SELECT indexname AS i, indexdef AS d FROM pg_indexes WHERE schemaname = 'milestone'")}
     assert "(user_id, status)" in indexes["projects_user_status_idx"]
     assert "(start_date, end_date)" in indexes["projects_dates_idx"]
-    assert "(project_id, issue_date)" in indexes["invoices_project_date_idx"]
-    assert "(project_id, date)" in indexes["bills_project_date_idx"]
+    assert "(project_id, doc_date)" in indexes["invoice_lines_project_date_idx"]
+    assert "(project_id, doc_date)" in indexes["bill_lines_project_date_idx"]
+    assert "(issue_date)" in indexes["invoices_issue_date_idx"] and "(date)" in indexes["bills_date_idx"]
+    assert "NULLS NOT DISTINCT" in indexes["pnl_monthly_key"] and "(month, project_id)" in indexes["pnl_monthly_month_idx"]
     assert "(project_id)" in indexes["estimates_project_idx"]
     assert "WHERE" in indexes["projects_active_idx"]
     assert "WHERE" in indexes["invoices_unpaid_idx"] and "Authorised" in indexes["invoices_unpaid_idx"]

@@ -40,13 +40,17 @@ def test_portfolio_report_shows_the_dashboards_kpis_and_every_project_over_numbe
     assert b"LastResort" not in pdf  # the slow-to-load fallback font only when a glyph is missing
     pages = _pages(pdf)
     projects = metrics.with_pnl(pnl.project_table(Filters()))
-    totals = metrics.totals_of(projects)
+    overheads = pnl.unallocated(Filters())
+    totals = pnl.practice_totals(projects, overheads)  # the dashboard's cards: projects + overheads
+    assert overheads.costs > 0 and totals.costs == metrics.totals_of(projects).costs + overheads.costs
     first, everything = pages[0], "\n".join(pages)
 
     assert "Portfolio P&L report" in first and "Period: all time" in first
     for label, value in totals.kpis().items():
         assert f"{label}\n{pct(value) if 'margin' in label.lower() else money(value)}" in first, label
     assert f"Projects\n{len(projects):,}" in first
+    assert f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}" in \
+        first.replace("\n", " ")
     assert len(pages) > 3  # two pages of charts, then 100 projects
     for n, text in enumerate(pages, start=1):
         assert f"Page {n} of {len(pages)}" in text
@@ -94,11 +98,23 @@ def test_project_report_has_header_budget_phases_and_documents(demo):
     assert "Costs £600 £250 £250 -£350" in pages[0]
     assert "Groundworks (test) £800 £250 £550 68.8%" in text
     assert "Invoices (2)" in text and "Bills (1)" in text
-    assert "06/01/2026 05/02/2026 Paid Invoice Groundworks (test) £400.00 £480.00" in text  # newest first, pence
+    # newest first, in pence: this project's share, the subtotal, the total
+    assert "06/01/2026 05/02/2026 Paid Invoice Groundworks (test) £400.00 £400.00 £480.00" in text
     assert f"Page 1 of {len(pages)}" in pages[0]
     last = _last_export(db)
     assert (last["table_name"], last["format"], last["row_count"], last["filters"]) == \
         ("project", "pdf", 3, {"project_ids": [pid]})
+
+
+def test_a_split_document_prints_the_projects_share_and_is_marked(demo):
+    db = demo["db"]
+    pid = builders.project(db, "Shared Yard", client="Harper Homes")
+    other = builders.project(db, "Next Door", client="Harper Homes")
+    builders.document(db, "bills", None, "1000.00", "Paid", on=date(2026, 2, 3), number="SPLIT-PDF",
+                      lines=[("600.00", pid, None), ("300.00", other, None), ("100.00", None, None)])
+    text = "\n".join(_pages(reports.project_pdf(pid, demo["user"]))).replace("\n", " ")
+    assert "SPLIT-PDF *" in text and "£600.00 £1,000.00 £1,200.00" in text
+    assert "Split (*): 1 of these bills also have lines on other projects or on overheads" in text
 
 
 def test_a_project_without_revenue_shows_a_dash_margin_and_no_budget_note(demo):

@@ -1,4 +1,4 @@
-"""Repository reads against an independent SQL oracle, on generated data and on edge cases."""
+"""P&L reads (store/services) against an independent SQL oracle, on generated data and on edge cases."""
 from datetime import date
 from decimal import Decimal
 
@@ -64,12 +64,20 @@ def test_kpis_equal_the_oracle_totals(seeded):
 
 
 def test_monthly_series_adds_up_to_the_totals(seeded):
+    """Unfiltered, the monthly series is the practice's: every project plus the overheads."""
     monthly = pnl.monthly_series(Filters())
     want = oracle.project_sums(seeded)
-    assert sum(monthly["revenue"]) == sum(p["revenue"] for p in want.values())
-    assert sum(monthly["costs"]) == sum(p["costs"] for p in want.values())
+    totals = oracle.ledger_totals(seeded)
+    assert totals["costs_unallocated"] != 0  # the seed has overhead bills
+    assert sum(monthly["revenue"]) == sum(p["revenue"] for p in want.values()) + totals["revenue_unallocated"]
+    assert sum(monthly["costs"]) == sum(p["costs"] for p in want.values()) + totals["costs_unallocated"]
+    assert sum(monthly["costs"]) == totals["costs_lines"] == totals["costs_subtotals"]
     assert sum(monthly["estimate_costs"]) == sum(p["estimate_costs"] for p in want.values())
     assert all(m.day == 1 for m in monthly["month"])
+    # with a project-level filter the overheads are out of it
+    clients = tuple(sorted({r["c"] for r in seeded.rows("SELECT client_name AS c FROM milestone.projects")}))
+    filtered = pnl.monthly_series(Filters(clients=clients))
+    assert sum(filtered["costs"]) == sum(p["costs"] for p in want.values())
 
 
 def test_monthly_series_puts_documents_in_their_month(seeded):
@@ -82,11 +90,18 @@ def test_monthly_series_puts_documents_in_their_month(seeded):
 
 def test_phase_breakdown_matches_with_and_without_a_date_filter(seeded):
     by_phase = pnl.phase_breakdown(Filters())
-    raw = oracle.phase_sums(seeded)
+    raw = oracle.pnl_rows(seeded)  # projects and overheads: the unfiltered breakdown is the practice's
+    fields = ("revenue", "costs", "estimate_revenue", "estimate_costs")
     for _, r in by_phase.iterrows():
         phase_id = r["phase_id"] if isinstance(r["phase_id"], str) else None  # pandas 3: missing text is NaN
-        want = [sum(v[i] for (p, ph), v in raw.items() if ph == phase_id) for i in range(4)]
-        assert [r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"]] == want
+        want = [sum(v[f] for (p, ph, m), v in raw.items() if ph == phase_id) for f in fields]
+        assert [r[f] for f in fields] == want
+    projects_only = pnl.phase_breakdown(Filters(statuses=("Planning", "In Progress", "Completed", "On Hold")))
+    phases = oracle.phase_sums(seeded)
+    for _, r in projects_only.iterrows():
+        phase_id = r["phase_id"] if isinstance(r["phase_id"], str) else None
+        assert [r[f] for f in fields] == [sum(v[i] for (p, ph), v in phases.items() if ph == phase_id)
+                                          for i in range(4)]
     dated = pnl.phase_breakdown(Filters(date_from=date(2000, 1, 1)))
     assert sum(dated["revenue"]) == sum(by_phase["revenue"])
     assert "Unassigned" in set(by_phase["phase"])
@@ -142,7 +157,7 @@ def test_project_header_documents_and_audit(seeded):
     assert header and header.id == pid
     docs, total = projects.project_documents(pid, "invoices", limit=3)
     assert len(docs) == min(3, total) and total == seeded.scalar(
-        "SELECT count(*) FROM milestone.invoices WHERE project_id = :p", p=pid)
+        "SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE project_id = :p", p=pid)
     seeded.execute("UPDATE milestone.projects SET status = 'On Hold' WHERE id = :p", user="fran", p=pid)
     audit = projects.project_audit(pid)
     assert list(audit["user"][:1]) == ["fran"] and list(audit["operation"][:1]) == ["UPDATE"]

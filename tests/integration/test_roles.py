@@ -22,7 +22,8 @@ def project_id(database):
 
 
 @pytest.mark.parametrize("sql", [
-    "INSERT INTO invoices (project_id, xero_id, issue_date, status, subtotal, total) SELECT id, 'R1', now(), 'Paid', 1, 1 FROM projects LIMIT 1",
+    "INSERT INTO invoices (xero_id, issue_date, status, subtotal, total) VALUES ('R1', now(), 'Paid', 1, 1)",
+    "INSERT INTO invoice_lines (invoice_id, line_number, line_amount) SELECT id, 9, 1 FROM invoices LIMIT 1",
     "UPDATE projects SET name = 'x'",
     "DELETE FROM estimates",
     "UPDATE project_metrics SET revenue = 0",
@@ -71,7 +72,9 @@ def test_xero_sync_cannot_touch_app_owned_data(database, project_id, sql):
 def test_xero_sync_writes_documents_and_xero_owned_project_columns(database, project_id):
     _as(database, "xero_sync", "UPDATE projects SET name = 'Renamed in Xero' WHERE id = :p", p=project_id)
     _as(database, "xero_sync", "INSERT INTO projects (name, client_name, xero_tracking_id) VALUES ('New', 'C', 'TRK-sync')")
-    _as(database, "xero_sync", "INSERT INTO invoices (project_id, xero_id, issue_date, status, subtotal, total)"
-                               " VALUES (:p, 'SYNC-1', '2026-01-01', 'Paid', 10, 12)", p=project_id)
+    _as(database, "xero_sync", """WITH d AS (INSERT INTO invoices (xero_id, issue_date, status, subtotal, total)
+                                             VALUES ('SYNC-1', '2026-01-01', 'Paid', 10, 12) RETURNING id)
+                                  INSERT INTO invoice_lines (invoice_id, line_number, line_amount, project_id)
+                                  SELECT id, 1, 10, :p FROM d""", p=project_id)
     _as(database, "xero_sync", "INSERT INTO sync_runs (status) VALUES ('COMPLETED')")
     assert database.scalar("SELECT revenue FROM milestone.project_metrics WHERE project_id = :p", p=project_id) == 10

@@ -3,6 +3,7 @@
 from datetime import date
 
 from milestone import seed
+from tests import oracle
 
 ANCHOR = date(2026, 11, 1)
 
@@ -13,6 +14,9 @@ def test_seed_loads_an_empty_database_and_refuses_a_full_one(fresh_database):
     assert seed.ensure_demo_users(fresh_database.owner) == {}
     counts = seed.load(fresh_database.owner, 0.01, 9, ANCHOR, progress=False)
     assert counts["invoices"] == fresh_database.scalar("SELECT count(*) FROM milestone.invoices") == 1000
+    assert all(r["ok"] for r in fresh_database.rows("SELECT ok FROM milestone.ledger_reconciliation"))
+    assert oracle.stored_pnl(fresh_database) == oracle.pnl_rows(fresh_database)
+    assert oracle.metrics_table(fresh_database) == oracle.project_sums(fresh_database)
     roles = {r["username"]: r["role"] for r in fresh_database.rows("SELECT username, role FROM milestone.app_users")}
     assert roles["admin"] == "admin" and roles["finance"] == "finance" and roles["viewer"] == "viewer"
     try:

@@ -46,8 +46,10 @@ def _compare(ctx) -> None:
             assert kept[pid][k] == want[k], (pid, k)
 
 
-GOOD = [line("INV-1001", "TRK-CASTLE", "1200.00", "200.00", description="Digging", phase="Groundworks"),
-        line("INV-1001", "TRK-CASTLE", "1200.00", "200.00", description="Pouring", phase="Groundworks"),
+GOOD = [line("INV-1001", "TRK-CASTLE", "1200.00", "200.00", description="Digging", phase="Groundworks",
+             LineAmount="400.00", UnitAmount="400.00", TaxAmount="80.00"),
+        line("INV-1001", "TRK-CASTLE", "1200.00", "200.00", description="Pouring", phase="Groundworks",
+             LineAmount="600.00", UnitAmount="600.00", TaxAmount="120.00"),
         line("INV-1002", "Mill Conversion", "600.00", "100.00", status="PAID", contact="Mill Ltd"),
         line("CN-7", "TRK-CASTLE", "120.00", "20.00", status="PAID", doc_type="Sales credit note"),
         line("B-55", "TRK-MILL", "360.00", "60.00", status="PAID", doc_type="Bill", contact="Timber & Co"),
@@ -67,13 +69,22 @@ def test_import_writes_documents_and_the_metrics_follow(ctx):
     result = _import(ctx, render(GOOD))
     assert (result.created, result.updated, result.unchanged) == (5, 0, 0)
     inv = ctx["db"].rows("""SELECT i.number, i.status, i.doc_type, i.subtotal, i.total_tax, i.total, i.amount_due,
-                                   bp.name AS phase, i.issue_date::text AS d, i.due_date::text AS due, i.contact
-                            FROM milestone.invoices i LEFT JOIN milestone.build_phases bp ON bp.id = i.build_phase_id
-                            ORDER BY number""")
+                                   (SELECT string_agg(DISTINCT coalesce(bp.name, '-'), ',')
+                                    FROM milestone.invoice_lines l LEFT JOIN milestone.build_phases bp
+                                    ON bp.id = l.build_phase_id WHERE l.invoice_id = i.id) AS phase,
+                                   i.issue_date::text AS d, i.due_date::text AS due, i.contact
+                            FROM milestone.invoices i ORDER BY number""")
     assert [(r["number"], r["status"], r["doc_type"], r["subtotal"], r["phase"]) for r in inv] == [
-        ("CN-7", "Paid", "credit_note", Decimal("100.00"), None),
+        ("CN-7", "Paid", "credit_note", Decimal("100.00"), "-"),
         ("INV-1001", "Authorised", "invoice", Decimal("1000.00"), "Groundworks"),  # two lines, one invoice
-        ("INV-1002", "Paid", "invoice", Decimal("500.00"), None)]
+        ("INV-1002", "Paid", "invoice", Decimal("500.00"), "-")]
+    assert ctx["db"].rows("""SELECT l.line_number, l.description, l.quantity, l.unit_amount, l.line_amount, l.tax_amount
+                             FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
+                             WHERE i.number = 'INV-1001' ORDER BY 1""") == [
+        {"line_number": 1, "description": "Digging", "quantity": Decimal("1.0000"), "unit_amount": Decimal("400.0000"),
+         "line_amount": Decimal("400.00"), "tax_amount": Decimal("80.00")},
+        {"line_number": 2, "description": "Pouring", "quantity": Decimal("1.0000"), "unit_amount": Decimal("600.0000"),
+         "line_amount": Decimal("600.00"), "tax_amount": Decimal("120.00")}]
     assert (inv[1]["d"], inv[1]["due"], inv[1]["amount_due"], inv[1]["contact"]) == (
         "2026-01-15", "2026-02-14", Decimal("1200.00"), "Acme Builders Ltd")
     metrics = oracle.metrics_table(ctx["db"])
@@ -322,3 +333,80 @@ def test_a_file_of_bad_lines_is_read_only_until_the_problems_are_plenty(ctx):
         _import(ctx, render(bad), dry_run=True)
     problems = exc.value.problems
     assert len(problems) == 201 and problems[-1].startswith("… and more: the check stopped at line 203")
+
+
+def _lines_of(ctx, number: str) -> list[tuple]:
+    return [tuple(r.values()) for r in ctx["db"].rows("""
+        SELECT l.line_number, l.line_amount, l.tax_amount, p.name AS project, bp.name AS phase
+        FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id
+        LEFT JOIN milestone.projects p ON p.id = l.project_id LEFT JOIN milestone.build_phases bp ON bp.id = l.build_phase_id
+        WHERE b.number = :n ORDER BY 1""", n=number)]
+
+
+SPLIT = [line("SPLIT-B1", "TRK-CASTLE", "1440.00", "240.00", doc_type="Bill", contact="Merchant", status="AUTHORISED",
+              phase="Groundworks", LineAmount="700.00", UnitAmount="700.00", TaxAmount="140.00"),
+         line("SPLIT-B1", "TRK-MILL", "1440.00", "240.00", doc_type="Bill", contact="Merchant", status="AUTHORISED",
+              LineAmount="400.00", UnitAmount="400.00", TaxAmount="80.00"),
+         line("SPLIT-B1", "", "1440.00", "240.00", doc_type="Bill", contact="Merchant", status="AUTHORISED",
+              description="Yard rent", LineAmount="100.00", UnitAmount="100.00", TaxAmount="20.00")]
+
+
+def test_a_document_split_across_projects_phases_and_overheads_is_imported_line_by_line(ctx):
+    before = oracle.metrics_table(ctx["db"])
+    result = _import(ctx, render(SPLIT))
+    assert (result.created, result.updated, result.unchanged) == (1, 0, 0)
+    assert _lines_of(ctx, "SPLIT-B1") == [
+        (1, Decimal("700.00"), Decimal("140.00"), "Castle Extension", "Groundworks"),
+        (2, Decimal("400.00"), Decimal("80.00"), "Mill Conversion", None),
+        (3, Decimal("100.00"), Decimal("20.00"), None, None)]  # an untracked line: an overhead
+    after = oracle.metrics_table(ctx["db"])
+    assert after[ctx["a"]]["costs"] - before[ctx["a"]]["costs"] == Decimal("700.00")
+    assert after[ctx["b"]]["costs"] - before[ctx["b"]]["costs"] == Decimal("400.00")
+    totals = oracle.ledger_totals(ctx["db"])
+    assert totals["costs_projects"] + totals["costs_unallocated"] == totals["costs_lines"] == totals["costs_subtotals"]
+    _compare(ctx)
+    # the same file again changes nothing, lines included
+    stamp = ctx["db"].rows("SELECT l.xmin::text AS x FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id "
+                           "WHERE b.number = 'SPLIT-B1' ORDER BY l.line_number")
+    assert (_import(ctx, render(SPLIT)).unchanged, ctx["db"].rows(
+        "SELECT l.xmin::text AS x FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id "
+        "WHERE b.number = 'SPLIT-B1' ORDER BY l.line_number")) == (1, stamp)
+
+
+def test_a_line_moved_to_another_project_replaces_the_documents_lines(ctx):
+    moved = [dict(r) for r in SPLIT]
+    moved[1]["TrackingOption1"] = "TRK-CASTLE"
+    result = _import(ctx, render(moved))
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
+    assert [r[3] for r in _lines_of(ctx, "SPLIT-B1")] == ["Castle Extension", "Castle Extension", None]
+    _compare(ctx)
+
+
+def test_lines_that_do_not_add_up_to_the_subtotal_are_refused(ctx):
+    short = [dict(r) for r in SPLIT[:2]]
+    for r in short:
+        r["InvoiceNumber"] = "SHORT-1"
+    _refused(ctx, render(short), "Line 2: the lines of SHORT-1 add up to 1100.00 (LineAmount) but its SubTotal is 1200.00")
+
+
+def test_an_inclusive_document_stores_its_lines_excluding_tax(ctx):
+    rows = [line("INCL-1", "TRK-MILL", "240.00", "40.00", doc_type="Bill", contact="Merchant", status="PAID",
+                 LineAmountTypes="Inclusive", LineAmount="120.00", UnitAmount="120.00", TaxAmount="20.00"),
+            line("INCL-1", "TRK-CASTLE", "240.00", "40.00", doc_type="Bill", contact="Merchant", status="PAID",
+                 LineAmountTypes="Inclusive", LineAmount="120.00", UnitAmount="120.00", TaxAmount="20.00")]
+    assert _import(ctx, render(rows, COLUMNS + ["LineAmountTypes"])).created == 1
+    assert [(r[1], r[3]) for r in _lines_of(ctx, "INCL-1")] == [(Decimal("100.00"), "Mill Conversion"),
+                                                                 (Decimal("100.00"), "Castle Extension")]
+    assert ctx["db"].scalar("SELECT line_amount_types FROM milestone.bills WHERE number = 'INCL-1'") == "Inclusive"
+    bad = [r | {"InvoiceNumber": "INCL-2", "LineAmountTypes": "Gross"} for r in rows]
+    _refused(ctx, render(bad, COLUMNS + ["LineAmountTypes"]), "LineAmountTypes: 'Gross' is not one of Exclusive")
+
+
+def test_a_file_without_line_amounts_takes_one_line_documents_whole(ctx):
+    cols = [c for c in COLUMNS if c not in ("LineAmount", "TaxAmount")]
+    assert _import(ctx, render([line("WHOLE-1", "TRK-MILL", "60.00", "10.00")], cols)).created == 1
+    assert ctx["db"].rows("""SELECT l.line_amount, l.tax_amount FROM milestone.invoice_lines l
+                             JOIN milestone.invoices i ON i.id = l.invoice_id WHERE i.number = 'WHOLE-1'""") == [
+        {"line_amount": Decimal("50.00"), "tax_amount": Decimal("10.00")}]
+    two = [line("WHOLE-2", "TRK-MILL", "60.00", "10.00"), line("WHOLE-2", "TRK-CASTLE", "60.00", "10.00")]
+    _refused(ctx, render(two, cols), "Line 3: WHOLE-2 has several lines but the file has no LineAmount column")

@@ -1,4 +1,7 @@
-"""The n8n contract in docs/xero-sync.md, played as written: 100k invoices upserted as xero_sync.
+"""The n8n contract in docs/xero-sync.md, played as written: 100k multi-line invoices upserted as xero_sync.
+
+Documents carry 1-4 line items: some split across two projects, some across phases, some with
+untracked lines (overheads) and some bills with no project at all; some Inclusive of tax.
 
 The statements are read from the document itself, so the document cannot drift from what works.
 """
@@ -9,7 +12,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
+from milestone import db
 from milestone.config import PROJECT_ROOT
 from tests import oracle
 
@@ -36,33 +41,74 @@ def _run(database, sql: str, *params):
     return rows
 
 
+def _pence(x: int) -> str:
+    return str(Decimal(x) / 100)
+
+
 def _documents(n: int, kind: str, rng: random.Random, prefix: str) -> list[dict]:
     docs = []
     for i in range(n):
-        sub = Decimal(rng.randint(100, 500_000)) / 100
-        tax = (sub * Decimal("0.2")).quantize(Decimal("0.01"))
+        n_lines = rng.choice([1, 1, 2, 2, 3, 4])
+        parts = [rng.randint(100, 200_000) for _ in range(n_lines)]
+        sub = sum(parts)
+        taxes = [p * 2 // 10 for p in parts]
         status = rng.choice(STATUSES)
         credit = rng.random() < 0.05
+        inclusive = rng.random() < 0.1
+        project = f"OPT-{i % N_PROJECTS:05d}"
+        shape = rng.random()
+        lines = []
+        for k, (p, t) in enumerate(zip(parts, taxes)):
+            line = {"Description": f"Item {k + 1}", "AccountCode": "200" if kind == "ACCREC" else "310",
+                    "Quantity": "1", "UnitAmount": _pence(p + t if inclusive else p),
+                    "LineAmount": _pence(p + t if inclusive else p), "TaxAmount": _pence(t), "Project": project,
+                    "Phase": rng.choice(["Groundworks", "Frame", None])}
+            if shape < 0.1 and k % 2 == 1:  # split across two projects
+                line["Project"] = f"OPT-{(i * 7 + 3) % N_PROJECTS:05d}"
+            elif shape < 0.15 and k == n_lines - 1:  # an untracked line: an overhead
+                del line["Project"]
+            elif shape < 0.2 and kind == "ACCPAY":  # an overhead bill: no project on any line
+                del line["Project"]
+            if line["Phase"] is None:
+                del line["Phase"]
+            lines.append(line)
         docs.append({"InvoiceID": f"{prefix}-{i:07d}", "InvoiceNumber": f"{prefix}-{i:06d}",
                      "ContactName": f"Contact {i % 300}", "Date": str(date(2024, 1, 1) + timedelta(days=i % 900)),
                      "DueDate": str(date(2024, 1, 31) + timedelta(days=i % 900)), "Status": status,
-                     "Type": (kind + ("CREDIT" if credit else "")), "SubTotal": str(sub), "TotalTax": str(tax),
-                     "Total": str(sub + tax),
+                     "Type": (kind + ("CREDIT" if credit else "")),
+                     "LineAmountTypes": "Inclusive" if inclusive else "Exclusive",
+                     "SubTotal": _pence(sub), "TotalTax": _pence(sum(taxes)), "Total": _pence(sub + sum(taxes)),
                      # Xero: AmountDue on invoices and bills, RemainingCredit on credit notes
-                     ("RemainingCredit" if credit else "AmountDue"): str(sub + tax if status == "AUTHORISED" else 0),
-                     "CurrencyCode": "GBP", "Project": f"OPT-{i % N_PROJECTS:05d}",
-                     "Phase": rng.choice(["Groundworks", "Frame", None])})
+                     ("RemainingCredit" if credit else "AmountDue"):
+                         _pence(sub + sum(taxes) if status == "AUTHORISED" else 0),
+                     "CurrencyCode": "GBP", "LineItems": lines})
     return docs
 
 
-def _expected_revenue(docs: list[dict]) -> dict[str, Decimal]:
-    """P&L definitions applied in Python to what was sent, independent of SQL and triggers."""
+def _line_ex_tax(doc: dict, line: dict) -> Decimal:
+    amount = Decimal(line["LineAmount"])
+    return amount - Decimal(line["TaxAmount"]) if doc["LineAmountTypes"] == "Inclusive" else amount
+
+
+def _expected(docs: list[dict]) -> tuple[dict[str, Decimal], Decimal]:
+    """P&L definitions applied in Python to what was sent, independent of SQL and triggers:
+    ({project option: signed counted line amounts}, the untracked lines' total)."""
     out: dict[str, Decimal] = {}
+    untracked = Decimal(0)
     for d in docs:
-        if d["Status"] in ("AUTHORISED", "PAID") and d["Project"] is not None:
+        if d["Status"] in ("AUTHORISED", "PAID"):
             sign = -1 if d["Type"].endswith("CREDIT") else 1
-            out[d["Project"]] = out.get(d["Project"], Decimal(0)) + sign * Decimal(d["SubTotal"])
-    return out
+            for line in d["LineItems"]:
+                if "Project" in line:
+                    out[line["Project"]] = out.get(line["Project"], Decimal(0)) + sign * _line_ex_tax(d, line)
+                else:
+                    untracked += sign * _line_ex_tax(d, line)
+    return out, untracked
+
+
+def _stored(docs: list[dict]) -> list[dict]:
+    return [d for d in docs if d["CurrencyCode"] == "GBP"
+            and not any(line.get("Project") == "OPT-UNKNOWN" for line in d["LineItems"])]
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +122,10 @@ def synced(database):
     _run(database, sql["upsert-projects"], json.dumps(projects))
     _run(database, sql["upsert-phases"], json.dumps(["Groundworks", "Frame"]))
     invoices = _documents(N_INVOICES, "ACCREC", rng, "INV")
-    invoices[17]["Project"] = "OPT-UNKNOWN"  # a document for a project Milestone does not know
+    invoices[17]["LineItems"][0]["Project"] = "OPT-UNKNOWN"  # a line for a project Milestone does not know
     invoices[18]["CurrencyCode"] = "EUR"  # and one the pounds P&L cannot take
     bills = _documents(N_BILLS, "ACCPAY", rng, "BILL")
-    imported = _import_without_ids(database, [d for d in invoices[:50] if not d["Type"].endswith("CREDIT")][:3])
+    imported = _import_without_ids(database, [d for d in invoices[20:80] if not d["Type"].endswith("CREDIT")][:3])
     counts = [0, 0, 0]
     for kind, docs in (("invoices", invoices), ("bills", bills)):
         for start in range(0, len(docs), BATCH):
@@ -93,16 +139,21 @@ def synced(database):
 
 
 def _import_without_ids(database, docs: list[dict]) -> list[dict]:
-    """Some invoices first arrive from a Xero CSV export, which has no InvoiceID column."""
+    """Some invoices first arrive from a Xero CSV export, which has no InvoiceID column: one CSV
+    line per line item, each with its own tracking (none = an overhead) and amounts."""
     from milestone import seed
     from milestone.services import imports, users
-    from tests.xero_files import line, render
+    from tests.xero_files import COLUMNS, line, render
 
     seed.ensure_demo_users(database.owner)
-    lines = [line(d["InvoiceNumber"], d["Project"], d["Total"], d["TotalTax"], contact=d["ContactName"],
-                  date=d["Date"], due=d["DueDate"], status=d["Status"], doc_type=d["Type"], due_amount=d.get("AmountDue") or "0",
-                  phase=d["Phase"] or "") for d in docs]
-    result = imports.import_file(render(lines), "early.csv", users.get_user("finance"), dry_run=False)
+    rows = [line(d["InvoiceNumber"], item.get("Project", ""), d["Total"], d["TotalTax"], contact=d["ContactName"],
+                 date=d["Date"], due=d["DueDate"], status=d["Status"], doc_type=d["Type"],
+                 due_amount=d.get("AmountDue") or "0", phase=item.get("Phase", ""), description=item["Description"],
+                 AccountCode=item["AccountCode"], Quantity=item["Quantity"], UnitAmount=item["UnitAmount"],
+                 LineAmount=item["LineAmount"], TaxAmount=item["TaxAmount"], LineAmountTypes=d["LineAmountTypes"])
+            for d in docs for item in d["LineItems"]]
+    result = imports.import_file(render(rows, COLUMNS + ["LineAmountTypes"]), "early.csv", users.get_user("finance"),
+                                 dry_run=False)
     assert result.created == len(docs)
     return docs
 
@@ -127,15 +178,60 @@ def test_documents_imported_without_ids_are_adopted_not_doubled(database, synced
 def test_metrics_follow_the_sync_exactly(database, synced):
     kept, recount = oracle.metrics_table(database), oracle.project_sums(database)
     assert len(kept) == N_PROJECTS
-    for pid, want in recount.items():
-        assert {k: kept[pid][k] for k in ("revenue", "costs", "outstanding")} == \
-               {k: want[k] for k in ("revenue", "costs", "outstanding")}
+    assert kept == recount
+    assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
     by_option = {r["opt"]: Decimal(r["revenue"]) for r in database.rows(
         "SELECT p.xero_tracking_id AS opt, m.revenue FROM milestone.project_metrics m "
         "JOIN milestone.projects p ON p.id = m.project_id")}
-    expected = _expected_revenue([d for d in synced["invoices"]
-                                  if d["Project"] != "OPT-UNKNOWN" and d["CurrencyCode"] == "GBP"])
+    expected, untracked = _expected(_stored(synced["invoices"]))
     assert by_option == {opt: expected.get(opt, Decimal("0.00")) for opt in by_option}
+    assert database.scalar("SELECT sum(revenue) FROM milestone.pnl_monthly WHERE project_id IS NULL") == untracked
+    assert all(r["ok"] for r in database.rows("SELECT ok FROM milestone.ledger_reconciliation"))
+
+
+def test_split_documents_and_overheads_are_stored_line_by_line(database, synced):
+    split = next(d for d in _stored(synced["invoices"])
+                 if len({line.get("Project") for line in d["LineItems"]}) > 1 and len(d["LineItems"]) > 1)
+    rows = database.rows("""
+        SELECT l.line_number, l.line_amount, p.xero_tracking_id AS project, bp.name AS phase
+        FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
+        LEFT JOIN milestone.projects p ON p.id = l.project_id LEFT JOIN milestone.build_phases bp ON bp.id = l.build_phase_id
+        WHERE i.xero_id = :x ORDER BY l.line_number""", x=split["InvoiceID"])
+    assert [(r["line_number"], r["line_amount"], r["project"], r["phase"]) for r in rows] == [
+        (k, _line_ex_tax(split, line), line.get("Project"), line.get("Phase"))
+        for k, line in enumerate(split["LineItems"], start=1)]
+    overhead_bills = [d for d in synced["bills"] if not any("Project" in line for line in d["LineItems"])]
+    assert overhead_bills
+    assert database.scalar("""SELECT count(*) FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id
+                              WHERE b.xero_id = ANY(:ids) AND l.project_id IS NOT NULL""",
+                           ids=[d["InvoiceID"] for d in overhead_bills]) == 0
+
+
+def test_a_later_run_moves_a_line_and_drops_a_removed_one(database, synced):
+    sql = synced["sql"]
+    run_id = str(_run(database, sql["start-run"])[0][0])
+    d = next(dict(d) for d in _stored(synced["invoices"][BATCH:]) if len(d["LineItems"]) >= 3 and d["Status"] == "PAID"
+             and d["LineAmountTypes"] == "Exclusive")
+    first, *rest = [dict(line) for line in d["LineItems"]]
+    dropped = rest.pop()
+    first["Project"] = "OPT-00999"  # retracked in Xero
+    first["LineAmount"] = str(Decimal(first["LineAmount"]) + Decimal(dropped["LineAmount"]))
+    d["LineItems"] = [first, *rest]
+    assert _run(database, sql["upsert-invoices"], json.dumps([d]), run_id)[0] == (0, 1, 0)
+    assert database.scalar("""SELECT count(*) FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
+                              WHERE i.xero_id = :x""", x=d["InvoiceID"]) == len(d["LineItems"])
+    assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
+    assert oracle.metrics_table(database) == oracle.project_sums(database)
+
+
+def test_a_batch_with_a_document_that_does_not_add_up_fails_whole_naming_it(database, synced):
+    sql = synced["sql"]
+    run_id = str(_run(database, sql["start-run"])[0][0])
+    good, bad = (dict(d) for d in _documents(2, "ACCPAY", random.Random(3), "ODD"))
+    bad["SubTotal"] = str(Decimal(bad["SubTotal"]) + 1)
+    with pytest.raises(Exception, match=r"bill ODD-000001 \(xero_id ODD-0000001\): its lines add up to"):
+        _run(database, sql["upsert-bills"], json.dumps([good, bad]), run_id)
+    assert database.scalar("SELECT count(*) FROM milestone.bills WHERE xero_id LIKE 'ODD-%'") == 0
 
 
 def test_statuses_and_credit_notes_are_mapped(database, synced):
@@ -161,25 +257,31 @@ def test_a_second_identical_run_changes_nothing_and_a_changed_document_is_update
     for d in changed:
         d.update(Status="PAID", AmountDue="0")
     created, updated, _ = _run(database, sql["upsert-invoices"], json.dumps(changed), run_id)[0]
-    assert (created, updated) == (0, sum(1 for d in batch[:10] if d["Status"] != "PAID" and d["Project"] != "OPT-UNKNOWN"
-                                         and d["CurrencyCode"] == "GBP"))
+    assert (created, updated) == (0, sum(1 for d in _stored(batch[:10]) if d["Status"] != "PAID"))
     _run(database, sql["fail-run"], run_id, "Xero API rate limit (HTTP 429)")
     assert database.rows("SELECT status, error FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=run_id) == [
         {"status": "FAILED", "error": "Xero API rate limit (HTTP 429)"}]
-    kept, recount = oracle.metrics_table(database), oracle.project_sums(database)
-    assert all(kept[p]["revenue"] == recount[p]["revenue"] for p in recount)
+    assert oracle.metrics_table(database) == oracle.project_sums(database)
 
 
 def test_a_csv_copy_of_a_document_already_synced_is_removed_by_the_adopt_step(database, synced):
-    d = next(d for d in synced["invoices"] if d["Status"] == "PAID" and d["Project"] != "OPT-UNKNOWN")
-    database.execute("""
-        INSERT INTO milestone.invoices (project_id, xero_id, number, contact, issue_date, status, subtotal, total)
-        SELECT project_id, milestone.csv_document_key('invoices', contact, number, issue_date), number, contact,
-               issue_date, status, subtotal, total FROM milestone.invoices WHERE xero_id = :x""", x=d["InvoiceID"])
+    d = next(d for d in _stored(synced["invoices"]) if d["Status"] == "PAID")
+    with db.transaction(None, database.owner) as conn:  # a copy of the document and its lines, as a CSV import stored it
+        conn.execute(sa.text("""
+            INSERT INTO milestone.invoices (xero_id, number, contact, issue_date, status, subtotal, total)
+            SELECT milestone.csv_document_key('invoices', contact, number, issue_date), number, contact,
+                   issue_date, status, subtotal, total FROM milestone.invoices WHERE xero_id = :x"""), {"x": d["InvoiceID"]})
+        conn.execute(sa.text("""
+            INSERT INTO milestone.invoice_lines (invoice_id, line_number, doc_date, line_amount, project_id, build_phase_id)
+            SELECT c.id, l.line_number, l.doc_date, l.line_amount, l.project_id, l.build_phase_id
+            FROM milestone.invoices i JOIN milestone.invoice_lines l ON l.invoice_id = i.id
+            JOIN milestone.invoices c ON c.xero_id = milestone.csv_document_key('invoices', i.contact, i.number, i.issue_date)
+            WHERE i.xero_id = :x"""), {"x": d["InvoiceID"]})
     assert database.scalar("SELECT count(*) FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == 2
     _run(database, synced["sql"]["adopt-invoices"], json.dumps([d]))
     assert database.rows("SELECT xero_id FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == [
         {"xero_id": d["InvoiceID"]}]
+    assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
 
 
 def test_a_synced_project_keeps_the_app_owned_columns(database, synced):
@@ -205,6 +307,7 @@ def test_a_synced_project_keeps_the_app_owned_columns(database, synced):
     "UPDATE milestone.projects SET status = 'Completed'",
     "UPDATE milestone.projects SET user_id = NULL",
     "UPDATE milestone.project_metrics SET revenue = 0",
+    "UPDATE milestone.pnl_monthly SET revenue = 0",
     "DELETE FROM milestone.import_runs",
     "INSERT INTO milestone.sync_requests (username) VALUES ('n8n')",
 ])

@@ -18,6 +18,18 @@ def test_admin_sees_health_and_last_backup(fresh_database, tmp_path: Path):
     assert labels["Health"] == "OK"
     assert "Page render p95" in labels and "Active sessions" in labels
     assert any("milestone-" in m.value for m in at.markdown)
+    assert any(s.value.startswith("Ledger reconciles: OK") for s in at.success)
+
+
+def test_the_ledger_checks_name_a_failing_check(fresh_database):
+    from milestone.services import monitoring, users
+    seed.ensure_demo_users(fresh_database.owner)
+    admin = users.get_user("admin")
+    assert monitoring.ledger_checks(admin)["ok"].all()
+    # a rollup row no line explains (written by hand, as a bug would)
+    fresh_database.execute("INSERT INTO milestone.pnl_monthly (month, costs) VALUES ('2026-01-01', 5)")
+    failing = monitoring.ledger_checks(admin).query("not ok")
+    assert "costs: pnl_monthly = all bill lines" in set(failing["check_name"])
 
 
 def test_viewer_is_refused(fresh_database):

@@ -41,8 +41,17 @@ def _cards(at):
     return {m.label: m.value for m in at.metric}
 
 
-def _expected(tdb, where="TRUE", date_from=None, date_to=None):
+def _overheads(tdb, date_from=None, date_to=None) -> dict[str, Decimal]:
+    """The Unallocated lines' figures (project null), recounted from the lines."""
+    rows = [v for k, v in oracle.pnl_rows(tdb, date_from, date_to).items() if k[0] is None]
+    return {f: sum((v[f] for v in rows), Decimal(0)) for f in oracle.FIELDS}
+
+
+def _expected(tdb, where="TRUE", date_from=None, date_to=None, overheads=False):
+    """The KPI cards: the projects' sums, plus the overheads when no project filter is set."""
     sums = oracle.project_sums(tdb, date_from, date_to, where=where)
+    if overheads:
+        sums["(unallocated)"] = _overheads(tdb, date_from, date_to)
     rev = sum(p["revenue"] for p in sums.values())
     cost = sum(p["costs"] for p in sums.values())
     frev = rev + sum(p["estimate_revenue"] for p in sums.values())
@@ -54,7 +63,21 @@ def _expected(tdb, where="TRUE", date_from=None, date_to=None):
 
 
 def test_dashboard_kpis_all_time_equal_sql(demo):
-    assert _cards(_run("viewer")) == _expected(demo)
+    """Unfiltered, the cards are the practice's P&L: projects + Unallocated (overheads)."""
+    at = _run("viewer")
+    assert _cards(at) == _expected(demo, overheads=True)
+    overheads = _overheads(demo)
+    assert overheads["costs"] > 0  # the seed has overhead bills
+    assert any(c.value.startswith(f"Unallocated (overheads): revenue {money(overheads['revenue'])}, "
+                                  f"costs {money(overheads['costs'])}") for c in at.caption)
+    assert _cards(at) != _expected(demo)  # so the overheads really are in the cards
+
+
+def test_dashboard_kpis_for_a_preset_include_the_periods_overheads(demo):
+    at = _run("viewer", period="Last 12 months")
+    from milestone import metrics
+    date_from, date_to = metrics.preset_range("Last 12 months", date.today())
+    assert _cards(at) == _expected(demo, date_from=date_from, date_to=date_to, overheads=True)
 
 
 def test_dashboard_kpis_for_a_date_range_client_and_status_equal_sql(demo):
@@ -63,7 +86,8 @@ def test_dashboard_kpis_for_a_date_range_client_and_status_equal_sql(demo):
     at = _run("finance", period="Custom", **{"from": "2025-04-01", "to": "2026-03-31"}, client=client, status="Completed")
     want = _expected(demo, where=f"pr.client_name = '{client}' AND pr.status = 'Completed'",
                      date_from=date(2025, 4, 1), date_to=date(2026, 3, 31))
-    assert _cards(at) == want
+    assert _cards(at) == want  # a client filter: projects only, no overheads
+    assert any(c.value.startswith("Projects only") for c in at.caption)
     assert at.metric[0].delta  # compared with the previous twelve months
 
 

@@ -49,8 +49,13 @@ def test_with_pnl_leaves_variance_empty_without_a_budget():
     assert out.loc[0, "profit"] == Decimal("-5")
 
 
-def test_previous_period_has_equal_length():
-    assert metrics.previous_period(date(2026, 4, 1), date(2026, 4, 30)) == (date(2026, 3, 2), date(2026, 3, 31))
+def test_previous_period_is_the_months_before_or_equal_length_in_days():
+    # whole months (every preset): the same number of whole months before, so both read pnl_monthly
+    assert metrics.previous_period(date(2026, 4, 1), date(2026, 4, 30)) == (date(2026, 3, 1), date(2026, 3, 31))
+    assert metrics.previous_period(date(2026, 1, 1), date(2026, 3, 31)) == (date(2025, 10, 1), date(2025, 12, 31))
+    assert metrics.previous_period(date(2026, 4, 1), date(2027, 3, 31)) == (date(2025, 4, 1), date(2026, 3, 31))
+    # any other range: the days of equal length just before it
+    assert metrics.previous_period(date(2026, 4, 2), date(2026, 4, 30)) == (date(2026, 3, 4), date(2026, 4, 1))
 
 
 def test_money_is_shown_in_full_with_the_pound_sign():
