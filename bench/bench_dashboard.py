@@ -6,12 +6,14 @@ custom row has mid-month ends, so it also reads its two edge months from the lin
     .venv/bin/python -m bench.bench_dashboard --scale 1
     .venv/bin/python -m bench.bench_dashboard --scale 10
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 import time
 from datetime import date
+from functools import partial
 
 from milestone import db, metrics
 from milestone.services import pnl
@@ -43,18 +45,22 @@ def periods(today: date) -> dict[str, Filters]:
 
 def run(repeat: int) -> None:
     counts = pnl.counts()
-    print(f"data: {counts['projects']:,} projects, {counts['invoices']:,} invoices, {counts['bills']:,} bills, "
-          f"{counts['estimates']:,} estimates")
+    print(
+        f"data: {counts['projects']:,} projects, {counts['invoices']:,} invoices, {counts['bills']:,} bills, "
+        f"{counts['estimates']:,} estimates"
+    )
     today = date.today()
-    reads = {"project_table": lambda f: pnl.project_table(f),
-             "breakdowns": lambda f: pnl.breakdowns(f, today),  # monthly, phases, ageing, unallocated
-             "one client": lambda f: pnl.breakdowns(f.model_copy(update={"clients": (client,)}), today)}
+    reads = {
+        "project_table": lambda f: pnl.project_table(f),
+        "breakdowns": lambda f: pnl.breakdowns(f, today),  # monthly, phases, ageing, unallocated
+        "one client": lambda f: pnl.breakdowns(f.model_copy(update={"clients": (client,)}), today),
+    }
     client = pnl.filter_options()["clients"]["client_name"].iloc[0]
     print(f"{'period':<26} {'read':<14} {'cold ms':>8} {'median ms':>10}")
     for name, f in periods(today).items():
         total = 0.0
         for read, fn in reads.items():
-            cold, median = timed(lambda: fn(f), repeat)
+            cold, median = timed(partial(fn, f), repeat)
             total += median
             print(f"{name:<26} {read:<14} {cold:>8.0f} {median:>10.0f}", flush=True)
         print(f"{name:<26} {'(sum)':<14} {'':>8} {total:>10.0f}", flush=True)

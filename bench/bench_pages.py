@@ -17,9 +17,9 @@ import statistics
 import time
 
 import streamlit as st
-from bench.common import private_database
 from streamlit.testing.v1 import AppTest
 
+from bench.common import private_database
 from milestone.config import PROJECT_ROOT
 from milestone.services import users
 

@@ -1,7 +1,8 @@
 """Time `seed` at a given scale into a private embedded PostgreSQL (or DATABASE_URL's server).
 
-    .venv/bin/python -m bench.bench_seed --scale 10
+.venv/bin/python -m bench.bench_seed --scale 10
 """
+
 from __future__ import annotations
 
 import argparse

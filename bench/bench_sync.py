@@ -3,6 +3,7 @@ triggers on, and check project_metrics against a recount afterwards.
 
     .venv/bin/python -m bench.bench_sync --scale 1
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """`python -m milestone ...`: the command line mirror of the app (see README 'Commands')."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,6 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from milestone import config, db
@@ -22,7 +22,7 @@ def _positive_scale(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--scale must be a number such as 0.01, 1 or 10, got {raw!r}")
+        raise argparse.ArgumentTypeError(f"--scale must be a number such as 0.01, 1 or 10, got {raw!r}") from None
     if not 0 < value <= 100:
         raise argparse.ArgumentTypeError(f"--scale must be greater than 0 and at most 100, got {raw}")
     return value
@@ -93,8 +93,15 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def _cli_admin() -> User:
     from milestone.store.users import User
 
-    return User(id="", username="cli", display_name="Command line", email=None, role="admin",
-                disabled=False, must_change_password=False)
+    return User(
+        id="",
+        username="cli",
+        display_name="Command line",
+        email=None,
+        role="admin",
+        disabled=False,
+        must_change_password=False,
+    )
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -111,8 +118,9 @@ def cmd_users(args: argparse.Namespace) -> int:
         return 0
     if args.action == "add":
         try:
-            new = NewUser(username=args.username, display_name=args.name or args.username, email=args.email,
-                          role=args.role)
+            new = NewUser(
+                username=args.username, display_name=args.name or args.username, email=args.email, role=args.role
+            )
         except ValidationError as exc:
             print("\n".join(describe_errors(exc, USER_LABELS)), file=sys.stderr)
             return 2
@@ -121,10 +129,20 @@ def cmd_users(args: argparse.Namespace) -> int:
         if problems:
             print("Password " + "; ".join(problems) + ".", file=sys.stderr)
             return 2
-        users.create_user(new.username, new.display_name, new.role, auth.hash_password(password),
-                               actor="cli", email=new.email, must_change_password=not args.password)
-        print(f"Created {new.username} ({new.role}). One-time password: {password}" if not args.password
-              else f"Created {new.username} ({new.role}).")
+        users.create_user(
+            new.username,
+            new.display_name,
+            new.role,
+            auth.hash_password(password),
+            actor="cli",
+            email=new.email,
+            must_change_password=not args.password,
+        )
+        print(
+            f"Created {new.username} ({new.role}). One-time password: {password}"
+            if not args.password
+            else f"Created {new.username} ({new.role})."
+        )
         return 0
     if users.get_user(args.username) is None:
         print(f"There is no user called {args.username}.", file=sys.stderr)
@@ -163,8 +181,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problems and config.local_mode():
         logging.getLogger(__name__).warning("serving although %s (local mode)", "; ".join(problems))
     elif problems:
-        print("Refusing to serve: " + "; ".join(problems) + ". The app must log in as a least-privilege "
-              "login (docs/operations.md, 'Database logins').", file=sys.stderr)
+        print(
+            "Refusing to serve: " + "; ".join(problems) + ". The app must log in as a least-privilege "
+            "login (docs/operations.md, 'Database logins').",
+            file=sys.stderr,
+        )
         return 2
     return server.serve(port=args.port, address=args.address)
 
@@ -173,6 +194,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     """Ask a running server for /health; exit 0 only when it answers 200."""
     import urllib.error
     import urllib.request
+
     url = args.url or f"http://127.0.0.1:8501{db.settings().base_path.rstrip('/')}/health"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -187,6 +209,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from milestone.services import backup
+
     db.ensure_database()
     directory = Path(args.dir) if args.dir else db.settings().data_dir / "backups"
     path = backup.backup(directory, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
@@ -196,6 +219,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from milestone.services import backup
+
     db.ensure_database()
     counts = backup.restore(Path(args.file), force=args.force)
     print(f"Restored {args.file}: {len(counts)} tables, {sum(counts.values()):,} rows, row counts verified.")
@@ -220,8 +244,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     part = out.with_name(f".{out.name}.part")
     try:
         with part.open("wb") as fh:
-            rows = exports.export(args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly,
-                                  raw=args.raw)
+            rows = exports.export(
+                args.table, f, args.format, fh, _cli_admin(), excel_friendly=args.excel_friendly, raw=args.raw
+            )
         os.replace(part, out)
     except MilestoneError as exc:  # refused (an XLSX with more rows than Excel holds) or the database went
         print(f"Nothing was exported: {exc}", file=sys.stderr)
@@ -249,8 +274,9 @@ def cmd_import_xero(args: argparse.Namespace) -> int:
         print(f"\r{text} ({fraction:.0%})", end="", file=sys.stderr, flush=True)
 
     try:
-        result = imports.import_file(data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run,
-                                     progress=progress)
+        result = imports.import_file(
+            data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run, progress=progress
+        )
     except RowProblems as exc:
         print(f"\nNothing was imported: {path.name} has {len(exc.problems)} problem(s):", file=sys.stderr)
         print("\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
@@ -309,16 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client", action="append", help="repeat for several clients")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     p.add_argument("--excel-friendly", action="store_true", help="CSV with the byte-order mark Excel needs for UTF-8")
-    p.add_argument("--raw", action="store_true",
-                   help="keep formula-like text (=, +, -, @ first) exactly, for another program; by default such "
-                        "cells get a leading apostrophe so a spreadsheet cannot run them")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="keep formula-like text (=, +, -, @ first) exactly, for another program; by default such "
+        "cells get a leading apostrophe so a spreadsheet cannot run them",
+    )
     p.add_argument("--out", help="file to write (default: milestone-TABLE-PERIOD.FORMAT)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import-xero", help="import a Xero invoice/bill CSV export (all or nothing)")
     p.add_argument("file", help="the CSV file Xero exported")
-    p.add_argument("--kind", choices=["auto", "invoices", "bills"], default="auto",
-                   help="auto (default) reads the Type column; otherwise every line is this kind")
+    p.add_argument(
+        "--kind",
+        choices=["auto", "invoices", "bills"],
+        default="auto",
+        help="auto (default) reads the Type column; otherwise every line is this kind",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
     p.set_defaults(func=cmd_import_xero)
 

@@ -63,7 +63,7 @@ class Totals:
     def cost_variance(self) -> Decimal:
         return self.costs - self.budget_cost
 
-    def plus(self, other: "Totals") -> "Totals":
+    def plus(self, other: Totals) -> Totals:
         """These sums and another's, figure by figure (projects + overheads = the practice)."""
         return Totals(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))
 

@@ -2,8 +2,9 @@
 
 The dashboard's Plotly charts need a browser (kaleido) to become images; matplotlib draws
 them in-process (a bare Figure saves through Agg, so no backend is ever chosen or shown).
-Every series is told apart by fill grey *and* hatching or line style and marker, so a report printed in black and white reads the same as on screen. The object API
-(Figure, not pyplot) keeps no global figure state; the print style is applied with
+Every series is told apart by fill grey *and* hatching or line style and marker, so a report
+printed in black and white reads the same as on screen. The object API (Figure, not pyplot)
+keeps no global figure state; the print style is applied with
 rc_context, which is global, so one lock serialises drawing across Streamlit's threads.
 """
 

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -264,11 +265,11 @@ XERO_TYPES = {
 XERO_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y")
 
 
-def _blank_to_none(v):
+def _blank_to_none(v: object) -> object:
     return None if isinstance(v, str) and not v.strip() else v
 
 
-def _xero_date(v):
+def _xero_date(v: object) -> object:
     from datetime import datetime
 
     v = _blank_to_none(v)
@@ -283,7 +284,7 @@ def _xero_date(v):
     raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
 
 
-def _xero_amount(v):
+def _xero_amount(v: object) -> object:
     v = _blank_to_none(v)
     if v is None or isinstance(v, Decimal):
         return v
@@ -300,8 +301,9 @@ def _xero_amount(v):
 XeroDate = Annotated[date, BeforeValidator(_xero_date)]
 XeroMoney = Annotated[Decimal, BeforeValidator(_xero_amount), Field(max_digits=14, decimal_places=2, le=MAX_AMOUNT)]
 # a line's amount may be negative (a discount line)
-XeroLineMoney = Annotated[Decimal, BeforeValidator(_xero_amount),
-                          Field(max_digits=14, decimal_places=2, ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+XeroLineMoney = Annotated[
+    Decimal, BeforeValidator(_xero_amount), Field(max_digits=14, decimal_places=2, ge=-MAX_AMOUNT, le=MAX_AMOUNT)
+]
 XeroQuantity = Annotated[Decimal, BeforeValidator(_xero_amount), Field(max_digits=18, decimal_places=4)]
 LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax", "no tax": "NoTax"}
 
@@ -329,7 +331,9 @@ class XeroLine(BaseModel):
     status: str = Field(alias="Status")
     currency: str = Field(default="GBP", alias="Currency")
     type: str | None = Field(default=None, alias="Type")
-    line_amount_types: str = Field(default="Exclusive", alias="LineAmountTypes")  # the document's, as Xero's API names it
+    line_amount_types: str = Field(
+        default="Exclusive", alias="LineAmountTypes"
+    )  # the document's, as Xero's API names it
     # the line item (Xero writes one CSV line per line item)
     description: Text | None = Field(default=None, alias="Description", max_length=4000)
     account_code: Text | None = Field(default=None, alias="AccountCode", max_length=255)
@@ -338,10 +342,24 @@ class XeroLine(BaseModel):
     line_amount: XeroLineMoney | None = Field(default=None, alias="LineAmount")
     tax_amount: XeroLineMoney | None = Field(default=None, alias="TaxAmount")
 
-    @field_validator("number", "xero_id", "due_date", "total_tax", "subtotal", "currency", "type", "description",
-                     "account_code", "quantity", "unit_amount", "line_amount", "tax_amount", mode="before")
+    @field_validator(
+        "number",
+        "xero_id",
+        "due_date",
+        "total_tax",
+        "subtotal",
+        "currency",
+        "type",
+        "description",
+        "account_code",
+        "quantity",
+        "unit_amount",
+        "line_amount",
+        "tax_amount",
+        mode="before",
+    )
     @classmethod
-    def _optional(cls, v, info):
+    def _optional(cls, v: object, info: ValidationInfo) -> object:
         v = _blank_to_none(v)
         if v is None and info.field_name == "currency":
             return "GBP"
@@ -356,7 +374,7 @@ class XeroLine(BaseModel):
 
     @field_validator("status", mode="before")
     @classmethod
-    def _status(cls, v):
+    def _status(cls, v: object) -> str:
         key = str(v or "").strip().lower()
         if not key:
             raise ValueError("is required")
@@ -366,7 +384,7 @@ class XeroLine(BaseModel):
 
     @field_validator("line_amount_types", mode="before")
     @classmethod
-    def _amount_types(cls, v):
+    def _amount_types(cls, v: object) -> str:
         key = str(v or "").strip().lower()
         if not key:
             return "Exclusive"
@@ -386,14 +404,14 @@ class XeroLine(BaseModel):
 
     @field_validator("type", mode="after")
     @classmethod
-    def _type(cls, v):
+    def _type(cls, v: str | None) -> str | None:
         if v is not None and v.lower() not in XERO_TYPES:
             raise ValueError(f"{v!r} is not a Xero document type (e.g. Sales invoice, Bill, ACCREC, ACCPAY)")
         return v
 
     @property
     def is_credit_note(self) -> bool:
-        return bool(self.type) and XERO_TYPES[self.type.lower()][1] == "credit_note"
+        return self.type is not None and XERO_TYPES[self.type.lower()][1] == "credit_note"
 
     @model_validator(mode="after")
     def _totals_agree(self) -> XeroLine:
@@ -422,6 +440,7 @@ class XeroLine(BaseModel):
         if self.total_tax is None and self.subtotal is None:
             raise ValueError("TaxTotal or SubTotal is required")
         if self.total_tax is None:
+            assert self.subtotal is not None  # one of the two is there (checked just above)
             self.total_tax = self.total - self.subtotal
             if self.total_tax < 0:
                 raise ValueError(f"SubTotal {self.subtotal} is more than Total {self.total}")

@@ -38,10 +38,20 @@ def phase(tdb, name: str | None = None) -> str:
         ).scalar()
 
 
-def document(tdb, table: str, project_id: str | None, subtotal: str | Decimal, status: str = "Paid",
-             doc_type: str | None = None, on: date = date(2026, 1, 15), phase_id: str | None = None,
-             amount_due: str | Decimal | None = None, due: date | None = None,
-             lines: list[tuple] | None = None, number: str | None = None) -> str:
+def document(
+    tdb,
+    table: str,
+    project_id: str | None,
+    subtotal: str | Decimal,
+    status: str = "Paid",
+    doc_type: str | None = None,
+    on: date = date(2026, 1, 15),
+    phase_id: str | None = None,
+    amount_due: str | Decimal | None = None,
+    due: date | None = None,
+    lines: list[tuple] | None = None,
+    number: str | None = None,
+) -> str:
     """A document and its lines in one transaction. Without `lines` it has one line of the whole
     subtotal on project_id and phase_id; else `lines` = [(amount, project_id, phase_id), ...]."""
     subtotal = Decimal(subtotal)
@@ -52,13 +62,24 @@ def document(tdb, table: str, project_id: str | None, subtotal: str | Decimal, s
     lines = lines if lines is not None else [(subtotal, project_id, phase_id)]
     key = f"X-{next(_n)}"
     with db.transaction(None, tdb.owner) as conn:
-        doc = conn.execute(sa.text(f"""
+        doc = conn.execute(
+            sa.text(f"""
             INSERT INTO milestone.{table} (xero_id, number, {date_col}, due_date, status,
                                            doc_type, subtotal, total_tax, total, amount_due)
             VALUES (:x, :n, :d, :due, :s, :t, :sub, :tax, :tot, :ad) RETURNING id::text"""),
-            {"x": key, "n": number or key, "d": on, "due": due or on + timedelta(days=30),
-             "s": status, "t": doc_type, "sub": subtotal, "tax": total - subtotal, "tot": total,
-             "ad": due_amount}).scalar()
+            {
+                "x": key,
+                "n": number or key,
+                "d": on,
+                "due": due or on + timedelta(days=30),
+                "s": status,
+                "t": doc_type,
+                "sub": subtotal,
+                "tax": total - subtotal,
+                "tot": total,
+                "ad": due_amount,
+            },
+        ).scalar()
         add_lines(conn, table, doc, lines)
         return doc
 
@@ -68,13 +89,21 @@ def add_lines(conn, table: str, doc: str, lines: list[tuple], first: int = 1) ->
     if not lines:
         return
     lines_table, fk = ("invoice_lines", "invoice_id") if table == "invoices" else ("bill_lines", "bill_id")
-    conn.execute(sa.text(f"""
+    conn.execute(
+        sa.text(f"""
         INSERT INTO milestone.{lines_table} ({fk}, line_number, description, line_amount, tax_amount,
                                              project_id, build_phase_id)
         SELECT CAST(:doc AS uuid), :first + o - 1, 'Line ' || (:first + o - 1), a, round(a * 0.2, 2), p, ph
-        FROM unnest(CAST(:a AS numeric[]), CAST(:p AS uuid[]), CAST(:ph AS uuid[])) WITH ORDINALITY AS t(a, p, ph, o)"""),
-        {"doc": doc, "first": first, "a": [Decimal(x[0]) for x in lines], "p": [x[1] for x in lines],
-         "ph": [x[2] for x in lines]})
+        FROM unnest(CAST(:a AS numeric[]), CAST(:p AS uuid[]), CAST(:ph AS uuid[]))
+             WITH ORDINALITY AS t(a, p, ph, o)"""),
+        {
+            "doc": doc,
+            "first": first,
+            "a": [Decimal(x[0]) for x in lines],
+            "p": [x[1] for x in lines],
+            "ph": [x[2] for x in lines],
+        },
+    )
 
 
 def estimate(

@@ -112,7 +112,11 @@ def template_db(server_url):
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     eng = db.make_engine(_with_database(server_url, name), app_role=False)
-    migrate(eng)
+    # Roles are the whole server's, not one database's: two xdist workers migrating their template
+    # databases on one server (DATABASE_URL) would race to create the same role. One at a time.
+    with open(Path(tempfile.gettempdir()) / "milestone-test-migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrate(eng)
     eng.dispose()
     yield name
     with admin.connect() as conn:

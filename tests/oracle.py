@@ -1,6 +1,7 @@
 """Independent P&L computations for tests, written from the definitions in docs/design.md
 and docs/design-notes.md ("Ledger by line item"): plain SQL over lines, documents and estimates, and the outstanding
 allocation in Python. Nothing here uses a function, view or query of sql/ or milestone/."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -28,9 +29,9 @@ def _split_pence(due: int, lines: list[tuple[int, int]]) -> dict[int, int]:
         weights, total = [1] * len(lines), len(lines)
     exact = [due * w for w in weights]
     parts = [e // total for e in exact]  # floor, also for negative weights
-    rest = [e - p * total for e, p in zip(exact, parts)]
+    rest = [e - p * total for e, p in zip(exact, parts, strict=True)]
     order = sorted(range(len(lines)), key=lambda i: (-rest[i], lines[i][0]))
-    for i in order[:due - sum(parts)]:
+    for i in order[: due - sum(parts)]:
         parts[i] += 1
     return {lines[i][0]: parts[i] for i in range(len(lines))}
 
@@ -39,7 +40,7 @@ def allocations(tdb, where: str = "TRUE") -> dict[tuple[str, int], dict]:
     """{(invoice id, line number): {outstanding, project, phase, date}} for Authorised invoices with
     something due: amount_due split over the lines by line amount, negative for credit notes.
     `where` filters the lines (alias l) before nothing else: a test-written condition."""
-    rows = tdb.rows(f"""
+    rows = tdb.rows("""
         SELECT i.id::text AS doc, i.doc_type, i.amount_due, i.issue_date, coalesce(i.due_date, i.issue_date) AS due,
                l.line_number, l.line_amount,
                l.project_id::text AS project, l.build_phase_id::text AS phase
@@ -55,12 +56,20 @@ def allocations(tdb, where: str = "TRUE") -> dict[tuple[str, int], dict]:
         parts = _split_pence(due, [(r["line_number"], int(r["line_amount"] * 100)) for r in lines])
         sign = -1 if lines[0]["doc_type"] == "credit_note" else 1
         for r in lines:
-            out[(doc, r["line_number"])] = {"outstanding": sign * Decimal(parts[r["line_number"]]) / 100,
-                                            "project": r["project"], "phase": r["phase"], "date": r["issue_date"],
-                                            "due": r["due"]}
+            out[(doc, r["line_number"])] = {
+                "outstanding": sign * Decimal(parts[r["line_number"]]) / 100,
+                "project": r["project"],
+                "phase": r["phase"],
+                "date": r["issue_date"],
+                "due": r["due"],
+            }
     if where != "TRUE":
-        keep = {(r["doc"], r["line_number"]) for r in tdb.rows(
-            f"SELECT l.invoice_id::text AS doc, l.line_number FROM milestone.invoice_lines l WHERE {where}")}
+        keep = {
+            (r["doc"], r["line_number"])
+            for r in tdb.rows(
+                f"SELECT l.invoice_id::text AS doc, l.line_number FROM milestone.invoice_lines l WHERE {where}"
+            )
+        }
         out = {k: v for k, v in out.items() if k in keep}
     return out
 
@@ -103,8 +112,9 @@ def stored_pnl(tdb) -> dict[tuple, dict[str, Decimal]]:
     return {(r["p"], r["ph"], r["m"]): {f: Decimal(r[f]) for f in FIELDS} for r in rows}
 
 
-def project_sums(tdb, date_from: date | None = None, date_to: date | None = None,
-                 where: str = "TRUE", phase_sql: str = "TRUE") -> dict[str, dict[str, Decimal]]:
+def project_sums(
+    tdb, date_from: date | None = None, date_to: date | None = None, where: str = "TRUE", phase_sql: str = "TRUE"
+) -> dict[str, dict[str, Decimal]]:
     """{project_id: {revenue, costs, estimate_revenue, estimate_costs, outstanding}} from the lines.
 
     `where` filters projects (alias pr), `phase_sql` filters lines and estimates by a column named
@@ -116,10 +126,12 @@ def project_sums(tdb, date_from: date | None = None, date_to: date | None = None
         SELECT pr.id::text AS id,
           coalesce((SELECT sum(CASE WHEN i.doc_type = 'credit_note' THEN -l.line_amount ELSE l.line_amount END)
                     FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
-                    WHERE l.project_id = pr.id AND i.status IN ('Authorised', 'Paid') AND {phase_sql} {inv}), 0) AS revenue,
+                    WHERE l.project_id = pr.id AND i.status IN ('Authorised', 'Paid') AND {phase_sql} {inv}),
+                        0) AS revenue,
           coalesce((SELECT sum(CASE WHEN b.doc_type = 'credit_note' THEN -l.line_amount ELSE l.line_amount END)
                     FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id
-                    WHERE l.project_id = pr.id AND b.status IN ('Authorised', 'Paid') AND {phase_sql} {bil}), 0) AS costs,
+                    WHERE l.project_id = pr.id AND b.status IN ('Authorised', 'Paid') AND {phase_sql} {bil}),
+                        0) AS costs,
           coalesce((SELECT sum(amount) FROM milestone.estimates WHERE project_id = pr.id AND kind = 'revenue'
                     AND {phase_sql} {est}), 0) AS estimate_revenue,
           coalesce((SELECT sum(amount) FROM milestone.estimates WHERE project_id = pr.id AND kind = 'cost'
@@ -143,12 +155,15 @@ def phase_sums(tdb) -> dict[tuple[str, str | None], tuple[Decimal, Decimal, Deci
     estimates, projects only (overhead lines have none), nonzero entries only."""
     out: dict = {}
     for r in tdb.rows("""
-            SELECT l.project_id::text AS p, l.build_phase_id::text AS ph, i.status, i.doc_type, l.line_amount AS amt, 'inv' AS t
-            FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id WHERE l.project_id IS NOT NULL
+            SELECT l.project_id::text AS p, l.build_phase_id::text AS ph, i.status, i.doc_type, l.line_amount
+                AS amt, 'inv' AS t
+            FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id WHERE l.project_id
+                IS NOT NULL
             UNION ALL
             SELECT l.project_id::text, l.build_phase_id::text, b.status, b.doc_type, l.line_amount, 'bill'
             FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id WHERE l.project_id IS NOT NULL
-            UNION ALL SELECT project_id::text, build_phase_id::text, kind, NULL, amount, 'est' FROM milestone.estimates"""):
+            UNION ALL SELECT project_id::text, build_phase_id::text, kind, NULL, amount, 'est' FROM
+                milestone.estimates"""):
         rev, cost, er, ec = out.get((r["p"], r["ph"]), (ZERO,) * 4)
         amt = Decimal(r["amt"])
         if r["t"] == "est":
@@ -177,5 +192,7 @@ def ledger_totals(tdb) -> dict[str, Decimal]:
           (SELECT coalesce(sum(revenue), 0) FROM milestone.project_metrics) AS revenue_projects,
           (SELECT coalesce(sum(costs), 0) FROM milestone.project_metrics) AS costs_projects,
           (SELECT coalesce(sum(revenue), 0) FROM milestone.pnl_monthly WHERE project_id IS NULL) AS revenue_unallocated,
-          (SELECT coalesce(sum(costs), 0) FROM milestone.pnl_monthly WHERE project_id IS NULL) AS costs_unallocated""")[0]
+          (SELECT coalesce(sum(costs), 0) FROM milestone.pnl_monthly WHERE project_id IS NULL) AS costs_unallocated""")[
+        0
+    ]
     return {k: Decimal(v) for k, v in r.items()}

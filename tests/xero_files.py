@@ -3,22 +3,64 @@
 Xero writes one line per line item, repeating the document's fields, with the project and the
 build phase as tracking categories. Nothing is downloaded: these follow Xero's documented columns.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 from decimal import Decimal
 
-COLUMNS = ["ContactName", "EmailAddress", "POAddressLine1", "POCity", "POPostalCode", "POCountry",
-           "InvoiceNumber", "Reference", "InvoiceDate", "DueDate", "Total", "TaxTotal", "InvoiceAmountPaid",
-           "InvoiceAmountDue", "InventoryItemCode", "Description", "Quantity", "UnitAmount", "Discount",
-           "LineAmount", "AccountCode", "TaxType", "TaxAmount", "TrackingName1", "TrackingOption1",
-           "TrackingName2", "TrackingOption2", "Currency", "Type", "Sent", "Status"]
+COLUMNS = [
+    "ContactName",
+    "EmailAddress",
+    "POAddressLine1",
+    "POCity",
+    "POPostalCode",
+    "POCountry",
+    "InvoiceNumber",
+    "Reference",
+    "InvoiceDate",
+    "DueDate",
+    "Total",
+    "TaxTotal",
+    "InvoiceAmountPaid",
+    "InvoiceAmountDue",
+    "InventoryItemCode",
+    "Description",
+    "Quantity",
+    "UnitAmount",
+    "Discount",
+    "LineAmount",
+    "AccountCode",
+    "TaxType",
+    "TaxAmount",
+    "TrackingName1",
+    "TrackingOption1",
+    "TrackingName2",
+    "TrackingOption2",
+    "Currency",
+    "Type",
+    "Sent",
+    "Status",
+]
 
 
-def line(number: str, project: str, total: str = "1200.00", tax: str = "200.00", *, contact: str = "Acme Builders Ltd",
-         date: str = "15/01/2026", due: str = "14/02/2026", status: str = "AUTHORISED", doc_type: str = "Sales invoice",
-         due_amount: str | None = None, phase: str = "", description: str = "Works as agreed", **extra) -> dict:
+def line(
+    number: str,
+    project: str,
+    total: str = "1200.00",
+    tax: str = "200.00",
+    *,
+    contact: str = "Acme Builders Ltd",
+    date: str = "15/01/2026",
+    due: str = "14/02/2026",
+    status: str = "AUTHORISED",
+    doc_type: str = "Sales invoice",
+    due_amount: str | None = None,
+    phase: str = "",
+    description: str = "Works as agreed",
+    **extra,
+) -> dict:
     """One line item of a document; the document's fields are repeated on every line, as Xero does.
     By default the line is the whole document: LineAmount = Total - TaxTotal (ex tax, Exclusive);
     give LineAmount/TaxAmount (and project/phase) per line for a document of several lines."""
@@ -27,14 +69,39 @@ def line(number: str, project: str, total: str = "1200.00", tax: str = "200.00",
         ex_tax = str(Decimal(total) - Decimal(tax))
     except ArithmeticError:  # a test of a bad Total: the line leaves its amount out
         ex_tax = ""
-    row = {"ContactName": contact, "EmailAddress": "accounts@example.com", "POAddressLine1": "1 High Street",
-           "POCity": "Leeds", "POPostalCode": "LS1 1AA", "POCountry": "United Kingdom", "InvoiceNumber": number,
-           "Reference": "", "InvoiceDate": date, "DueDate": due, "Total": total, "TaxTotal": tax,
-           "InvoiceAmountPaid": "0.00", "InvoiceAmountDue": due_amount, "InventoryItemCode": "",
-           "Description": description, "Quantity": "1.0000", "UnitAmount": ex_tax, "Discount": "", "LineAmount": ex_tax,
-           "AccountCode": "200", "TaxType": "20% (VAT on Income)", "TaxAmount": tax, "TrackingName1": "Project",
-           "TrackingOption1": project, "TrackingName2": "Phase" if phase else "", "TrackingOption2": phase,
-           "Currency": "GBP", "Type": doc_type, "Sent": "Sent", "Status": status}
+    row = {
+        "ContactName": contact,
+        "EmailAddress": "accounts@example.com",
+        "POAddressLine1": "1 High Street",
+        "POCity": "Leeds",
+        "POPostalCode": "LS1 1AA",
+        "POCountry": "United Kingdom",
+        "InvoiceNumber": number,
+        "Reference": "",
+        "InvoiceDate": date,
+        "DueDate": due,
+        "Total": total,
+        "TaxTotal": tax,
+        "InvoiceAmountPaid": "0.00",
+        "InvoiceAmountDue": due_amount,
+        "InventoryItemCode": "",
+        "Description": description,
+        "Quantity": "1.0000",
+        "UnitAmount": ex_tax,
+        "Discount": "",
+        "LineAmount": ex_tax,
+        "AccountCode": "200",
+        "TaxType": "20% (VAT on Income)",
+        "TaxAmount": tax,
+        "TrackingName1": "Project",
+        "TrackingOption1": project,
+        "TrackingName2": "Phase" if phase else "",
+        "TrackingOption2": phase,
+        "Currency": "GBP",
+        "Type": doc_type,
+        "Sent": "Sent",
+        "Status": status,
+    }
     return row | extra
 
 

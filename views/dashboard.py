@@ -1,4 +1,5 @@
 """Dashboard: the practice's P&L across all projects, for the filters in the sidebar."""
+
 from datetime import date
 
 import plotly.graph_objects as go
@@ -31,10 +32,16 @@ def figures(filters: Filters, today: date) -> dict[str, go.Figure]:
     filters (plotly figures are only read when drawn). clear_caches() empties it after a write."""
     projects = load_projects(filters)
     monthly, phases, ageing, _ = load_views(filters, today)
-    return {"monthly": charts.monthly_revenue_costs(monthly), "cumulative": charts.cumulative_profit(monthly),
-            "ageing": charts.receivables_ageing(ageing), "margin": charts.margin_by_project(projects),
-            "clients": charts.profit_by_client(projects), "budget": charts.budget_vs_actual(projects),
-            "phases": charts.by_phase(phases), "status": charts.projects_by_status(projects)}
+    return {
+        "monthly": charts.monthly_revenue_costs(monthly),
+        "cumulative": charts.cumulative_profit(monthly),
+        "ageing": charts.receivables_ageing(ageing),
+        "margin": charts.margin_by_project(projects),
+        "clients": charts.profit_by_client(projects),
+        "budget": charts.budget_vs_actual(projects),
+        "phases": charts.by_phase(phases),
+        "status": charts.projects_by_status(projects),
+    }
 
 
 st.title("Dashboard")
@@ -60,12 +67,16 @@ if filters.date_from and filters.date_to:
         period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
 kpi_cards(pnl.practice_totals(projects, overheads), previous, period_label)
 if overheads is not None:
-    st.caption(f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "
-               f"outstanding {money(overheads.outstanding)} — included in the practice totals above and in the "
-               "monthly, phase and ageing charts; the project table and project charts leave them out.")
+    st.caption(
+        f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "
+        f"outstanding {money(overheads.outstanding)} — included in the practice totals above and in the "
+        "monthly, phase and ageing charts; the project table and project charts leave them out."
+    )
 else:
-    st.caption("Projects only: a client, status, owner or project filter leaves the overheads "
-               "(lines with no project) out of these figures.")
+    st.caption(
+        "Projects only: a client, status, owner or project filter leaves the overheads "
+        "(lines with no project) out of these figures."
+    )
 pdf_button("portfolio", filters=filters, key="dash_pdf")
 
 figs = figures(filters, date.today())
@@ -85,7 +96,21 @@ right.plotly_chart(figs["status"], width="stretch")
 st.subheader("Projects")
 export_buttons("projects", filters, key="dash_export_projects")
 st.caption("Click a column heading to sort; select a row to open the project.")
-project_table(projects, {"name": "Project", "client_name": "Client", "status": "Status", "revenue": "Revenue",
-                         "costs": "Costs", "profit": "Profit", "margin": "Margin", "revenue_variance": "Revenue vs budget",
-                         "cost_variance": "Costs vs budget", "forecast_profit": "Forecast profit",
-                         "forecast_margin": "Forecast margin"}, key="dash_projects", height=420)
+project_table(
+    projects,
+    {
+        "name": "Project",
+        "client_name": "Client",
+        "status": "Status",
+        "revenue": "Revenue",
+        "costs": "Costs",
+        "profit": "Profit",
+        "margin": "Margin",
+        "revenue_variance": "Revenue vs budget",
+        "cost_variance": "Costs vs budget",
+        "forecast_profit": "Forecast profit",
+        "forecast_margin": "Forecast margin",
+    },
+    key="dash_projects",
+    height=420,
+)

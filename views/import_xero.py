@@ -45,14 +45,17 @@ if user.role == "admin":
         st.caption(reason)
 
 st.subheader("Import a CSV file")
-st.caption("In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
-           "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal (or SubTotal), InvoiceAmountDue and Status, "
-           "and the project as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a "
-           "Project column; optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. "
-           "Each line is a line item with its own project and phase (a line with no project is an overhead, "
-           "'Unallocated') and its LineAmount and TaxAmount (LineAmountTypes: Exclusive unless the file says "
-           "Inclusive or NoTax); a document's lines must add up to its SubTotal. The whole file is checked first: if any line is wrong, nothing is imported. Importing the same file "
-           "again changes nothing.")
+st.caption(
+    "In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
+    "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal (or SubTotal), InvoiceAmountDue and Status, "
+    "and the project as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a "
+    "Project column; optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. "
+    "Each line is a line item with its own project and phase (a line with no project is an overhead, "
+    "'Unallocated') and its LineAmount and TaxAmount (LineAmountTypes: Exclusive unless the file says "
+    "Inclusive or NoTax); a document's lines must add up to its SubTotal. "
+    "The whole file is checked first: if any line is wrong, nothing is imported. Importing the same file "
+    "again changes nothing."
+)
 done_note = st.session_state.pop("import_done", None)
 if done_note:
     st.success(done_note)

@@ -1,14 +1,17 @@
 """Monitoring (admin only): health, speed, errors, sessions, database, backups, sign-ins."""
+
 import streamlit as st
 
 from milestone import observability
 from milestone.services import monitoring
+from milestone.store.users import User
 
 st.title("Monitoring")
-user = st.session_state.get("user")
-if not user or user.role != "admin":
+signed_in: User | None = st.session_state.get("user")
+if signed_in is None or signed_in.role != "admin":
     st.error("Not allowed: only admins can see monitoring.")
     st.stop()
+user: User = signed_in
 
 
 def _secs(v):
@@ -60,8 +63,10 @@ def ledger():
     checks = _ledger_checks(user, user.username)
     failing = checks[~checks["ok"].astype(bool)]
     if failing.empty:
-        st.success(f"Ledger reconciles: OK ({len(checks)} checks: lines = document subtotals, "
-                   "projects + unallocated = all lines, monthly rollup = lines, outstanding = amounts due).")
+        st.success(
+            f"Ledger reconciles: OK ({len(checks)} checks: lines = document subtotals, "
+            "projects + unallocated = all lines, monthly rollup = lines, outstanding = amounts due)."
+        )
     else:
         st.error(f"Ledger does not reconcile: {len(failing)} of {len(checks)} checks fail. Please report this.")
         st.dataframe(failing, width="stretch", hide_index=True)

@@ -5,13 +5,14 @@ bytes COPY ... TO STDOUT sends, and XLSX is written from a server-side cursor by
 constant-memory mode. The two small views (projects with P&L, monthly series) come from the same
 store and metrics code as the dashboard, so the numbers match it.
 """
+
 from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, timezone
-from decimal import Decimal
 from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -23,17 +24,42 @@ from milestone.store import exports, pnl
 from milestone.store.users import User
 from milestone.validation import Filters
 
-TABLES = {"projects": "Projects with P&L", "invoices": "Invoices", "bills": "Bills", "lines": "Invoice and bill lines",
-          "estimates": "Estimates",
-          "monthly": "Monthly series", "audit": "Audit log"}
+TABLES = {
+    "projects": "Projects with P&L",
+    "invoices": "Invoices",
+    "bills": "Bills",
+    "lines": "Invoice and bill lines",
+    "estimates": "Estimates",
+    "monthly": "Monthly series",
+    "audit": "Audit log",
+}
 FORMATS = ("csv", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 BOM = "\ufeff".encode()
 
-_PROJECT_COLUMNS = ["name", "client_name", "status", "owner", "start_date", "end_date", "revenue", "costs", "profit",
-                    "margin", "budget_revenue", "budget_cost", "revenue_variance", "cost_variance",
-                    "estimate_revenue", "estimate_costs", "forecast_revenue", "forecast_costs", "forecast_profit",
-                    "forecast_margin", "outstanding"]
+_PROJECT_COLUMNS = [
+    "name",
+    "client_name",
+    "status",
+    "owner",
+    "start_date",
+    "end_date",
+    "revenue",
+    "costs",
+    "profit",
+    "margin",
+    "budget_revenue",
+    "budget_cost",
+    "revenue_variance",
+    "cost_variance",
+    "estimate_revenue",
+    "estimate_costs",
+    "forecast_revenue",
+    "forecast_costs",
+    "forecast_profit",
+    "forecast_margin",
+    "outstanding",
+]
 
 
 def file_name(table: str, f: Filters, fmt: str, today: date | None = None) -> str:
@@ -69,8 +95,9 @@ def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, neutralise: bool) -> in
     for col in frame.columns:
         values = list(frame[col])
         if any(isinstance(v, Decimal) for v in values):
-            frame[col] = [None if v is None or (isinstance(v, float) and v != v) else f"{Decimal(v):.2f}"
-                          for v in values]
+            frame[col] = [
+                None if v is None or (isinstance(v, float) and v != v) else f"{Decimal(v):.2f}" for v in values
+            ]
         elif neutralise:
             frame[col] = [_neutralise(v) for v in values]
     text = frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
@@ -78,8 +105,9 @@ def _write_small_csv(frame: pd.DataFrame, out: BinaryIO, neutralise: bool) -> in
     return len(frame)
 
 
-def write_csv(table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, raw: bool = False,
-              with_users: bool = False) -> int:
+def write_csv(
+    table: str, f: Filters, out: BinaryIO, *, excel_friendly: bool = False, raw: bool = False, with_users: bool = False
+) -> int:
     """Write the export to `out`; return the number of data rows. Formula-like text is
     neutralised unless `raw` (an explicit choice, for a program rather than a spreadsheet);
     `excel_friendly` adds the byte-order mark Excel needs to read UTF-8."""
@@ -99,37 +127,51 @@ def write_xlsx(table: str, f: Filters, out: BinaryIO, *, with_users: bool = Fals
     so a cell starting with = stays text in Excel, never a formula."""
     if table in ("projects", "monthly"):
         frame = _small_frame(table, f)
-        kinds = [("money" if any(isinstance(v, Decimal) for v in frame[c]) else
-                  "date" if any(isinstance(v, date) for v in frame[c]) else "text") for c in frame.columns]
-        rows = (tuple(None if (isinstance(v, float) and v != v) else v for v in r)
-                for r in frame.itertuples(index=False))
+        kinds = [
+            (
+                "money"
+                if any(isinstance(v, Decimal) for v in frame[c])
+                else "date"
+                if any(isinstance(v, date) for v in frame[c])
+                else "text"
+            )
+            for c in frame.columns
+        ]
+        rows = (
+            tuple(None if (isinstance(v, float) and v != v) else v for v in r) for r in frame.itertuples(index=False)
+        )
         return _write_workbook(out, TABLES[table], list(frame.columns), kinds, rows)
     with db.snapshot() as conn:
         cols, streamed = exports.stream_rows(conn, table, f, with_users)
         return _write_workbook(out, TABLES[table], [h for h, _ in cols], [k for _, k in cols], streamed)
 
 
-def _write_workbook(out: BinaryIO, title: str, headings: list[str], kinds: list[str],
-                    rows_iter: Iterator[Sequence[Any]]) -> int:
+def _write_workbook(
+    out: BinaryIO, title: str, headings: list[str], kinds: list[str], rows_iter: Iterator[Sequence[Any]]
+) -> int:
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(out, {"constant_memory": True})
     ws = wb.add_worksheet(title[:31])
-    formats = {"money": wb.add_format({"num_format": "#,##0.00"}), "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
-               "time": wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})}
+    formats = {
+        "money": wb.add_format({"num_format": "#,##0.00"}),
+        "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+        "time": wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+    }
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, headings, wb.add_format({"bold": True}))
     widths = [len(h) for h in headings]  # fitted to the first 200 rows
 
     def write(r: int, row: Sequence[Any]) -> None:
-        for c, (value, kind) in enumerate(zip(row, kinds)):
+        for c, (value, kind) in enumerate(zip(row, kinds, strict=True)):
             if value is None:
                 continue
             if kind == "money" or isinstance(value, Decimal):
                 ws.write_number(r, c, float(value), formats["money"])
             elif isinstance(value, datetime):
-                ws.write_datetime(r, c, value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo
-                                  else value, formats["time"])  # Excel has no time zones: UTC wall time
+                ws.write_datetime(
+                    r, c, value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value, formats["time"]
+                )  # Excel has no time zones: UTC wall time
             elif isinstance(value, date):
                 ws.write_datetime(r, c, datetime(value.year, value.month, value.day), formats["date"])
             elif isinstance(value, (int, float)):
@@ -155,13 +197,16 @@ def xlsx_too_large(table: str, f: Filters, user: User) -> str | None:
     with db.snapshot() as conn:
         rows = exports.row_count(conn, table, f, with_users=user.role == "admin")
     if rows > XLSX_MAX_ROWS:
-        return (f"{rows:,} rows are more than an Excel sheet holds ({XLSX_MAX_ROWS:,}). "
-                "Narrow the dates or clients, or export CSV.")
+        return (
+            f"{rows:,} rows are more than an Excel sheet holds ({XLSX_MAX_ROWS:,}). "
+            "Narrow the dates or clients, or export CSV."
+        )
     return None
 
 
-def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel_friendly: bool = False,
-           raw: bool = False) -> int:
+def export(
+    table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel_friendly: bool = False, raw: bool = False
+) -> int:
     """Write one export and record it in export_log (who, what, filters, rows)."""
     if table not in TABLES:
         raise ExportRefused(f"Unknown table {table!r}: choose one of {', '.join(TABLES)}")
@@ -174,8 +219,11 @@ def export(table: str, f: Filters, fmt: str, out: BinaryIO, user: User, *, excel
         rows = write_csv(table, f, out, excel_friendly=excel_friendly, raw=raw, with_users=admin)
     else:
         rows = write_xlsx(table, f, out, with_users=admin)
-    filters = (f.model_dump(exclude_defaults=True, mode="json") | ({"excel_friendly": True} if excel_friendly else {})
-               | ({"raw": True} if raw else {}))
+    filters = (
+        f.model_dump(exclude_defaults=True, mode="json")
+        | ({"excel_friendly": True} if excel_friendly else {})
+        | ({"raw": True} if raw else {})
+    )
     log_export(user, table, fmt, filters, rows)
     return rows
 

@@ -15,6 +15,7 @@ LineAmount includes its tax, per LineAmountTypes, Exclusive when the file has no
 the lines of a document must add up to its SubTotal. The document's own fields must agree on
 every one of its lines.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -22,9 +23,10 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -55,19 +57,34 @@ COLUMNS = {
     "Currency": ("currency", "currencycode"),
     "Type": ("type",),
     "LineAmountTypes": ("lineamounttypes", "amounttypes"),
-    "Description": ("description",), "AccountCode": ("accountcode",), "Quantity": ("quantity",),
-    "UnitAmount": ("unitamount",), "LineAmount": ("lineamount",), "TaxAmount": ("taxamount",),
+    "Description": ("description",),
+    "AccountCode": ("accountcode",),
+    "Quantity": ("quantity",),
+    "UnitAmount": ("unitamount",),
+    "LineAmount": ("lineamount",),
+    "TaxAmount": ("taxamount",),
     "Project": ("project", "projectcode"),
     "Phase": ("phase", "buildphase"),
-    "TrackingName1": ("trackingname1",), "TrackingOption1": ("trackingoption1",),
-    "TrackingName2": ("trackingname2",), "TrackingOption2": ("trackingoption2",),
+    "TrackingName1": ("trackingname1",),
+    "TrackingOption1": ("trackingoption1",),
+    "TrackingName2": ("trackingname2",),
+    "TrackingOption2": ("trackingoption2",),
 }
 REQUIRED = ("ContactName", "InvoiceDate", "Total", "AmountDue", "Status")
 # what must be the same on every line of one document, by the column that carries it
-_DOCUMENT_FIELDS = {"contact": "ContactName", "number": "InvoiceNumber", "issue_date": "InvoiceDate",
-                    "due_date": "DueDate", "total": "Total", "total_tax": "TaxTotal", "subtotal": "SubTotal",
-                    "amount_due": "AmountDue", "status": "Status", "currency": "Currency",
-                    "line_amount_types": "LineAmountTypes"}
+_DOCUMENT_FIELDS = {
+    "contact": "ContactName",
+    "number": "InvoiceNumber",
+    "issue_date": "InvoiceDate",
+    "due_date": "DueDate",
+    "total": "Total",
+    "total_tax": "TaxTotal",
+    "subtotal": "SubTotal",
+    "amount_due": "AmountDue",
+    "status": "Status",
+    "currency": "Currency",
+    "line_amount_types": "LineAmountTypes",
+}
 # what each line item carries (the rest of a CSV line is its document's)
 _LINE_FIELDS = ("description", "account_code", "quantity", "unit_amount", "line_amount", "tax_amount")
 Progress = Callable[[float, str], object]  # told how far the check is (0..1) and what to say
@@ -104,17 +121,25 @@ def _check_text(data: bytes) -> None:
     nul = data.find(b"\x00")
     if nul >= 0:  # a binary file renamed .csv, or UTF-16 text: PostgreSQL cannot store NUL in text
         line = data[:nul].count(b"\n") + 1
-        raise RowProblems([f"Line {line}: the file has a NUL byte, so it is not a CSV text file (a spreadsheet or "
-                           "UTF-16 file renamed .csv?). Export it from Xero as CSV again."])
+        raise RowProblems(
+            [
+                f"Line {line}: the file has a NUL byte, so it is not a CSV text file (a spreadsheet or "
+                "UTF-16 file renamed .csv?). Export it from Xero as CSV again."
+            ]
+        )
     decoder, step = codecs.getincrementaldecoder("utf-8")(), 1 << 20
     for at in range(0, len(data), step):
         try:
-            decoder.decode(data[at:at + step], final=at + step >= len(data))
+            decoder.decode(data[at : at + step], final=at + step >= len(data))
         except UnicodeDecodeError as exc:
             bad = min(at + exc.start, len(data) - 1)
             line = data[:bad].count(b"\n") + 1
-            raise RowProblems([f"Line {line}: the file is not UTF-8 text (byte 0x{data[bad]:02x}). Export it from "
-                               "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."]) from None
+            raise RowProblems(
+                [
+                    f"Line {line}: the file is not UTF-8 text (byte 0x{data[bad]:02x}). Export it from "
+                    "Xero again, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'."
+                ]
+            ) from None
 
 
 def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> Parsed:
@@ -122,8 +147,10 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
     out = Parsed(sha256=hashlib.sha256(data).hexdigest())
     limit = config.import_max_bytes()
     if len(data) > limit:
-        out.problems.append(f"The file is {len(data) / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB. "
-                            "Export a shorter date range from Xero and import the parts one by one.")
+        out.problems.append(
+            f"The file is {len(data) / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB. "
+            "Export a shorter date range from Xero and import the parts one by one."
+        )
         return out
     if not data.strip():
         out.problems.append("The file is empty.")
@@ -154,21 +181,25 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
     if kind == "auto" and "Type" not in positions:
         missing.append("Type (or choose invoices or bills)")
     if missing:
-        out.problems.append(f"Line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}. "
-                            f"The file has: {', '.join(h.strip() for h in header if h.strip()) or 'no column names'}.")
+        out.problems.append(
+            f"Line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}. "
+            f"The file has: {', '.join(h.strip() for h in header if h.strip()) or 'no column names'}."
+        )
         return out
 
     with db.snapshot() as conn:
         projects, phases = imports.lookups(conn)
-    documents: dict[tuple[str, str], dict] = {}
+    documents: dict[tuple[object, ...], dict[str, Any]] = {}
     total_lines, problems = max(data.count(b"\n"), 1), out.problems
     try:
         for row in reader:
             line = reader.line_num
             if len(problems) > MAX_PROBLEMS:
                 del problems[MAX_PROBLEMS:]
-                problems.append(f"… and more: the check stopped at line {line:,} of about {total_lines:,}. "
-                                "Fix these first, then import the file again.")
+                problems.append(
+                    f"… and more: the check stopped at line {line:,} of about {total_lines:,}. "
+                    "Fix these first, then import the file again."
+                )
                 break
             if not any(cell.strip() for cell in row):
                 continue
@@ -176,8 +207,9 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
             if progress and out.lines % 2000 == 0:
                 progress(min(0.99, line / total_lines), f"Checked {out.lines:,} lines")
             if len(row) != len(header):
-                problems.append(f"Line {line}: {len(row)} values but the header has {len(header)} columns "
-                                "(a stray comma or quote?)")
+                problems.append(
+                    f"Line {line}: {len(row)} values but the header has {len(header)} columns (a stray comma or quote?)"
+                )
                 continue
             values = {canon: row[i] for canon, i in positions.items()}
             try:
@@ -188,16 +220,21 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
             where = _place(values, spelled, kind, projects, phases, line, problems)
             if item is not None and "InvoiceID" in positions and not item.xero_id:
                 # a line without the id would be a second document beside the same one with it
-                problems.append(f"Line {line}, {spelled['InvoiceID']}: is empty; when the file has this column, "
-                                "every line needs Xero's id")
+                problems.append(
+                    f"Line {line}, {spelled['InvoiceID']}: is empty; when the file has this column, "
+                    "every line needs Xero's id"
+                )
                 continue
             if where is None or item is None:
                 continue
             table, doc_type, project_id, phase_id = where
             # one document per InvoiceID; without one, an invoice per contact and number, a bill per
             # supplier, number and date (a supplier's reference can repeat), as csv_document_key (sql/007)
-            doc_key = ((table, item.xero_id) if item.xero_id else
-                       (table, item.contact, item.number, item.issue_date if table == "bills" else None))
+            doc_key = (
+                (table, item.xero_id)
+                if item.xero_id
+                else (table, item.contact, item.number, item.issue_date if table == "bills" else None)
+            )
             fields = item.model_dump(exclude={"type", *_LINE_FIELDS})
             doc = documents.get(doc_key)
             if doc is None and problems:  # the file will be refused: keep checking lines, not documents
@@ -211,10 +248,15 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
                     differs.append("doc_type")
                 if differs:
                     column = spelled.get(_DOCUMENT_FIELDS.get(differs[0], "Type"), differs[0])
-                    advice = "" if "InvoiceID" in positions else (" If these are two documents, export them with "
-                                                                   "Xero's InvoiceID column.")
-                    problems.append(f"Line {line}, {column}: differs from line {doc['line']}, another line of the "
-                                    f"same document {name} ({doc[differs[0]]} there).{advice}")
+                    advice = (
+                        ""
+                        if "InvoiceID" in positions
+                        else (" If these are two documents, export them with Xero's InvoiceID column.")
+                    )
+                    problems.append(
+                        f"Line {line}, {column}: differs from line {doc['line']}, another line of the "
+                        f"same document {name} ({doc[differs[0]]} there).{advice}"
+                    )
                     continue
             doc["lines"].append(_line_item(item, project_id, phase_id, line))
     except csv.Error as exc:
@@ -231,10 +273,17 @@ def parse(data: bytes, kind: str = "auto", progress: Progress | None = None) -> 
 def _line_item(item: XeroLine, project_id: str | None, phase_id: str | None, line: int) -> dict:
     """One line item as stored: line_amount excluding tax (LineAmountTypes), its project (None =
     overhead) and phase (None = Unassigned), and the CSV line it came from (for messages)."""
-    return {"description": item.description, "account_code": item.account_code, "quantity": item.quantity,
-            "unit_amount": item.unit_amount, "line_amount": item.line_ex_tax,
-            "tax_amount": item.tax_amount if item.tax_amount is not None else Decimal(0),
-            "project_id": project_id, "phase_id": phase_id, "csv_line": line}
+    return {
+        "description": item.description,
+        "account_code": item.account_code,
+        "quantity": item.quantity,
+        "unit_amount": item.unit_amount,
+        "line_amount": item.line_ex_tax,
+        "tax_amount": item.tax_amount if item.tax_amount is not None else Decimal(0),
+        "project_id": project_id,
+        "phase_id": phase_id,
+        "csv_line": line,
+    }
 
 
 def _check_lines_add_up(documents, spelled: dict, has_amounts: bool, problems: list[str]) -> None:
@@ -246,8 +295,10 @@ def _check_lines_add_up(documents, spelled: dict, has_amounts: bool, problems: l
         name = doc["number"] or doc["xero_id"]
         if not has_amounts:
             if len(doc["lines"]) > 1:
-                problems.append(f"Line {doc['lines'][1]['csv_line']}: {name} has several lines but the file has no "
-                                "LineAmount column to say what each is worth. Export it from Xero with line amounts.")
+                problems.append(
+                    f"Line {doc['lines'][1]['csv_line']}: {name} has several lines but the file has no "
+                    "LineAmount column to say what each is worth. Export it from Xero with line amounts."
+                )
                 continue
             doc["lines"][0] |= {"line_amount": doc["subtotal"], "tax_amount": doc["total_tax"]}
             continue
@@ -258,12 +309,21 @@ def _check_lines_add_up(documents, spelled: dict, has_amounts: bool, problems: l
         lines_total = sum((x["line_amount"] for x in doc["lines"]), Decimal(0))
         if lines_total != doc["subtotal"]:
             shown = "LineAmount less TaxAmount" if doc["line_amount_types"] == "Inclusive" else "LineAmount"
-            problems.append(f"Line {doc['line']}: the lines of {name} add up to {lines_total} ({shown}) but its "
-                            f"SubTotal is {doc['subtotal']}")
+            problems.append(
+                f"Line {doc['line']}: the lines of {name} add up to {lines_total} ({shown}) but its "
+                f"SubTotal is {doc['subtotal']}"
+            )
 
 
-def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict, line: int,
-           problems: list[str]) -> tuple[str, str, str, str | None] | None:
+def _place(
+    values: dict[str, str],
+    spelled: dict[str, str],
+    kind: str,
+    projects: dict[str, str],
+    phases: dict[str, str],
+    line: int,
+    problems: list[str],
+) -> tuple[str, str, str | None, str | None] | None:
     """(table, doc_type, project id or None for an overhead, phase id) for one line, or None with
     the problem recorded.
 
@@ -275,8 +335,10 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
             return None
         table, doc_type = XERO_TYPES[doc_type_text.lower()]
         if kind != "auto" and table != kind:
-            problems.append(f"Line {line}, {spelled['Type']}: {doc_type_text!r} is not one of the {kind} "
-                            f"(import it as {table}, or choose 'from the Type column')")
+            problems.append(
+                f"Line {line}, {spelled['Type']}: {doc_type_text!r} is not one of the {kind} "
+                f"(import it as {table}, or choose 'from the Type column')"
+            )
             ok = False
     elif kind == "auto":
         problems.append(f"Line {line}, {spelled['Type']}: is required (or choose invoices or bills)")
@@ -303,15 +365,18 @@ def _place(values: dict, spelled: dict, kind: str, projects: dict, phases: dict,
         problems.append(f"Line {line}, {project_col}: unknown project {project_text!r}")
         ok = False
     elif project_id == imports.AMBIGUOUS:
-        problems.append(f"Line {line}, {project_col}: {project_text!r} names more than one project; "
-                        "use its tracking option or id")
+        problems.append(
+            f"Line {line}, {project_col}: {project_text!r} names more than one project; use its tracking option or id"
+        )
         ok = False
     phase_id = None
     if phase_text:
         phase_id = next((pid for pid, name in phases.items() if name.lower() == phase_text.lower()), None)
         if phase_id is None:
-            problems.append(f"Line {line}, {phase_col}: unknown build phase {phase_text!r} "
-                            f"(known: {', '.join(sorted(phases.values(), key=str.lower))})")
+            problems.append(
+                f"Line {line}, {phase_col}: unknown build phase {phase_text!r} "
+                f"(known: {', '.join(sorted(phases.values(), key=str.lower))})"
+            )
             ok = False
     return (table, doc_type, project_id, phase_id) if ok else None
 
@@ -328,15 +393,24 @@ class ImportResult:
     @property
     def summary(self) -> str:
         verb = "Would import" if self.dry_run else "Imported"
-        return (f"{verb} {self.created + self.updated + self.unchanged:,} documents: {self.created:,} new, "
-                f"{self.updated:,} updated, {self.unchanged:,} unchanged.")
+        return (
+            f"{verb} {self.created + self.updated + self.unchanged:,} documents: {self.created:,} new, "
+            f"{self.updated:,} updated, {self.unchanged:,} unchanged."
+        )
 
 
 PREVIEW_COLUMNS = ["change", "kind", "number", "party", "date", "status", "total", "project"]
 
 
-def import_file(data: bytes, file_name: str, user: User, *, kind: str = "auto", dry_run: bool = True,
-                progress: Progress | None = None) -> ImportResult:
+def import_file(
+    data: bytes,
+    file_name: str,
+    user: User,
+    *,
+    kind: str = "auto",
+    dry_run: bool = True,
+    progress: Progress | None = None,
+) -> ImportResult:
     """Validate, then (unless a dry run) write; raises RowProblems listing every problem, writing nothing."""
     if kind not in ("auto", "invoices", "bills"):
         raise ValueError("kind must be auto, invoices or bills")
@@ -356,10 +430,20 @@ def import_file(data: bytes, file_name: str, user: User, *, kind: str = "auto", 
             else:
                 imports.record_import(conn, user.username, file_name, parsed.sha256, parsed.lines, counts)
     except sa.exc.IntegrityError:  # a project or phase the file names was deleted since the check
-        raise RowProblems(["The database refused the change: a project or build phase the file names was "
-                           "deleted meanwhile. Check the file again."]) from None
-    return ImportResult(counts["created"], counts["updated"], counts["unchanged"], dry_run,
-                        pd.DataFrame(samples, columns=PREVIEW_COLUMNS), list(dict.fromkeys(parsed.notes)))
+        raise RowProblems(
+            [
+                "The database refused the change: a project or build phase the file names was "
+                "deleted meanwhile. Check the file again."
+            ]
+        ) from None
+    return ImportResult(
+        counts["created"],
+        counts["updated"],
+        counts["unchanged"],
+        dry_run,
+        pd.DataFrame(samples, columns=PREVIEW_COLUMNS),
+        list(dict.fromkeys(parsed.notes)),
+    )
 
 
 def history(limit: int = 50) -> pd.DataFrame:

@@ -1,4 +1,5 @@
 """What the Monitoring page reads: the database's health, the last backup, recent sign-ins."""
+
 from __future__ import annotations
 
 from typing import Any

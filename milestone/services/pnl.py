@@ -1,4 +1,5 @@
 """P&L reads for the dashboard, the projects list and the reports, each in one snapshot."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,26 +10,26 @@ import pandas as pd
 from milestone import db, metrics
 from milestone.store import operations, pnl, sync_requests
 from milestone.store.sync_requests import SyncStatus
-from milestone.validation import Filters
+from milestone.validation import EVERYTHING, Filters
 
 
-def project_table(f: Filters = Filters()) -> pd.DataFrame:
+def project_table(f: Filters = EVERYTHING) -> pd.DataFrame:
     """One row per project matching the filters, with its sums for the filtered period/phases."""
     with db.snapshot() as conn:
         return pnl.project_table(conn, f)
 
 
-def monthly_series(f: Filters = Filters()) -> pd.DataFrame:
+def monthly_series(f: Filters = EVERYTHING) -> pd.DataFrame:
     with db.snapshot() as conn:
         return pnl.monthly_series(conn, f)
 
 
-def phase_breakdown(f: Filters = Filters()) -> pd.DataFrame:
+def phase_breakdown(f: Filters = EVERYTHING) -> pd.DataFrame:
     with db.snapshot() as conn:
         return pnl.phase_breakdown(conn, f)
 
 
-def unallocated(f: Filters = Filters()) -> metrics.Totals | None:
+def unallocated(f: Filters = EVERYTHING) -> metrics.Totals | None:
     """The overheads (lines with no project, "Unallocated") for the filters' dates and phases, as
     Totals (revenue, costs, outstanding); None when a project-level filter (client, status,
     owner, project) is set, which leaves overheads out of the view."""
@@ -44,7 +45,7 @@ def practice_totals(projects: pd.DataFrame, overheads: metrics.Totals | None) ->
     return totals if overheads is None else totals.plus(overheads)
 
 
-def receivables_ageing(f: Filters = Filters(), today: date | None = None) -> pd.DataFrame:
+def receivables_ageing(f: Filters = EVERYTHING, today: date | None = None) -> pd.DataFrame:
     with db.snapshot() as conn:
         return pnl.receivables_ageing(conn, f, today or date.today())
 
@@ -62,9 +63,12 @@ class Breakdowns:
 def breakdowns(f: Filters, today: date | None = None) -> Breakdowns:
     with db.snapshot() as conn:
         overheads = pnl.unallocated(conn, f)
-        return Breakdowns(pnl.monthly_series(conn, f), pnl.phase_breakdown(conn, f),
-                          pnl.receivables_ageing(conn, f, today or date.today()),
-                          None if overheads is None else metrics.Totals(**overheads))
+        return Breakdowns(
+            pnl.monthly_series(conn, f),
+            pnl.phase_breakdown(conn, f),
+            pnl.receivables_ageing(conn, f, today or date.today()),
+            None if overheads is None else metrics.Totals(**overheads),
+        )
 
 
 def filter_options() -> dict[str, pd.DataFrame]:

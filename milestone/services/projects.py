@@ -1,4 +1,5 @@
 """Projects: one project's page, and creating or editing a project."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,5 +71,12 @@ def project_page(project_id: str, cap: int = 200) -> ProjectPage:
     with db.snapshot() as conn:
         invoices, n_invoices = projects.project_documents(conn, project_id, "invoices", cap)
         bills, n_bills = projects.project_documents(conn, project_id, "bills", cap)
-        return ProjectPage(pnl.project_table(conn, only), pnl.phase_breakdown(conn, only),
-                           pnl.monthly_series(conn, only), invoices, n_invoices, bills, n_bills)
+        return ProjectPage(
+            pnl.project_table(conn, only),
+            pnl.phase_breakdown(conn, only),
+            pnl.monthly_series(conn, only),
+            invoices,
+            n_invoices,
+            bills,
+            n_bills,
+        )

@@ -6,6 +6,7 @@ so a report always agrees with the screen. Text is DejaVu Sans, which matplotlib
 accents and most scripts print without a new font dependency. Every report is recorded in
 export_log with format 'pdf'.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,9 @@ from fpdf.enums import TableBordersLayout
 from fpdf.fonts import FontFace, TTFFont
 
 from milestone import metrics, pdfcharts
+from milestone.formatting import DASH, money, pct
 from milestone.services import exports, pnl
 from milestone.services.projects import project_header, project_page
-from milestone.formatting import DASH, money, pct
 from milestone.store.users import User
 from milestone.validation import Filters, phase_choices
 
@@ -125,10 +126,13 @@ def describe_filters(f: Filters) -> str:
     if f.phases or f.owners or f.project_ids:  # ids: look their names up only when needed
         opts = pnl.filter_options()
         phase_names = phase_choices(opts["phases"]["id"], opts["phases"]["name"])
-        owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"]))
-        project_names = dict(zip(opts["projects"]["id"], opts["projects"]["name"]))
-        for kind, ids, names in (("Build phases", f.phases, phase_names), ("Owners", f.owners, owner_names),
-                                 ("Projects", f.project_ids, project_names)):
+        owner_names = dict(zip(opts["owners"]["id"], opts["owners"]["display_name"], strict=True))
+        project_names = dict(zip(opts["projects"]["id"], opts["projects"]["name"], strict=True))
+        for kind, ids, names in (
+            ("Build phases", f.phases, phase_names),
+            ("Owners", f.owners, owner_names),
+            ("Projects", f.project_ids, project_names),
+        ):
             if ids:
                 parts.append(_listed(kind, [names.get(i, "(removed)") for i in ids]))
     if len(parts) == 1:
@@ -188,7 +192,7 @@ def _kpis(pdf: _Report, cards: dict[str, str], per_row: int = 4) -> None:
     items = list(cards.items())
     for start in range(0, len(items), per_row):
         y = pdf.get_y()
-        for i, (label, value) in enumerate(items[start:start + per_row]):
+        for i, (label, value) in enumerate(items[start : start + per_row]):
             x = MARGIN + i * (w + gap)
             pdf.set_draw_color(120)
             pdf.rect(x, y, w, h)
@@ -204,8 +208,9 @@ def _kpis(pdf: _Report, cards: dict[str, str], per_row: int = 4) -> None:
 
 
 def _kpi_cards(totals: metrics.Totals, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {label: (pct(v) if "margin" in label.lower() else money(v)) for label, v in totals.kpis().items()} \
-        | (extra or {})
+    return {label: (pct(v) if "margin" in label.lower() else money(v)) for label, v in totals.kpis().items()} | (
+        extra or {}
+    )
 
 
 def _image(pdf: _Report, png: bytes, w: float, h: float, x: float | None = None, advance: bool = True) -> None:
@@ -217,15 +222,30 @@ def _image(pdf: _Report, png: bytes, w: float, h: float, x: float | None = None,
         pdf.set_y(y + h + 2)
 
 
-def _table(pdf: _Report, headings: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
-           right: set[int], font_size: float = 7) -> None:
+def _table(
+    pdf: _Report,
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[float],
+    right: set[int],
+    font_size: float = 7,
+) -> None:
     """fpdf2's table: grey heading row repeated on every page, striped rows, money right-aligned."""
     pdf.set_font("DejaVu", "", font_size)
     align = tuple("RIGHT" if i in right else "LEFT" for i in range(len(headings)))
-    with pdf.table(col_widths=tuple(widths), width=sum(widths), align="LEFT", text_align=align,
-                   line_height=font_size * 0.5, padding=(0.6, 1), borders_layout=TableBordersLayout.HORIZONTAL_LINES,
-                   headings_style=FontFace(family="DejaVu", emphasis="BOLD", fill_color=_HEADER_FILL),
-                   cell_fill_color=_STRIPE_FILL, cell_fill_mode="ROWS", repeat_headings=1) as table:
+    with pdf.table(
+        col_widths=tuple(widths),
+        width=sum(widths),
+        align="LEFT",
+        text_align=align,
+        line_height=font_size * 0.5,
+        padding=(0.6, 1),
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        headings_style=FontFace(family="DejaVu", emphasis="BOLD", fill_color=_HEADER_FILL),
+        cell_fill_color=_STRIPE_FILL,
+        cell_fill_mode="ROWS",
+        repeat_headings=1,
+    ) as table:
         table.row(list(headings))
         for r in rows:
             table.row(list(r))
@@ -243,10 +263,17 @@ def _day(value) -> str:
 # --------------------------------------------------------------------------- portfolio
 
 
-_PROJECT_TABLE = (("Project", 40, "name"), ("Client", 30, "client_name"), ("Status", 16, "status"),
-                  ("Revenue", 18, "revenue"), ("Costs", 18, "costs"), ("Profit", 18, "profit"),
-                  ("Margin", 13, "margin"), ("Forecast profit", 17, "forecast_profit"),
-                  ("Forecast margin", 16, "forecast_margin"))
+_PROJECT_TABLE = (
+    ("Project", 40, "name"),
+    ("Client", 30, "client_name"),
+    ("Status", 16, "status"),
+    ("Revenue", 18, "revenue"),
+    ("Costs", 18, "costs"),
+    ("Profit", 18, "profit"),
+    ("Margin", 13, "margin"),
+    ("Forecast profit", 17, "forecast_profit"),
+    ("Forecast margin", 16, "forecast_margin"),
+)
 
 
 def portfolio_pdf(filters: Filters, user: User, today: date | None = None) -> bytes:
@@ -260,13 +287,15 @@ def portfolio_pdf(filters: Filters, user: User, today: date | None = None) -> by
     pdf.add_page()
     _title_block(pdf, "Portfolio P&L report", describe_filters(filters))
     if projects.empty:
-        _note(pdf, "There is nothing to report: no project matches these filters. "
-                   "Widen the period or clear a filter, then make the report again.")
+        _note(
+            pdf,
+            "There is nothing to report: no project matches these filters. "
+            "Widen the period or clear a filter, then make the report again.",
+        )
     else:
         _portfolio_body(pdf, filters, projects, today)
     out = bytes(pdf.output())
-    exports.log_export(user, "portfolio", "pdf", filters.model_dump(exclude_defaults=True, mode="json"),
-                       len(projects))
+    exports.log_export(user, "portfolio", "pdf", filters.model_dump(exclude_defaults=True, mode="json"), len(projects))
     return out
 
 
@@ -277,12 +306,18 @@ def _portfolio_body(pdf: _Report, f: Filters, projects: pd.DataFrame, today: dat
     overheads = pnl.unallocated(f)
     _kpis(pdf, _kpi_cards(pnl.practice_totals(projects, overheads), {"Projects": f"{len(projects):,}"}))
     if overheads is not None:
-        _note(pdf, f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "
-                   f"outstanding {money(overheads.outstanding)}: included in the practice totals above and in the "
-                   "monthly, phase and ageing charts; the project table and project charts leave them out.")
+        _note(
+            pdf,
+            f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "
+            f"outstanding {money(overheads.outstanding)}: included in the practice totals above and in the "
+            "monthly, phase and ageing charts; the project table and project charts leave them out.",
+        )
     else:
-        _note(pdf, "Projects only: a client, status, owner or project filter leaves the overheads (lines with "
-                   "no project) out of these figures.")
+        _note(
+            pdf,
+            "Projects only: a client, status, owner or project filter leaves the overheads (lines with "
+            "no project) out of these figures.",
+        )
     _image(pdf, pdfcharts.monthly(monthly), WIDTH, 75)
     half = (WIDTH - 4) / 2
     y = pdf.get_y()
@@ -298,8 +333,14 @@ def _portfolio_body(pdf: _Report, f: Filters, projects: pd.DataFrame, today: dat
         pdf.add_page()
     y = pdf.get_y()
     _image(pdf, pdfcharts.profit_by_client(projects, width_mm=client_w), client_w, 75, advance=False)
-    _image(pdf, pdfcharts.by_status(projects, width_mm=WIDTH - client_w - 4), WIDTH - client_w - 4, 75,
-           x=MARGIN + client_w + 4, advance=False)
+    _image(
+        pdf,
+        pdfcharts.by_status(projects, width_mm=WIDTH - client_w - 4),
+        WIDTH - client_w - 4,
+        75,
+        x=MARGIN + client_w + 4,
+        advance=False,
+    )
     pdf.set_y(y + 77)
 
     _heading(pdf, f"Projects ({len(projects):,})")
@@ -307,22 +348,41 @@ def _portfolio_body(pdf: _Report, f: Filters, projects: pd.DataFrame, today: dat
     money_cols = {"revenue", "costs", "profit", "forecast_profit"}
     rows = []
     for rec in projects[[c for _, _, c in _PROJECT_TABLE]].itertuples(index=False):
-        rows.append([money(v) if c in money_cols else pct(v) if "margin" in c else _text(v)
-                     for (_, _, c), v in zip(_PROJECT_TABLE, rec)])
+        rows.append(
+            [
+                money(v) if c in money_cols else pct(v) if "margin" in c else _text(v)
+                for (_, _, c), v in zip(_PROJECT_TABLE, rec, strict=True)
+            ]
+        )
     _table(pdf, headings, rows, [w for _, w, _ in _PROJECT_TABLE], right=set(range(3, 9)))
 
 
 # --------------------------------------------------------------------------- one project
 
 
-_PHASE_TABLE = (("Build phase", 36, "phase"), ("Revenue", 21, "revenue"), ("Costs", 21, "costs"),
-                ("Profit", 21, "profit"), ("Margin", 13, "margin"), ("Est. revenue", 20, "estimate_revenue"),
-                ("Est. costs", 20, "estimate_costs"), ("Forecast profit", 21, "forecast_profit"),
-                ("Fcst margin", 13, "forecast_margin"))
-_DOCUMENT_TABLE = (("Number", 16, "number"), ("{party}", 20, "party"), ("Date", 16, "date"),
-                   ("Due date", 16, "due_date"), ("Status", 15, "status"), ("Type", 15, "doc_type"),
-                   ("Phase", 20, "phase"), ("This project", 22, "share"), ("Subtotal", 22, "subtotal"),
-                   ("Total", 22, "total"))
+_PHASE_TABLE = (
+    ("Build phase", 36, "phase"),
+    ("Revenue", 21, "revenue"),
+    ("Costs", 21, "costs"),
+    ("Profit", 21, "profit"),
+    ("Margin", 13, "margin"),
+    ("Est. revenue", 20, "estimate_revenue"),
+    ("Est. costs", 20, "estimate_costs"),
+    ("Forecast profit", 21, "forecast_profit"),
+    ("Fcst margin", 13, "forecast_margin"),
+)
+_DOCUMENT_TABLE = (
+    ("Number", 16, "number"),
+    ("{party}", 20, "party"),
+    ("Date", 16, "date"),
+    ("Due date", 16, "due_date"),
+    ("Status", 15, "status"),
+    ("Type", 15, "doc_type"),
+    ("Phase", 20, "phase"),
+    ("This project", 22, "share"),
+    ("Subtotal", 22, "subtotal"),
+    ("Total", 22, "total"),
+)
 
 
 def project_pdf(project_id: str, user: User) -> bytes:
@@ -343,8 +403,11 @@ def project_pdf(project_id: str, user: User) -> bytes:
     pdf = _Report(f"Milestone · Project P&L · {header.name}", _footer(user))
     pdf.add_page()
     dates = " to ".join(f"{d:%d %b %Y}" for d in (header.start_date, header.end_date) if d) or "no dates set"
-    _title_block(pdf, f"Project P&L: {header.name}",
-                 f"Client: {header.client_name} · Status: {header.status} · {dates} · Owner: {header.owner or 'nobody yet'}")
+    _title_block(
+        pdf,
+        f"Project P&L: {header.name}",
+        f"Client: {header.client_name} · Status: {header.status} · {dates} · Owner: {header.owner or 'nobody yet'}",
+    )
     _kpis(pdf, _kpi_cards(metrics.totals_of(totals)))
     _budget_block(pdf, row)
     _image(pdf, pdfcharts.monthly(monthly, height_mm=70), WIDTH, 70)
@@ -354,9 +417,13 @@ def project_pdf(project_id: str, user: User) -> bytes:
         _note(pdf, "No invoices, bills or estimates for this project yet.")
     else:
         money_cols = {"revenue", "costs", "profit", "estimate_revenue", "estimate_costs", "forecast_profit"}
-        rows = [[money(v) if c in money_cols else pct(v) if "margin" in c else _text(v)
-                 for (_, _, c), v in zip(_PHASE_TABLE, rec)]
-                for rec in phases[[c for _, _, c in _PHASE_TABLE]].itertuples(index=False)]
+        rows = [
+            [
+                money(v) if c in money_cols else pct(v) if "margin" in c else _text(v)
+                for (_, _, c), v in zip(_PHASE_TABLE, rec, strict=True)
+            ]
+            for rec in phases[[c for _, _, c in _PHASE_TABLE]].itertuples(index=False)
+        ]
         _table(pdf, [h for h, _, _ in _PHASE_TABLE], rows, [w for _, w, _ in _PHASE_TABLE], right=set(range(1, 9)))
 
     _documents(pdf, "invoices", "Customer", page.invoices, page.invoice_count)
@@ -369,6 +436,7 @@ def project_pdf(project_id: str, user: User) -> bytes:
 
 def _budget_block(pdf: _Report, row: pd.Series) -> None:
     """The budget chart beside the same figures as a table, with the variances spelled out."""
+
     def val(v):
         return None if v is None or pd.isna(v) else v
 
@@ -376,21 +444,55 @@ def _budget_block(pdf: _Report, row: pd.Series) -> None:
     if pdf.get_y() + h > pdf.page_break_trigger:
         pdf.add_page()
     y = pdf.get_y()
-    _image(pdf, pdfcharts.budget_actual_forecast((val(row["budget_revenue"]), val(row["budget_cost"])),
-                                                 (row["revenue"], row["costs"]),
-                                                 (row["forecast_revenue"], row["forecast_costs"]), chart_w, h),
-           chart_w, h, advance=False)
+    _image(
+        pdf,
+        pdfcharts.budget_actual_forecast(
+            (val(row["budget_revenue"]), val(row["budget_cost"])),
+            (row["revenue"], row["costs"]),
+            (row["forecast_revenue"], row["forecast_costs"]),
+            chart_w,
+            h,
+        ),
+        chart_w,
+        h,
+        advance=False,
+    )
     pdf.set_left_margin(MARGIN + chart_w + 6)
     pdf.set_xy(MARGIN + chart_w + 6, y + 4)
-    budget_profit = None if val(row["budget_revenue"]) is None else row["budget_revenue"] - (val(row["budget_cost"]) or 0)
-    rows = [["Revenue", money(val(row["budget_revenue"])), money(row["revenue"]), money(row["forecast_revenue"]),
-             money(val(row["revenue_variance"]))],
-            ["Costs", money(val(row["budget_cost"])), money(row["costs"]), money(row["forecast_costs"]),
-             money(val(row["cost_variance"]))],
-            ["Profit", money(budget_profit), money(row["profit"]), money(row["forecast_profit"]),
-             money(None if budget_profit is None else row["profit"] - budget_profit)]]
-    _table(pdf, ["", "Budget", "Actual", "Forecast", "Actual vs budget"], rows, [16, 20, 20, 20, 26],
-           right={1, 2, 3, 4}, font_size=7.5)
+    budget_profit = (
+        None if val(row["budget_revenue"]) is None else row["budget_revenue"] - (val(row["budget_cost"]) or 0)
+    )
+    rows = [
+        [
+            "Revenue",
+            money(val(row["budget_revenue"])),
+            money(row["revenue"]),
+            money(row["forecast_revenue"]),
+            money(val(row["revenue_variance"])),
+        ],
+        [
+            "Costs",
+            money(val(row["budget_cost"])),
+            money(row["costs"]),
+            money(row["forecast_costs"]),
+            money(val(row["cost_variance"])),
+        ],
+        [
+            "Profit",
+            money(budget_profit),
+            money(row["profit"]),
+            money(row["forecast_profit"]),
+            money(None if budget_profit is None else row["profit"] - budget_profit),
+        ],
+    ]
+    _table(
+        pdf,
+        ["", "Budget", "Actual", "Forecast", "Actual vs budget"],
+        rows,
+        [16, 20, 20, 20, 26],
+        right={1, 2, 3, 4},
+        font_size=7.5,
+    )
     if val(row["budget_revenue"]) is None:
         _note(pdf, "This project has no budget, so there is no budget variance.")
     else:
@@ -407,15 +509,28 @@ def _documents(pdf: _Report, kind: str, party: str, frame: pd.DataFrame, total: 
     if total > len(frame):
         _note(pdf, f"Showing the newest {len(frame):,} of {total:,} {kind}; the CSV or Excel export has all of them.")
     if frame["split"].any():
-        _note(pdf, f"Split (*): {int(frame['split'].sum()):,} of these {kind} also have lines on other projects or on "
-                   "overheads; 'This project' is this project's share (ex tax) of the document's subtotal.")
+        _note(
+            pdf,
+            f"Split (*): {int(frame['split'].sum()):,} of these {kind} also have lines on other projects or on "
+            "overheads; 'This project' is this project's share (ex tax) of the document's subtotal.",
+        )
     rows = []
     for rec in frame[[c for _, _, c in _DOCUMENT_TABLE] + ["split"]].itertuples(index=False):
         number, who, on, due, status, doc_type, phase, share, subtotal, doc_total, split = rec
         sign = -1 if doc_type == "credit_note" else 1  # a credit note takes money off: shown negative
-        rows.append([_text(number) + (" *" if split else ""), _text(who), _day(on), _day(due), _text(status),
-                     _text(doc_type).replace("_", " ").capitalize(), _text(phase),
-                     money(sign * share, pence=True), money(sign * subtotal, pence=True),
-                     money(sign * doc_total, pence=True)])
+        rows.append(
+            [
+                _text(number) + (" *" if split else ""),
+                _text(who),
+                _day(on),
+                _day(due),
+                _text(status),
+                _text(doc_type).replace("_", " ").capitalize(),
+                _text(phase),
+                money(sign * share, pence=True),
+                money(sign * subtotal, pence=True),
+                money(sign * doc_total, pence=True),
+            ]
+        )
     headings = [h.format(party=party) for h, _, _ in _DOCUMENT_TABLE]
     _table(pdf, headings, rows, [w for _, w, _ in _DOCUMENT_TABLE], right={7, 8, 9}, font_size=6.5)

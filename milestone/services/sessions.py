@@ -30,9 +30,11 @@ def token_hash(token: str | None) -> bytes | None:
 def start(username: str, user_agent: str | None = None) -> str:
     """Open a session for a user who has just signed in; return the token for the cookie."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    digest = token_hash(token)
+    assert digest is not None  # a fresh token is always well formed
     with db.transaction(None) as conn:
         sessions.prune(conn)
-        sessions.create(conn, token_hash(token), username, config.idle_minutes(), config.session_hours(), user_agent)
+        sessions.create(conn, digest, username, config.idle_minutes(), config.session_hours(), user_agent)
     return token
 
 

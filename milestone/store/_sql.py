@@ -3,6 +3,7 @@
 Filters become SQL only through the fragments below (fixed text with bound parameters),
 never by pasting values into text.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -56,8 +57,10 @@ def phase_where(f: Filters, column: str) -> tuple[str, Params]:
     if not f.phases:
         return "TRUE", {}
     ids = [p for p in f.phases if p != UNASSIGNED]
-    return (f"({column} = ANY(CAST(:phase_ids AS uuid[])) OR (:unassigned AND {column} IS NULL))",
-            {"phase_ids": ids, "unassigned": UNASSIGNED in f.phases})
+    return (
+        f"({column} = ANY(CAST(:phase_ids AS uuid[])) OR (:unassigned AND {column} IS NULL))",
+        {"phase_ids": ids, "unassigned": UNASSIGNED in f.phases},
+    )
 
 
 def doc_where(f: Filters, alias: str, date_col: str) -> tuple[str, Params]:

@@ -1,4 +1,5 @@
 """Exports: what each exportable table contains, its filtered SELECT, and the export log."""
+
 from __future__ import annotations
 
 import json
@@ -19,41 +20,87 @@ from milestone.validation import Filters
 # and `allocated`, the sum of the picked lines (ex tax): the project's share of a split document,
 # the whole subtotal with no project or phase filter. Lines are one row per line item.
 EXPORT_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "invoices": [("d.number", "number", "text"), ("x.project", "project", "text"), ("x.client", "client", "text"),
-                 ("d.contact", "contact", "text"), ("d.issue_date", "issue_date", "date"),
-                 ("d.due_date", "due_date", "date"), ("d.status", "status", "text"), ("d.doc_type", "doc_type", "text"),
-                 ("x.build_phase", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
-                 ("x.allocated", "allocated", "money"),
-                 ("d.total_tax", "total_tax", "money"), ("d.total", "total", "money"),
-                 ("d.amount_due", "amount_due", "money"), ("d.currency", "currency", "text"),
-                 ("d.xero_id", "xero_id", "text")],
-    "bills": [("d.number", "number", "text"), ("x.project", "project", "text"), ("x.client", "client", "text"),
-              ("d.supplier", "supplier", "text"), ("d.date", "date", "date"), ("d.due_date", "due_date", "date"),
-              ("d.status", "status", "text"), ("d.doc_type", "doc_type", "text"),
-              ("x.build_phase", "build_phase", "text"), ("d.subtotal", "subtotal", "money"),
-              ("x.allocated", "allocated", "money"),
-              ("d.total_tax", "total_tax", "money"), ("d.total", "total", "money"),
-              ("d.amount_due", "amount_due", "money"), ("d.currency", "currency", "text"),
-              ("d.xero_id", "xero_id", "text")],
-    "lines": [("d.kind", "kind", "text"), ("d.number", "number", "text"), ("d.date", "date", "date"),
-              ("d.party", "contact_or_supplier", "text"), ("d.status", "status", "text"),
-              ("d.doc_type", "doc_type", "text"), ("d.line_number", "line_number", "int"),
-              ("d.description", "description", "text"), ("d.account_code", "account_code", "text"),
-              ("d.quantity", "quantity", "money"), ("d.unit_amount", "unit_amount", "money"),
-              ("d.line_amount", "line_amount", "money"), ("d.tax_amount", "tax_amount", "money"),
-              ("coalesce(p.name, 'Unallocated')", "project", "text"), ("p.client_name", "client", "text"),
-              ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.xero_id", "xero_id", "text")],
-    "estimates": [("p.name", "project", "text"), ("p.client_name", "client", "text"), ("d.kind", "kind", "text"),
-                  ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"), ("d.description", "description", "text"),
-                  ("d.amount", "amount", "money"), ("d.date", "date", "date"), ("d.updated_by", "updated_by", "text"),
-                  ("d.id::text", "id", "text")],
-    "audit": [("a.changed_at", "changed_at", "time"), ("a.user_id", "user", "text"), ("a.table_name", "table", "text"),
-              ("a.operation", "operation", "text"), ("a.row_id::text", "row_id", "text"),
-              ("a.old_data::text", "old_data", "text"), ("a.new_data::text", "new_data", "text")],
+    "invoices": [
+        ("d.number", "number", "text"),
+        ("x.project", "project", "text"),
+        ("x.client", "client", "text"),
+        ("d.contact", "contact", "text"),
+        ("d.issue_date", "issue_date", "date"),
+        ("d.due_date", "due_date", "date"),
+        ("d.status", "status", "text"),
+        ("d.doc_type", "doc_type", "text"),
+        ("x.build_phase", "build_phase", "text"),
+        ("d.subtotal", "subtotal", "money"),
+        ("x.allocated", "allocated", "money"),
+        ("d.total_tax", "total_tax", "money"),
+        ("d.total", "total", "money"),
+        ("d.amount_due", "amount_due", "money"),
+        ("d.currency", "currency", "text"),
+        ("d.xero_id", "xero_id", "text"),
+    ],
+    "bills": [
+        ("d.number", "number", "text"),
+        ("x.project", "project", "text"),
+        ("x.client", "client", "text"),
+        ("d.supplier", "supplier", "text"),
+        ("d.date", "date", "date"),
+        ("d.due_date", "due_date", "date"),
+        ("d.status", "status", "text"),
+        ("d.doc_type", "doc_type", "text"),
+        ("x.build_phase", "build_phase", "text"),
+        ("d.subtotal", "subtotal", "money"),
+        ("x.allocated", "allocated", "money"),
+        ("d.total_tax", "total_tax", "money"),
+        ("d.total", "total", "money"),
+        ("d.amount_due", "amount_due", "money"),
+        ("d.currency", "currency", "text"),
+        ("d.xero_id", "xero_id", "text"),
+    ],
+    "lines": [
+        ("d.kind", "kind", "text"),
+        ("d.number", "number", "text"),
+        ("d.date", "date", "date"),
+        ("d.party", "contact_or_supplier", "text"),
+        ("d.status", "status", "text"),
+        ("d.doc_type", "doc_type", "text"),
+        ("d.line_number", "line_number", "int"),
+        ("d.description", "description", "text"),
+        ("d.account_code", "account_code", "text"),
+        ("d.quantity", "quantity", "money"),
+        ("d.unit_amount", "unit_amount", "money"),
+        ("d.line_amount", "line_amount", "money"),
+        ("d.tax_amount", "tax_amount", "money"),
+        ("coalesce(p.name, 'Unallocated')", "project", "text"),
+        ("p.client_name", "client", "text"),
+        ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"),
+        ("d.xero_id", "xero_id", "text"),
+    ],
+    "estimates": [
+        ("p.name", "project", "text"),
+        ("p.client_name", "client", "text"),
+        ("d.kind", "kind", "text"),
+        ("coalesce(bp.name, 'Unassigned')", "build_phase", "text"),
+        ("d.description", "description", "text"),
+        ("d.amount", "amount", "money"),
+        ("d.date", "date", "date"),
+        ("d.updated_by", "updated_by", "text"),
+        ("d.id::text", "id", "text"),
+    ],
+    "audit": [
+        ("a.changed_at", "changed_at", "time"),
+        ("a.user_id", "user", "text"),
+        ("a.table_name", "table", "text"),
+        ("a.operation", "operation", "text"),
+        ("a.row_id::text", "row_id", "text"),
+        ("a.old_data::text", "old_data", "text"),
+        ("a.new_data::text", "new_data", "text"),
+    ],
 }
 # Documents: (table, lines table, its document key, date column).
-_DOCUMENT_SOURCES = {"invoices": ("invoices", "invoice_lines", "invoice_id", "issue_date"),
-                     "bills": ("bills", "bill_lines", "bill_id", "date")}
+_DOCUMENT_SOURCES = {
+    "invoices": ("invoices", "invoice_lines", "invoice_id", "issue_date"),
+    "bills": ("bills", "bill_lines", "bill_id", "date"),
+}
 _LINES_SOURCE = """(
     SELECT 'invoice' AS kind, i.number, i.issue_date AS date, i.contact AS party, i.status, i.doc_type, i.xero_id,
            l.line_number, l.description, l.account_code, l.quantity, l.unit_amount, l.line_amount, l.tax_amount,
@@ -66,8 +113,12 @@ _LINES_SOURCE = """(
     FROM bills b JOIN bill_lines l ON l.bill_id = b.id) d
     LEFT JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id"""
 _EXPORT_SOURCES = {
-    "estimates": ("estimates d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
-                  "d", "date", "p.client_name, p.name, d.date, d.id"),
+    "estimates": (
+        "estimates d JOIN projects p ON p.id = d.project_id LEFT JOIN build_phases bp ON bp.id = d.build_phase_id",
+        "d",
+        "date",
+        "p.client_name, p.name, d.date, d.id",
+    ),
 }
 
 
@@ -85,8 +136,9 @@ def _line_scope(f: Filters, line: str) -> tuple[str, Params]:
 FORMULA_START = r"^([=+@\t\r-]|\s+[=+@-])"
 
 
-def export_query(table: str, f: Filters, neutralise_formulas: bool = True,
-                 with_users: bool = False) -> tuple[str, Params, list[tuple[str, str]]]:
+def export_query(
+    table: str, f: Filters, neutralise_formulas: bool = True, with_users: bool = False
+) -> tuple[str, Params, list[tuple[str, str]]]:
     """(SELECT statement, parameters, [(heading, kind)]) for one exportable table and the filters.
 
     Unless told otherwise, text cells that look like a formula (FORMULA_START) get a leading
@@ -100,7 +152,8 @@ def export_query(table: str, f: Filters, neutralise_formulas: bool = True,
             expr = f"CASE WHEN {expr} ~ '{FORMULA_START}' THEN '''' || {expr} ELSE {expr} END"
         select.append(f"{expr} AS {heading}")
     if table == "audit":
-        clauses, params = ["TRUE" if with_users else "a.table_name <> 'app_users'"], {}
+        clauses = ["TRUE" if with_users else "a.table_name <> 'app_users'"]
+        params: Params = {}
         if f.date_from:
             clauses.append("a.changed_at >= CAST(:date_from AS date)")
             params["date_from"] = f.date_from
@@ -120,7 +173,7 @@ def export_query(table: str, f: Filters, neutralise_formulas: bool = True,
         params |= dp
         # with no project or phase filter every document is listed, also one with no lines yet
         join = "JOIN" if project_level(f) or f.phases else "LEFT JOIN"
-        sql = f"""SELECT {', '.join(select)} FROM {docs} d
+        sql = f"""SELECT {", ".join(select)} FROM {docs} d
             {join} LATERAL (
                 SELECT sum(l.line_amount) AS allocated,
                        string_agg(DISTINCT coalesce(p.name, 'Unallocated'), '; ') AS project,
@@ -135,8 +188,10 @@ def export_query(table: str, f: Filters, neutralise_formulas: bool = True,
         scope, params = _line_scope(f, "d")
         dw, dp = doc_where(f.model_copy(update={"phases": ()}), "d", "date")
         params |= dp
-        sql = (f"SELECT {', '.join(select)} FROM {_LINES_SOURCE} WHERE {scope} AND {dw} "
-               "ORDER BY d.date, d.kind, d.number, d.xero_id, d.line_number")
+        sql = (
+            f"SELECT {', '.join(select)} FROM {_LINES_SOURCE} WHERE {scope} AND {dw} "
+            "ORDER BY d.date, d.kind, d.number, d.xero_id, d.line_number"
+        )
     else:
         source, alias, date_col, order = _EXPORT_SOURCES[table]
         pw, params = project_where(f)
@@ -153,20 +208,31 @@ def row_count(conn: Connection, table: str, f: Filters, with_users: bool = False
 
 
 def log_export(conn: Connection, username: str, table: str, fmt: str, filters: dict[str, Any], rows: int) -> None:
-    conn.execute(stmt("exports.log_export", """
+    conn.execute(
+        stmt(
+            "exports.log_export",
+            """
         INSERT INTO export_log (username, table_name, format, filters, row_count)
-        VALUES (:u, :t, :f, CAST(:filters AS jsonb), :n)"""),
-        {"u": username, "t": table, "f": fmt, "filters": json.dumps(filters, default=str), "n": rows})
+        VALUES (:u, :t, :f, CAST(:filters AS jsonb), :n)""",
+        ),
+        {"u": username, "t": table, "f": fmt, "filters": json.dumps(filters, default=str), "n": rows},
+    )
 
 
 def history(conn: Connection, limit: int) -> pd.DataFrame:
-    return frame(conn, "exports.history", """
+    return frame(
+        conn,
+        "exports.history",
+        """
         SELECT exported_at, username, table_name, format, filters::text AS filters, row_count
-        FROM export_log ORDER BY exported_at DESC, id DESC LIMIT :n""", {"n": limit})
+        FROM export_log ORDER BY exported_at DESC, id DESC LIMIT :n""",
+        {"n": limit},
+    )
 
 
-def copy_csv(conn: Connection, table: str, f: Filters, out: BinaryIO, *, neutralise_formulas: bool,
-             with_users: bool) -> int:
+def copy_csv(
+    conn: Connection, table: str, f: Filters, out: BinaryIO, *, neutralise_formulas: bool, with_users: bool
+) -> int:
     """Stream the export as CSV bytes from COPY ... TO STDOUT into `out`; return the data rows.
 
     COPY cannot take server-side parameters, so psycopg binds them client-side (as quoted
@@ -179,13 +245,16 @@ def copy_csv(conn: Connection, table: str, f: Filters, out: BinaryIO, *, neutral
         with cur.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true)", params) as copy:
             for chunk in copy:
                 out.write(chunk)
-        return max(cur.rowcount, 0)
+        rows: int = cur.rowcount
+        return max(rows, 0)
 
 
-def stream_rows(conn: Connection, table: str, f: Filters, with_users: bool
-                ) -> tuple[list[tuple[str, str]], Iterator[Sequence[Any]]]:
+def stream_rows(
+    conn: Connection, table: str, f: Filters, with_users: bool
+) -> tuple[list[tuple[str, str]], Iterator[Sequence[Any]]]:
     """(headings with kinds, rows) of an export, rows fetched 5,000 at a time from a server-side cursor."""
     sql, params, cols = export_query(table, f, neutralise_formulas=False, with_users=with_users)  # typed cells
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-        stmt(f"exports.stream.{table}", sql), params)
+        stmt(f"exports.stream.{table}", sql), params
+    )
     return cols, iter(result)

@@ -1,4 +1,5 @@
 """Xero CSV imports: how a file's names find projects and phases, the documents' upsert, the log."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,18 +12,45 @@ from milestone.store._sql import frame, stmt
 
 AMBIGUOUS = "ambiguous"  # a project name that more than one project has
 # party column, date column, lines table, the lines' document key
-_DOC_TABLES = {"invoices": ("contact", "issue_date", "invoice_lines", "invoice_id"),
-               "bills": ("supplier", "date", "bill_lines", "bill_id")}
-_DOC_COMPARED = ("number", "{party}", "{date}", "due_date", "status", "doc_type", "line_amount_types",
-                 "subtotal", "total_tax", "total", "amount_due", "currency")
-_LINE_COMPARED = ("line_number", "description", "account_code", "quantity", "unit_amount", "line_amount",
-                  "tax_amount", "project_id", "build_phase_id")
+_DOC_TABLES = {
+    "invoices": ("contact", "issue_date", "invoice_lines", "invoice_id"),
+    "bills": ("supplier", "date", "bill_lines", "bill_id"),
+}
+_DOC_COMPARED = (
+    "number",
+    "{party}",
+    "{date}",
+    "due_date",
+    "status",
+    "doc_type",
+    "line_amount_types",
+    "subtotal",
+    "total_tax",
+    "total",
+    "amount_due",
+    "currency",
+)
+_LINE_COMPARED = (
+    "line_number",
+    "description",
+    "account_code",
+    "quantity",
+    "unit_amount",
+    "line_amount",
+    "tax_amount",
+    "project_id",
+    "build_phase_id",
+)
 
 
 def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
     """How an import finds projects (by tracking id, id, or name in any case) and build phases (id -> name)."""
-    rows = conn.execute(stmt("imports.project_keys", "SELECT id::text AS id, name, xero_tracking_id FROM projects")).all()
-    phases = dict(conn.execute(stmt("imports.phase_names", "SELECT id::text, name FROM build_phases")).all())
+    rows = conn.execute(
+        stmt("imports.project_keys", "SELECT id::text AS id, name, xero_tracking_id FROM projects")
+    ).all()
+    phases: dict[str, str] = {
+        str(i): str(n) for i, n in conn.execute(stmt("imports.phase_names", "SELECT id::text, name FROM build_phases"))
+    }
     projects: dict[str, str] = {}
     for r in rows:  # names first, so an exact tracking id or id always wins over a name
         key = r.name.strip().lower()
@@ -34,8 +62,9 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
     return projects, phases
 
 
-def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write: bool
-                     ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+def upsert_documents(
+    conn: Connection, documents: list[dict[str, Any]], *, write: bool
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Classify validated documents (each with its "lines") as created/updated/unchanged and,
     when `write`, upsert them: the documents, then the lines of every new document and of every
     document whose lines differ (replaced as a whole), in the caller's transaction, so the
@@ -48,17 +77,42 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
     Only documents whose header or lines differ are written, so importing the same file twice
     changes nothing.
     """
-    cols = ("table", "xero_id", "number", "contact", "issue_date", "due_date", "status", "doc_type",
-            "line_amount_types", "subtotal", "total_tax", "total", "amount_due", "currency")
+    cols = (
+        "table",
+        "xero_id",
+        "number",
+        "contact",
+        "issue_date",
+        "due_date",
+        "status",
+        "doc_type",
+        "line_amount_types",
+        "subtotal",
+        "total_tax",
+        "total",
+        "amount_due",
+        "currency",
+    )
     arrays = {c: [d[c] for d in documents] for c in cols}
-    line_cols = ("description", "account_code", "quantity", "unit_amount", "line_amount", "tax_amount",
-                 "project_id", "phase_id")
+    line_cols = (
+        "description",
+        "account_code",
+        "quantity",
+        "unit_amount",
+        "line_amount",
+        "tax_amount",
+        "project_id",
+        "phase_id",
+    )
     lines = {c: [x[c] for d in documents for x in d["lines"]] for c in line_cols}
     lines["doc"] = [n for n, d in enumerate(documents, start=1) for _ in d["lines"]]
     lines["line_number"] = [k for d in documents for k in range(1, len(d["lines"]) + 1)]
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     samples: list[Any] = []
-    conn.execute(stmt("imports.upsert_documents", """
+    conn.execute(
+        stmt(
+            "imports.upsert_documents",
+            """
         CREATE TEMP TABLE xero_stage ON COMMIT DROP AS
         SELECT * FROM unnest(CAST(:table AS text[]), CAST(:xero_id AS text[]), CAST(:number AS text[]),
                              CAST(:contact AS text[]), CAST(:issue_date AS date[]), CAST(:due_date AS date[]),
@@ -66,20 +120,33 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
                              CAST(:subtotal AS numeric[]), CAST(:total_tax AS numeric[]), CAST(:total AS numeric[]),
                              CAST(:amount_due AS numeric[]), CAST(:currency AS text[])) WITH ORDINALITY
              AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, line_amount_types, subtotal,
-                  total_tax, total, amount_due, currency, n)"""), arrays)
-    conn.execute(stmt("imports.upsert_documents", """
+                  total_tax, total, amount_due, currency, n)""",
+        ),
+        arrays,
+    )
+    conn.execute(
+        stmt(
+            "imports.upsert_documents",
+            """
         CREATE TEMP TABLE xero_stage_lines ON COMMIT DROP AS
         SELECT * FROM unnest(CAST(:doc AS bigint[]), CAST(:line_number AS integer[]), CAST(:description AS text[]),
                              CAST(:account_code AS text[]), CAST(:quantity AS numeric[]),
                              CAST(:unit_amount AS numeric[]), CAST(:line_amount AS numeric[]),
                              CAST(:tax_amount AS numeric[]), CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
              AS l(n, line_number, description, account_code, quantity, unit_amount, line_amount, tax_amount,
-                  project_id, build_phase_id)"""), lines)
+                  project_id, build_phase_id)""",
+        ),
+        lines,
+    )
     adopted: list[str] = []
     for table, (party, date_col, _, _) in _DOC_TABLES.items():
         # a document first imported without its InvoiceID takes its real id now; if the real
         # one is already stored (synced before), the CSV copy goes, so nothing counts twice
-        adopted += conn.execute(stmt("imports.upsert_documents", f"""
+        adopted += (
+            conn.execute(
+                stmt(
+                    "imports.upsert_documents",
+                    f"""
             WITH gone AS (
                 DELETE FROM {table} d USING xero_stage s
                 WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
@@ -90,27 +157,49 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
             WHERE s.tbl = '{table}' AND s.xero_id IS NOT NULL
               AND d.xero_id = csv_document_key('{table}', s.party, s.number, s.doc_date)
               AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.xero_id = s.xero_id)
-            RETURNING d.xero_id""")).scalars().all()
+            RETURNING d.xero_id""",
+                )
+            )
+            .scalars()
+            .all()
+        )
         # without an InvoiceID: the one stored document it names (see csv_document_key), else that key
         same_date = f"AND d.{date_col} = s.doc_date" if table == "bills" else ""
-        conn.execute(stmt("imports.upsert_documents", f"""
+        conn.execute(
+            stmt(
+                "imports.upsert_documents",
+                f"""
             UPDATE xero_stage s SET xero_id = coalesce(
                 (SELECT min(d.xero_id) FROM {table} d
                  WHERE d.number = s.number AND d.{party} = s.party {same_date} HAVING count(*) = 1),
                 csv_document_key('{table}', s.party, s.number, s.doc_date))
-            WHERE s.tbl = '{table}' AND s.xero_id IS NULL"""))
-    twice = conn.execute(stmt("imports.upsert_documents", """SELECT tbl, min(number), min(party) FROM xero_stage GROUP BY tbl, xero_id
-                                    HAVING count(*) > 1 ORDER BY 2 LIMIT 20""")).all()
+            WHERE s.tbl = '{table}' AND s.xero_id IS NULL""",
+            )
+        )
+    twice = conn.execute(
+        stmt(
+            "imports.upsert_documents",
+            """SELECT tbl, min(number), min(party) FROM xero_stage GROUP BY tbl, xero_id
+                                    HAVING count(*) > 1 ORDER BY 2 LIMIT 20""",
+        )
+    ).all()
     if twice:
-        raise RowProblems([f"{t}: {n} ({p}) is in the file twice, once with its InvoiceID and once without; "
-                           "keep one" for t, n, p in twice])
+        raise RowProblems(
+            [
+                f"{t}: {n} ({p}) is in the file twice, once with its InvoiceID and once without; keep one"
+                for t, n, p in twice
+            ]
+        )
     staged_lines = ", ".join(f"sl.{c}" for c in _LINE_COMPARED)
     for table, (party, date_col, lines_table, key) in _DOC_TABLES.items():
         mine = ", ".join(f"d.{c.format(party=party, date=date_col)}" for c in _DOC_COMPARED)
         theirs = ", ".join(f"s.{c.format(party='party', date='doc_date')}" for c in _DOC_COMPARED)
         stored_lines = ", ".join(f"l.{c}" for c in _LINE_COMPARED)
         # each staged document: new, its header differs, its lines differ (as a set), or neither
-        conn.execute(stmt("imports.upsert_documents", f"""
+        conn.execute(
+            stmt(
+                "imports.upsert_documents",
+                f"""
             CREATE TEMP TABLE xero_classified_{table} ON COMMIT DROP AS
             SELECT s.n, s.xero_id, d.id AS doc_id,
                    d.id IS NULL OR ({mine}) IS DISTINCT FROM ({theirs}) AS header_differs,
@@ -124,34 +213,60 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
                         WHEN ({mine}) IS DISTINCT FROM ({theirs}) THEN 'updated'
                         WHEN s.xero_id = ANY(CAST(:adopted AS text[])) THEN 'updated'  -- took its id
                         ELSE NULL END AS change
-            FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'"""),
-            {"adopted": adopted})
+            FROM xero_stage s LEFT JOIN {table} d ON d.xero_id = s.xero_id WHERE s.tbl = '{table}'""",
+            ),
+            {"adopted": adopted},
+        )
         classified = f"""
             SELECT s.*, coalesce(c.change, CASE WHEN c.lines_differ THEN 'updated' ELSE 'unchanged' END) AS change
             FROM xero_stage s JOIN xero_classified_{table} c ON c.n = s.n"""
-        for change, n in conn.execute(stmt("imports.upsert_documents", f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1")):
+        for change, n in conn.execute(
+            stmt("imports.upsert_documents", f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1")
+        ):
             counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
-        samples += conn.execute(stmt("imports.upsert_documents", f"""
+        samples += (
+            conn.execute(
+                stmt(
+                    "imports.upsert_documents",
+                    f"""
             SELECT c.change, '{table}' AS kind, c.number, c.party, c.doc_date AS date, c.status, c.total,
                    (SELECT string_agg(DISTINCT coalesce(p.name, 'Unallocated'), '; ')
                     FROM xero_stage_lines sl LEFT JOIN projects p ON p.id = sl.project_id WHERE sl.n = c.n) AS project
             FROM ({classified}) c
-            WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100""")).mappings().all()
+            WHERE c.change <> 'unchanged' ORDER BY c.change, c.doc_date, c.number LIMIT 100""",
+                )
+            )
+            .mappings()
+            .all()
+        )
         if not write:
             continue
         columns = [c.format(party=party, date=date_col) for c in _DOC_COMPARED]
         source = ", ".join(c.format(party="party", date="doc_date") for c in _DOC_COMPARED)
         excluded = ", ".join(f"EXCLUDED.{c}" for c in columns)
-        conn.execute(stmt("imports.upsert_documents", f"""
-            INSERT INTO {table} AS d (xero_id, {', '.join(columns)})
+        conn.execute(
+            stmt(
+                "imports.upsert_documents",
+                f"""
+            INSERT INTO {table} AS d (xero_id, {", ".join(columns)})
             SELECT xero_id, {source} FROM xero_stage WHERE tbl = '{table}'
-            ON CONFLICT (xero_id) DO UPDATE SET ({', '.join(columns)}, updated_at) = ({excluded}, now())
-            WHERE ({mine}) IS DISTINCT FROM ({excluded})"""))
+            ON CONFLICT (xero_id) DO UPDATE SET ({", ".join(columns)}, updated_at) = ({excluded}, now())
+            WHERE ({mine}) IS DISTINCT FROM ({excluded})""",
+            )
+        )
         # the lines of new documents, and of documents whose lines differ: replaced as a whole
-        conn.execute(stmt("imports.upsert_documents", f"""
+        conn.execute(
+            stmt(
+                "imports.upsert_documents",
+                f"""
             DELETE FROM {lines_table} l USING xero_classified_{table} c
-            WHERE c.lines_differ AND c.doc_id IS NOT NULL AND l.{key} = c.doc_id"""))
-        conn.execute(stmt("imports.upsert_documents", f"""
+            WHERE c.lines_differ AND c.doc_id IS NOT NULL AND l.{key} = c.doc_id""",
+            )
+        )
+        conn.execute(
+            stmt(
+                "imports.upsert_documents",
+                f"""
             INSERT INTO {lines_table} ({key}, line_number, doc_date, description, account_code, quantity,
                                        unit_amount, line_amount, tax_amount, project_id, build_phase_id)
             SELECT d.id, sl.line_number, d.{date_col}, sl.description, sl.account_code, sl.quantity,
@@ -159,19 +274,32 @@ def upsert_documents(conn: Connection, documents: list[dict[str, Any]], *, write
             FROM xero_classified_{table} c JOIN xero_stage_lines sl ON sl.n = c.n
             JOIN {table} d ON d.xero_id = c.xero_id
             WHERE c.lines_differ
-            ORDER BY d.id, sl.line_number"""))
+            ORDER BY d.id, sl.line_number""",
+            )
+        )
     return counts, [dict(s) for s in samples[:100]]
 
 
-def record_import(conn: Connection, username: str, file_name: str, sha256: str, lines: int,
-                  counts: dict[str, int]) -> None:
-    conn.execute(stmt("imports.record_import", """
+def record_import(
+    conn: Connection, username: str, file_name: str, sha256: str, lines: int, counts: dict[str, int]
+) -> None:
+    conn.execute(
+        stmt(
+            "imports.record_import",
+            """
         INSERT INTO import_runs (username, file_name, sha256, rows_read, created, updated, unchanged)
-        VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged)"""),
-        {"u": username, "f": file_name[:255], "sha": sha256, "lines": lines, **counts})
+        VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged)""",
+        ),
+        {"u": username, "f": file_name[:255], "sha": sha256, "lines": lines, **counts},
+    )
 
 
 def history(conn: Connection, limit: int) -> pd.DataFrame:
-    return frame(conn, "imports.history", """
+    return frame(
+        conn,
+        "imports.history",
+        """
         SELECT imported_at, username, file_name, rows_read, created, updated, unchanged
-        FROM import_runs ORDER BY imported_at DESC, id DESC LIMIT :n""", {"n": limit})
+        FROM import_runs ORDER BY imported_at DESC, id DESC LIMIT :n""",
+        {"n": limit},
+    )

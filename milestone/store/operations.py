@@ -126,5 +126,13 @@ def counts(conn: Connection) -> dict[str, int]:
 def ledger_reconciliation(conn: Connection) -> list[dict[str, Any]]:
     """The ledger's self-checks (sql/010 view ledger_reconciliation): each check's two sides
     (expected, actual) and ok. Aggregates every line, so it is read on demand, not per scrape."""
-    return [dict(r) for r in conn.execute(stmt("operations.ledger_reconciliation", """
-        SELECT check_name, expected, actual, ok FROM ledger_reconciliation""")).mappings()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            stmt(
+                "operations.ledger_reconciliation",
+                """
+        SELECT check_name, expected, actual, ok FROM ledger_reconciliation""",
+            )
+        ).mappings()
+    ]

@@ -6,10 +6,12 @@ partial edge months of a custom range from the lines themselves, through their
 (project_id, doc_date) index. The P&L rules live once, in the SQL functions signed_counted /
 signed_outstanding (sql/002) and the view invoice_line_outstanding (sql/010); docs/design.md,
 "P&L definitions"."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 from sqlalchemy.engine import Connection
@@ -85,7 +87,10 @@ def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None)
         if period.months_to:
             mw += " AND m.month < :months_to"
             params["months_to"] = period.months_to
-        cols = "m.project_id, m.build_phase_id, m.month, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs, m.outstanding"
+        cols = (
+            "m.project_id, m.build_phase_id, m.month, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs,"
+            " m.outstanding"
+        )
         if projects:
             parts.append(f"SELECT {cols} FROM pnl_monthly m JOIN p ON p.id = m.project_id WHERE {mw}")
         if overheads:
@@ -97,18 +102,22 @@ def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None)
         lw, lp = phase_where(f, "l.build_phase_id")
         ew, ep = phase_where(f, "e.build_phase_id")
         params |= lp | ep
-        scopes = []
+        scopes: list[tuple[str, bool]] = []
         if projects:
             scopes.append(("FROM p JOIN {t} l ON l.project_id = p.id AND l.doc_date " + when, True))
         if overheads:
             scopes.append(("FROM {t} l WHERE l.project_id IS NULL AND l.doc_date " + when, False))
 
-        def lines(table: str) -> str:
+        def lines(table: str, lw: str = lw, scopes: list[tuple[str, bool]] = scopes) -> str:
             return " UNION ALL ".join(
-                f"SELECT l.* {src.format(t=table)} {'WHERE' if joined else 'AND'} {lw}" for src, joined in scopes)
+                f"SELECT l.* {src.format(t=table)} {'WHERE' if joined else 'AND'} {lw}" for src, joined in scopes
+            )
+
         ctes.append(f"il{n} AS ({lines('invoice_lines')})")
         ctes.append(f"bl{n} AS ({lines('bill_lines')})")
-        ctes.append(f"sh{n} AS (SELECT * FROM invoice_outstanding_shares(ARRAY(SELECT DISTINCT invoice_id FROM il{n})))")
+        ctes.append(
+            f"sh{n} AS (SELECT * FROM invoice_outstanding_shares(ARRAY(SELECT DISTINCT invoice_id FROM il{n})))"
+        )
         parts.append(f"""
             SELECT l.project_id, l.build_phase_id, date_trunc('month', l.doc_date)::date,
                    signed_counted(i.status, i.doc_type, l.line_amount), 0, 0, 0, coalesce(s.outstanding, 0)
@@ -126,8 +135,10 @@ def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None)
                 FROM p JOIN estimates e ON e.project_id = p.id AND e.date {when} WHERE {ew}""")
     if not parts:  # nothing can match (no projects asked for, no overheads)
         parts.append("SELECT NULL::uuid, NULL::uuid, NULL::date, 0, 0, 0, 0, 0 WHERE FALSE")
-    ctes.append("src (project_id, build_phase_id, month, revenue, costs, estimate_revenue, estimate_costs, "
-                "outstanding) AS (" + "\nUNION ALL\n".join(parts) + ")")
+    ctes.append(
+        "src (project_id, build_phase_id, month, revenue, costs, estimate_revenue, estimate_costs, "
+        "outstanding) AS (" + "\nUNION ALL\n".join(parts) + ")"
+    )
     return ",\n".join(ctes), params
 
 
@@ -145,32 +156,47 @@ def project_table(conn: Connection, f: Filters) -> pd.DataFrame:
     if not f.by_document:
         # All time, all phases: the maintained per-project metrics (sums of pnl_monthly) answer directly.
         pw, params = project_where(f)
-        return frame(conn, "pnl.project_table", f"""
+        return frame(
+            conn,
+            "pnl.project_table",
+            f"""
             SELECT {_PROJECT_COLUMNS}, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs, m.outstanding
             FROM projects p JOIN project_metrics m ON m.project_id = p.id
             LEFT JOIN app_users u ON u.id = p.user_id
-            WHERE {pw} ORDER BY p.client_name, p.name""", params)
+            WHERE {pw} ORDER BY p.client_name, p.name""",
+            params,
+        )
     ctes, params = _ledger(f, overheads=False)
-    return frame(conn, "pnl.project_table", f"""
+    return frame(
+        conn,
+        "pnl.project_table",
+        f"""
         WITH {ctes},
         sums AS (SELECT project_id, {_SUMS} FROM src GROUP BY project_id)
         SELECT {_PROJECT_COLUMNS}, coalesce(s.revenue, 0) AS revenue, coalesce(s.costs, 0) AS costs,
                coalesce(s.estimate_revenue, 0) AS estimate_revenue,
                coalesce(s.estimate_costs, 0) AS estimate_costs, coalesce(s.outstanding, 0) AS outstanding
         FROM p LEFT JOIN sums s ON s.project_id = p.id LEFT JOIN app_users u ON u.id = p.user_id
-        ORDER BY p.client_name, p.name""", params)
+        ORDER BY p.client_name, p.name""",
+        params,
+    )
 
 
-def unallocated(conn: Connection, f: Filters) -> dict | None:
+def unallocated(conn: Connection, f: Filters) -> dict[str, Decimal] | None:
     """Revenue, costs and outstanding of the lines with no project (overheads) for the filters'
     dates and phases; None when a project-level filter leaves overheads out of the view."""
     if project_level(f):
         return None
     ctes, params = _ledger(f, projects=False, overheads=True)
-    row = frame(conn, "pnl.unallocated", f"""
+    row = frame(
+        conn,
+        "pnl.unallocated",
+        f"""
         WITH {ctes}
         SELECT coalesce(sum(revenue), 0) AS revenue, coalesce(sum(costs), 0) AS costs,
-               coalesce(sum(outstanding), 0) AS outstanding FROM src""", params).iloc[0]
+               coalesce(sum(outstanding), 0) AS outstanding FROM src""",
+        params,
+    ).iloc[0]
     return {k: row[k] for k in ("revenue", "costs", "outstanding")}
 
 
@@ -178,11 +204,16 @@ def monthly_series(conn: Connection, f: Filters) -> pd.DataFrame:
     """Revenue, costs and estimates per calendar month for the filters (with the overheads when
     no project-level filter is set: the practice's months)."""
     ctes, params = _ledger(f)
-    return frame(conn, "pnl.monthly_series", f"""
+    return frame(
+        conn,
+        "pnl.monthly_series",
+        f"""
         WITH {ctes}
         SELECT month, sum(revenue) AS revenue, sum(costs) AS costs,
                sum(estimate_revenue) AS estimate_revenue, sum(estimate_costs) AS estimate_costs
-        FROM src GROUP BY 1 ORDER BY 1""", params)
+        FROM src GROUP BY 1 ORDER BY 1""",
+        params,
+    )
 
 
 def phase_breakdown(conn: Connection, f: Filters) -> pd.DataFrame:
@@ -190,10 +221,14 @@ def phase_breakdown(conn: Connection, f: Filters) -> pd.DataFrame:
     overheads when no project-level filter is set."""
     if not f.by_document:
         pw, params = project_where(f)
-        overheads = "" if project_level(f) else f"""
+        overheads = (
+            ""
+            if project_level(f)
+            else f"""
             UNION ALL
             SELECT m.build_phase_id, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs
             FROM pnl_monthly m WHERE coalesce(m.project_id, {_NO_ID}) = {_NO_ID}"""
+        )
         with_clause = ""
         source = f"""SELECT build_phase_id, sum(revenue) AS revenue, sum(costs) AS costs,
                             sum(estimate_revenue) AS estimate_revenue, sum(estimate_costs) AS estimate_costs
@@ -207,13 +242,18 @@ def phase_breakdown(conn: Connection, f: Filters) -> pd.DataFrame:
         source = """SELECT build_phase_id, sum(revenue) AS revenue, sum(costs) AS costs,
                            sum(estimate_revenue) AS estimate_revenue, sum(estimate_costs) AS estimate_costs
                     FROM src GROUP BY build_phase_id"""
-    return frame(conn, "pnl.phase_breakdown", f"""
+    return frame(
+        conn,
+        "pnl.phase_breakdown",
+        f"""
         {with_clause}
         SELECT coalesce(bp.name, 'Unassigned') AS phase, s.build_phase_id::text AS phase_id,
                coalesce(bp.colour, '#BBBBBB') AS colour, s.revenue, s.costs, s.estimate_revenue, s.estimate_costs
         FROM ({source}) s LEFT JOIN build_phases bp ON bp.id = s.build_phase_id
         WHERE (s.revenue, s.costs, s.estimate_revenue, s.estimate_costs) <> (0, 0, 0, 0)
-        ORDER BY bp.display_order NULLS LAST, phase""", params)
+        ORDER BY bp.display_order NULLS LAST, phase""",
+        params,
+    )
 
 
 _BUCKETS = """CASE WHEN d <= 0 THEN 'Current' WHEN d <= 30 THEN '1-30' WHEN d <= 60 THEN '31-60'
@@ -238,22 +278,34 @@ def receivables_ageing(conn: Connection, f: Filters, today: date) -> pd.DataFram
         dates += " AND {col} <= :date_to"
         params["date_to"] = f.date_to
     if not project_level(f) and not f.phases:
-        return frame(conn, "pnl.receivables_ageing", f"""
+        return frame(
+            conn,
+            "pnl.receivables_ageing",
+            f"""
             SELECT {_BUCKETS} AS bucket, sum(amount) AS amount, count(*) AS invoices
             FROM (SELECT :today - coalesce(i.due_date, i.issue_date) AS d,
                          signed_outstanding(i.status, i.doc_type, i.amount_due) AS amount
                   FROM invoices i
                   WHERE i.status = 'Authorised' AND i.amount_due <> 0 {dates.format(col="i.issue_date")}) x
-            GROUP BY 1""", params)
+            GROUP BY 1""",
+            params,
+        )
     pw, pp = project_where(f)
     lw, lp = phase_where(f, "l.build_phase_id")
     params |= pp | lp
-    scopes = [f"SELECT l.invoice_id, l.line_number FROM p JOIN invoice_lines l ON l.project_id = p.id "
-              f"WHERE {lw} {dates.format(col='l.doc_date')}"]
+    scopes = [
+        f"SELECT l.invoice_id, l.line_number FROM p JOIN invoice_lines l ON l.project_id = p.id "
+        f"WHERE {lw} {dates.format(col='l.doc_date')}"
+    ]
     if not project_level(f):
-        scopes.append(f"SELECT l.invoice_id, l.line_number FROM invoice_lines l WHERE l.project_id IS NULL "
-                      f"AND {lw} {dates.format(col='l.doc_date')}")
-    return frame(conn, "pnl.receivables_ageing", f"""
+        scopes.append(
+            f"SELECT l.invoice_id, l.line_number FROM invoice_lines l WHERE l.project_id IS NULL "
+            f"AND {lw} {dates.format(col='l.doc_date')}"
+        )
+    return frame(
+        conn,
+        "pnl.receivables_ageing",
+        f"""
         WITH p AS (SELECT p.id FROM projects p WHERE {pw}),
         picked AS ({" UNION ALL ".join(scopes)}),
         unpaid AS (SELECT DISTINCT k.invoice_id FROM picked k JOIN invoices i ON i.id = k.invoice_id
@@ -263,15 +315,29 @@ def receivables_ageing(conn: Connection, f: Filters, today: date) -> pd.DataFram
         FROM (SELECT :today - coalesce(i.due_date, i.issue_date) AS d, s.outstanding AS amount, s.invoice_id
               FROM picked k JOIN shares s ON (s.invoice_id, s.line_number) = (k.invoice_id, k.line_number)
               JOIN invoices i ON i.id = s.invoice_id) x
-        GROUP BY 1""", params)
+        GROUP BY 1""",
+        params,
+    )
 
 
 def filter_options(conn: Connection) -> dict[str, pd.DataFrame]:
     """Everything the sidebar filters offer: clients, phases, owners, projects."""
     return {
         "clients": frame(conn, "pnl.filter_options", "SELECT DISTINCT client_name FROM projects ORDER BY 1"),
-        "phases": frame(conn, "pnl.filter_options", "SELECT id::text AS id, name, colour FROM build_phases WHERE active ORDER BY display_order, name"),
-        "owners": frame(conn, "pnl.filter_options", """SELECT DISTINCT u.id::text AS id, u.display_name FROM app_users u
-                                 JOIN projects p ON p.user_id = u.id ORDER BY 2"""),
-        "projects": frame(conn, "pnl.filter_options", "SELECT id::text AS id, name, client_name FROM projects ORDER BY client_name, name"),
+        "phases": frame(
+            conn,
+            "pnl.filter_options",
+            "SELECT id::text AS id, name, colour FROM build_phases WHERE active ORDER BY display_order, name",
+        ),
+        "owners": frame(
+            conn,
+            "pnl.filter_options",
+            """SELECT DISTINCT u.id::text AS id, u.display_name FROM app_users u
+                                 JOIN projects p ON p.user_id = u.id ORDER BY 2""",
+        ),
+        "projects": frame(
+            conn,
+            "pnl.filter_options",
+            "SELECT id::text AS id, name, client_name FROM projects ORDER BY client_name, name",
+        ),
     }

@@ -84,7 +84,7 @@ def locked_until(conn: Connection, username: str, failures: int, window_minutes:
     return until
 
 
-def credentials(conn: Connection, username: str) -> Row | None:
+def credentials(conn: Connection, username: str) -> Row[tuple[str, bool]] | None:
     """(password_hash, disabled) of a username, or None."""
     return conn.execute(
         stmt("users.credentials", "SELECT password_hash, disabled FROM app_users WHERE username = :u"), {"u": username}

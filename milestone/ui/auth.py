@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+from typing import NoReturn
 
 import streamlit as st
 
@@ -50,7 +51,7 @@ def _no_page() -> None:
     """The only page registered before sign-in: it draws nothing itself."""
 
 
-def _leave(target: str, note: str | None) -> None:
+def _leave(target: str, note: str | None) -> NoReturn:
     """Draw only a note and a link, send the browser to `target`, and stop the script."""
     st.navigation([st.Page(_no_page, title="Sign in", url_path="signin", default=True)], position="hidden")
     st.title("Milestone")

@@ -30,7 +30,9 @@ def test_dashboard_filter_and_project_show_the_database_numbers(live_app, page, 
     page.wait_for_url("**period=Last+12+months**")  # the URL follows the rerun, not before it
     wait_for_app(page)
     # the URL changes before the rerun has drawn the new numbers: wait for the card to change
-    revenue = page.locator("[data-testid='stMetric']", has_text="Revenue").first.locator("[data-testid='stMetricValue']")
+    revenue = page.locator("[data-testid='stMetric']", has_text="Revenue").first.locator(
+        "[data-testid='stMetricValue']"
+    )
     expect(revenue).not_to_have_text(money(practice["revenue_lines"]), timeout=30_000)
     page.screenshot(path=str(artifacts / "dashboard-last-12-months.png"))
     last_12_months = revenue.inner_text()

@@ -13,8 +13,9 @@ def _forecast_profit(tdb) -> str:
     """The unfiltered dashboard's card: the practice's (projects + overheads) plus the estimates."""
     sums = oracle.project_sums(tdb).values()
     totals = oracle.ledger_totals(tdb)
-    return money(totals["revenue_lines"] - totals["costs_lines"]
-                 + sum(p["estimate_revenue"] - p["estimate_costs"] for p in sums))
+    return money(
+        totals["revenue_lines"] - totals["costs_lines"] + sum(p["estimate_revenue"] - p["estimate_costs"] for p in sums)
+    )
 
 
 def test_edit_a_cell_save_and_see_the_new_forecast(live_app, page, artifacts):

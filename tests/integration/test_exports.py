@@ -1,4 +1,5 @@
 """Exports: CSV and XLSX equal the database row for row, typed cells, neutralised formulas, logged."""
+
 import csv
 import io
 import os
@@ -11,9 +12,9 @@ import pytest
 from openpyxl import load_workbook
 
 from milestone import seed
-from milestone.services import exports, users
 from milestone.config import PROJECT_ROOT
-from milestone.validation import UNASSIGNED, Filters
+from milestone.services import exports, users
+from milestone.validation import EVERYTHING, UNASSIGNED, Filters
 from tests import builders, oracle
 from tests.apptest import app_as
 
@@ -24,13 +25,13 @@ ANCHOR = date(2026, 11, 1)
 def demo(database):
     seed.ensure_demo_users(database.owner)
     seed.load(database.owner, 0.01, 4, anchor=ANCHOR, progress=False)
-    pid = builders.project(database, "=HYPERLINK(\"http://evil\")", client="@Risky Client")
+    pid = builders.project(database, '=HYPERLINK("http://evil")', client="@Risky Client")
     builders.estimate(database, pid, "12.00", kind="cost", description="-5% discount, typed by a person")
     builders.document(database, "bills", pid, "100.00", doc_type="credit_note")
     return {"db": database, "user": users.get_user("viewer")}
 
 
-def _csv(demo, table, f=Filters(), excel=False, raw=False):
+def _csv(demo, table, f=EVERYTHING, excel=False, raw=False):
     buf = io.BytesIO()
     rows = exports.export(table, f, "csv", buf, demo["user"], excel_friendly=excel, raw=raw)
     data = buf.getvalue()
@@ -47,16 +48,28 @@ def test_invoice_csv_equals_the_database_row_for_row(demo):
         ORDER BY i.issue_date, i.number""")
     header, body = parsed[0], parsed[1:]
     assert rows == len(body) == len(want) > 0
-    got = [(r[header.index("number")], r[header.index("issue_date")], r[header.index("status")],
-            r[header.index("subtotal")], r[header.index("amount_due")], r[header.index("xero_id")]) for r in body]
+    got = [
+        (
+            r[header.index("number")],
+            r[header.index("issue_date")],
+            r[header.index("status")],
+            r[header.index("subtotal")],
+            r[header.index("amount_due")],
+            r[header.index("xero_id")],
+        )
+        for r in body
+    ]
     assert got == [(w["number"], w["d"], w["status"], w["s"], w["due"], w["xero_id"]) for w in want]
 
 
-@pytest.mark.parametrize("table,sql", [
-    ("bills", "SELECT count(*) FROM milestone.bills"),
-    ("estimates", "SELECT count(*) FROM milestone.estimates"),
-    ("audit", "SELECT count(*) FROM milestone.audit_log WHERE table_name <> 'app_users'"),  # a viewer's export
-])
+@pytest.mark.parametrize(
+    "table,sql",
+    [
+        ("bills", "SELECT count(*) FROM milestone.bills"),
+        ("estimates", "SELECT count(*) FROM milestone.estimates"),
+        ("audit", "SELECT count(*) FROM milestone.audit_log WHERE table_name <> 'app_users'"),  # a viewer's export
+    ],
+)
 def test_every_table_exports_all_its_rows(demo, table, sql):
     rows, _, parsed = _csv(demo, table)
     assert rows == len(parsed) - 1 == demo["db"].scalar(sql)
@@ -85,12 +98,23 @@ def test_every_csv_neutralises_formulas_but_not_numbers_and_raw_is_a_choice(demo
     assert '=HYPERLINK(""http://evil"")' in raw.decode() and "'=HYPERLINK" not in raw.decode()
     _, _, projects = _csv(demo, "projects", excel=True)
     header = projects[0]
-    loss = next(r for r in projects[1:] if r[header.index("name")] == "'=HYPERLINK(\"http://evil\")")
+    loss = next(r for r in projects[1:] if r[header.index("name")] == '\'=HYPERLINK("http://evil")')
     assert loss[header.index("profit")] == "100.00"  # a credit note on costs: a plain number, not neutralised
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd",
-                                  "  =HYPERLINK(\"http://evil\")", "\tplain tab"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=1+1",
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=cmd",
+        "\r=cmd",
+        '  =HYPERLINK("http://evil")',
+        "\tplain tab",
+    ],
+)
 def test_known_formula_prefixes_are_neutralised_in_sql_and_python_alike(demo, text):
     import re
 
@@ -127,8 +151,14 @@ def test_every_export_is_logged_with_its_filters(demo):
 
 def test_the_cli_exports_and_explains_bad_dates(demo, tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "milestone", "export", *args], cwd=PROJECT_ROOT,
-                              capture_output=True, text=True, env=dict(os.environ), timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "milestone", "export", *args],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+        )
 
     out = tmp_path / "bills.xlsx"
     done = run("bills", "--from", "2025-01-01", "--format", "xlsx", "--out", str(out))
@@ -175,51 +205,90 @@ def test_a_project_with_history_has_audit_export_buttons(demo):
 def test_the_audit_export_of_one_project_has_only_its_rows(demo):
     pid = demo["db"].scalar("SELECT id::text FROM milestone.projects WHERE name LIKE '=HYPERLINK%'")
     rows, _, parsed = _csv(demo, "audit", Filters(project_ids=(pid,)))
-    want = demo["db"].scalar("""SELECT count(*) FROM milestone.audit_log WHERE (table_name = 'projects' AND row_id = :p)
+    want = demo["db"].scalar(
+        """SELECT count(*) FROM milestone.audit_log WHERE (table_name = 'projects' AND row_id = :p)
                                 OR (table_name = 'estimates' AND (coalesce(new_data, old_data) ->> 'project_id')::uuid
-                                    = CAST(:p AS uuid))""", p=pid)
+                                    = CAST(:p AS uuid))""",
+        p=pid,
+    )
     assert rows == len(parsed) - 1 == want >= 2  # the project and its estimate
     assert {r[parsed[0].index("row_id")] for r in parsed[1:] if r[parsed[0].index("table")] == "projects"} == {pid}
 
 
 def test_the_phase_filter_selects_documents_with_a_line_in_the_phase(demo):
     phase = demo["db"].scalar("SELECT id::text FROM milestone.build_phases ORDER BY display_order LIMIT 1")
-    for f, sql in ((Filters(phases=(phase,)), "build_phase_id = CAST(:ph AS uuid)"),
-                   (Filters(phases=(UNASSIGNED,)), "build_phase_id IS NULL")):
+    for f, sql in (
+        (Filters(phases=(phase,)), "build_phase_id = CAST(:ph AS uuid)"),
+        (Filters(phases=(UNASSIGNED,)), "build_phase_id IS NULL"),
+    ):
         rows, _, parsed = _csv(demo, "invoices", f)
-        assert rows == demo["db"].scalar(
-            f"SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE {sql}", ph=phase) > 0
+        assert (
+            rows
+            == demo["db"].scalar(
+                f"SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE {sql}", ph=phase
+            )
+            > 0
+        )
         allocated = sum(Decimal(r[parsed[0].index("allocated")]) for r in parsed[1:])
         assert allocated == demo["db"].scalar(
-            f"SELECT sum(line_amount) FROM milestone.invoice_lines WHERE {sql}", ph=phase)
+            f"SELECT sum(line_amount) FROM milestone.invoice_lines WHERE {sql}", ph=phase
+        )
         rows, _, _ = _csv(demo, "lines", f)
-        assert rows == demo["db"].scalar(f"""SELECT (SELECT count(*) FROM milestone.invoice_lines WHERE {sql})
-                                                  + (SELECT count(*) FROM milestone.bill_lines WHERE {sql})""", ph=phase)
+        assert rows == demo["db"].scalar(
+            f"""SELECT (SELECT count(*) FROM milestone.invoice_lines WHERE {sql})
+                                                  + (SELECT count(*) FROM milestone.bill_lines WHERE {sql})""",
+            ph=phase,
+        )
 
 
 def test_the_lines_export_has_one_row_per_line_and_names_overheads(demo):
     tdb = demo["db"]
     a = builders.project(tdb, "Export split A", client="Split client")
     b = builders.project(tdb, "Export split B", client="Other client")
-    builders.document(tdb, "bills", None, "1000.00", "Paid", on=date(2026, 2, 10), number="SPLIT-1",
-                      lines=[("600.00", a, None), ("300.00", b, None), ("100.00", None, None)])
+    builders.document(
+        tdb,
+        "bills",
+        None,
+        "1000.00",
+        "Paid",
+        on=date(2026, 2, 10),
+        number="SPLIT-1",
+        lines=[("600.00", a, None), ("300.00", b, None), ("100.00", None, None)],
+    )
     rows, _, parsed = _csv(demo, "lines")
-    assert rows == tdb.scalar("SELECT (SELECT count(*) FROM milestone.invoice_lines) + "
-                              "(SELECT count(*) FROM milestone.bill_lines)")
+    assert rows == tdb.scalar(
+        "SELECT (SELECT count(*) FROM milestone.invoice_lines) + (SELECT count(*) FROM milestone.bill_lines)"
+    )
     h = parsed[0]
-    assert h[:8] == ["kind", "number", "date", "contact_or_supplier", "status", "doc_type", "line_number",
-                     "description"]
-    mine = [(r[h.index("line_number")], r[h.index("line_amount")], r[h.index("project")], r[h.index("client")])
-            for r in parsed[1:] if r[h.index("number")] == "SPLIT-1"]
-    assert mine == [("1", "600.00", "Export split A", "Split client"), ("2", "300.00", "Export split B", "Other client"),
-                    ("3", "100.00", "Unallocated", "")]
+    assert h[:8] == [
+        "kind",
+        "number",
+        "date",
+        "contact_or_supplier",
+        "status",
+        "doc_type",
+        "line_number",
+        "description",
+    ]
+    mine = [
+        (r[h.index("line_number")], r[h.index("line_amount")], r[h.index("project")], r[h.index("client")])
+        for r in parsed[1:]
+        if r[h.index("number")] == "SPLIT-1"
+    ]
+    assert mine == [
+        ("1", "600.00", "Export split A", "Split client"),
+        ("2", "300.00", "Export split B", "Other client"),
+        ("3", "100.00", "Unallocated", ""),
+    ]
     # a client filter: only that client's lines, and the bill with that project's allocated amount
     _, _, lines = _csv(demo, "lines", Filters(clients=("Split client",)))
     assert [r[lines[0].index("line_amount")] for r in lines[1:]] == ["600.00"]
     _, _, bills = _csv(demo, "bills", Filters(clients=("Split client",)))
     hb = bills[0]
-    assert [(r[hb.index("number")], r[hb.index("subtotal")], r[hb.index("allocated")], r[hb.index("project")])
-            for r in bills[1:]] == [("SPLIT-1", "1000.00", "600.00", "Export split A")]
+    assert [
+        (r[hb.index("number")], r[hb.index("subtotal")], r[hb.index("allocated")], r[hb.index("project")])
+        for r in bills[1:]
+    ] == [("SPLIT-1", "1000.00", "600.00", "Export split A")]
     _, _, everything = _csv(demo, "bills", Filters(date_from=date(2026, 2, 10), date_to=date(2026, 2, 10)))
     row = next(r for r in everything[1:] if r[hb.index("number")] == "SPLIT-1")
     assert row[hb.index("allocated")] == "1000.00"
@@ -232,7 +301,7 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text(demo):
     ws = load_workbook(io.BytesIO(buf.getvalue())).active
     names = [row[0].value for row in ws.iter_rows(min_row=2)]
     cell = next(row[0] for row in ws.iter_rows(min_row=2) if str(row[0].value).startswith("=HYPERLINK"))
-    assert cell.data_type == "s" and "=HYPERLINK(\"http://evil\")" in names
+    assert cell.data_type == "s" and '=HYPERLINK("http://evil")' in names
 
 
 def test_only_admins_export_the_audit_of_users(demo):
@@ -244,8 +313,11 @@ def test_only_admins_export_the_audit_of_users(demo):
     exports.export("audit", Filters(), "csv", buf, admin)
     as_admin = list(csv.reader(io.StringIO(buf.getvalue().decode())))
     table = as_admin[0].index("table")
-    assert sum(r[table] == "app_users" for r in as_admin[1:]) == demo["db"].scalar(
-        "SELECT count(*) FROM milestone.audit_log WHERE table_name = 'app_users'") >= 2
+    assert (
+        sum(r[table] == "app_users" for r in as_admin[1:])
+        == demo["db"].scalar("SELECT count(*) FROM milestone.audit_log WHERE table_name = 'app_users'")
+        >= 2
+    )
     assert not any(r[table] == "app_users" for r in as_viewer[1:])
 
 

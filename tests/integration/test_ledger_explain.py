@@ -1,6 +1,7 @@
 """Reads of whole months come from pnl_monthly and never scan the document or line tables; a partial
 edge month reads only its lines through the (project_id, doc_date) index. Checked on the plans at
 a scale where the planner does scan the lines for the same question asked of the lines."""
+
 from datetime import date
 
 import pytest
@@ -86,10 +87,16 @@ def test_a_partial_edge_month_reads_its_lines_through_the_index(seeded):
 def test_rollup_and_lines_agree_on_a_month(seeded):
     client = seeded.scalar("""SELECT p.client_name FROM milestone.projects p JOIN milestone.pnl_monthly m
                               ON m.project_id = p.id GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""")
-    rollup = {r["project_id"]: r["revenue"] for r in seeded.rows(
-        ROLLUP_BY_PROJECT, client=client, first=date(2026, 3, 1), after=date(2026, 4, 1)) if r["revenue"]}
-    lines = {r["project_id"]: r["revenue"] for r in seeded.rows(
-        EDGE_MONTH_FROM_LINES, client=client, start=date(2026, 3, 1), after=date(2026, 4, 1)) if r["revenue"]}
+    rollup = {
+        r["project_id"]: r["revenue"]
+        for r in seeded.rows(ROLLUP_BY_PROJECT, client=client, first=date(2026, 3, 1), after=date(2026, 4, 1))
+        if r["revenue"]
+    }
+    lines = {
+        r["project_id"]: r["revenue"]
+        for r in seeded.rows(EDGE_MONTH_FROM_LINES, client=client, start=date(2026, 3, 1), after=date(2026, 4, 1))
+        if r["revenue"]
+    }
     assert rollup == lines
 
 
@@ -121,8 +128,9 @@ def _store_plans(read) -> list[str]:
     return plans
 
 
-@pytest.mark.parametrize("preset", ["All time", "This month", "Last month", "This quarter", "This financial year",
-                                    "Last 12 months"])
+@pytest.mark.parametrize(
+    "preset", ["All time", "This month", "Last month", "This quarter", "This financial year", "Last 12 months"]
+)
 def test_the_dashboards_reads_for_every_preset_scan_no_line_or_document_table(seeded, preset):
     from milestone import metrics
     from milestone.services import pnl
@@ -130,10 +138,13 @@ def test_the_dashboards_reads_for_every_preset_scan_no_line_or_document_table(se
 
     date_from, date_to = metrics.preset_range(preset, ANCHOR)
     client = seeded.scalar("SELECT client_name FROM milestone.projects ORDER BY client_name LIMIT 1")
-    for f in (Filters(date_from=date_from, date_to=date_to),
-              Filters(date_from=date_from, date_to=date_to, clients=(client,))):
-        plans = _store_plans(lambda: (pnl.project_table(f), pnl.monthly_series(f), pnl.phase_breakdown(f),
-                                      pnl.unallocated(f)))
+    for f in (
+        Filters(date_from=date_from, date_to=date_to),
+        Filters(date_from=date_from, date_to=date_to, clients=(client,)),
+    ):
+        plans = _store_plans(
+            lambda f=f: (pnl.project_table(f), pnl.monthly_series(f), pnl.phase_breakdown(f), pnl.unallocated(f))
+        )
         assert len(plans) >= 3
         for plan in plans:
             assert not _seq_scans(plan), plan

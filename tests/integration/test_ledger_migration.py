@@ -1,5 +1,6 @@
 """sql/010 migrates a database of documents with one project and phase each, in place: each document
 becomes one line with its old project and phase, and every per-project number stays the same."""
+
 import shutil
 import uuid
 from datetime import date, timedelta
@@ -11,8 +12,7 @@ from sqlalchemy.engine import make_url
 
 from milestone import db
 from milestone.migrate import SQL_DIR, migrate
-from tests import oracle
-from tests import conftest
+from tests import conftest, oracle
 
 MONEY = ("revenue", "costs", "estimate_revenue", "estimate_costs", "outstanding", "invoice_count", "bill_count")
 
@@ -46,40 +46,67 @@ def _fill_old_schema(tdb) -> None:
     rng = random.Random(13)
     with db.transaction("migration-test", tdb.owner) as conn:
         run = lambda sql, **p: conn.execute(sa.text(sql), p)  # noqa: E731
-        projects = [run("INSERT INTO milestone.projects (name, client_name) VALUES (:n, 'Client') RETURNING id",
-                        n=f"Old {i}").scalar() for i in range(8)]
-        phases = [run("INSERT INTO milestone.build_phases (name) VALUES (:n) RETURNING id", n=n).scalar()
-                  for n in ("Groundworks", "Frame")] + [None]
+        projects = [
+            run(
+                "INSERT INTO milestone.projects (name, client_name) VALUES (:n, 'Client') RETURNING id", n=f"Old {i}"
+            ).scalar()
+            for i in range(8)
+        ]
+        phases = [
+            run("INSERT INTO milestone.build_phases (name) VALUES (:n) RETURNING id", n=n).scalar()
+            for n in ("Groundworks", "Frame")
+        ] + [None]
         for table, date_col, kind in (("invoices", "issue_date", "invoice"), ("bills", "date", "bill")):
             for i in range(300):
                 sub = Decimal(rng.randint(0, 900_000)) / 100
                 status = rng.choice(["Draft", "Submitted", "Authorised", "Paid", "Voided"])
-                run(f"""INSERT INTO milestone.{table} (project_id, build_phase_id, xero_id, number, {date_col}, due_date,
+                run(
+                    f"""INSERT INTO milestone.{table} (project_id, build_phase_id, xero_id, number, {date_col},
+                        due_date,
                                                        status, doc_type, subtotal, total_tax, total, amount_due)
                         VALUES (:p, :ph, :x, :x, :d, :d, :s, :t, :sub, :tax, :tot, :due)""",
-                    p=rng.choice(projects), ph=rng.choice(phases), x=f"{table}-{i}",
-                    d=date(2025, 1, 1) + timedelta(days=rng.randint(0, 600)), s=status,
-                    t="credit_note" if rng.random() < 0.1 else kind, sub=sub, tax=(sub * Decimal("0.2")).quantize(Decimal("0.01")),
+                    p=rng.choice(projects),
+                    ph=rng.choice(phases),
+                    x=f"{table}-{i}",
+                    d=date(2025, 1, 1) + timedelta(days=rng.randint(0, 600)),
+                    s=status,
+                    t="credit_note" if rng.random() < 0.1 else kind,
+                    sub=sub,
+                    tax=(sub * Decimal("0.2")).quantize(Decimal("0.01")),
                     tot=(sub * Decimal("1.2")).quantize(Decimal("0.01")),
-                    due=(sub * Decimal("0.6")).quantize(Decimal("0.01")) if status in ("Authorised", "Draft") else 0)
+                    due=(sub * Decimal("0.6")).quantize(Decimal("0.01")) if status in ("Authorised", "Draft") else 0,
+                )
         for i in range(60):
-            run("""INSERT INTO milestone.estimates (project_id, build_phase_id, kind, description, amount, date)
-                   VALUES (:p, :ph, :k, 'Est', :a, :d)""", p=rng.choice(projects), ph=rng.choice(phases),
-                k=rng.choice(["revenue", "cost"]), a=Decimal(rng.randint(1, 100_000)), d=date(2026, 1, 1) + timedelta(days=i * 5))
+            run(
+                """INSERT INTO milestone.estimates (project_id, build_phase_id, kind, description, amount, date)
+                   VALUES (:p, :ph, :k, 'Est', :a, :d)""",
+                p=rng.choice(projects),
+                ph=rng.choice(phases),
+                k=rng.choice(["revenue", "cost"]),
+                a=Decimal(rng.randint(1, 100_000)),
+                d=date(2026, 1, 1) + timedelta(days=i * 5),
+            )
 
 
 def test_each_document_becomes_one_line_and_the_numbers_stay_the_same(old_database):
     tdb = old_database
     _fill_old_schema(tdb)
-    before = {r["project_id"]: {k: r[k] for k in MONEY} for r in tdb.rows(
-        f"SELECT project_id::text AS project_id, {', '.join(MONEY)} FROM milestone.project_metrics")}
-    before_phases = {(r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
-                     for r in tdb.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
+    before = {
+        r["project_id"]: {k: r[k] for k in MONEY}
+        for r in tdb.rows(f"SELECT project_id::text AS project_id, {', '.join(MONEY)} FROM milestone.project_metrics")
+    }
+    before_phases = {
+        (r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
+        for r in tdb.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
                                           estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")
-                     if any((r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"]))}
-    docs = {r["xero_id"]: r for r in tdb.rows("""
+        if any((r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"]))
+    }
+    docs = {
+        r["xero_id"]: r
+        for r in tdb.rows("""
         SELECT xero_id, subtotal, total_tax, project_id::text AS p, build_phase_id::text AS ph FROM milestone.invoices
-        UNION ALL SELECT xero_id, subtotal, total_tax, project_id::text, build_phase_id::text FROM milestone.bills""")}
+        UNION ALL SELECT xero_id, subtotal, total_tax, project_id::text, build_phase_id::text FROM milestone.bills""")
+    }
 
     applied = migrate(tdb.owner)
     assert "010_document_lines.sql" in applied
@@ -94,17 +121,30 @@ def test_each_document_becomes_one_line_and_the_numbers_stay_the_same(old_databa
     assert len(lines) == len(docs) == 600
     for line in lines:
         old = docs[line["xero_id"]]
-        assert (line["line_number"], line["line_amount"], line["tax_amount"], line["p"], line["ph"], line["same_date"]) == \
-               (1, old["subtotal"], old["total_tax"], old["p"], old["ph"], True)
-    after = {r["project_id"]: {k: r[k] for k in MONEY} for r in tdb.rows(
-        f"SELECT project_id::text AS project_id, {', '.join(MONEY)} FROM milestone.project_metrics")}
+        assert (
+            line["line_number"],
+            line["line_amount"],
+            line["tax_amount"],
+            line["p"],
+            line["ph"],
+            line["same_date"],
+        ) == (1, old["subtotal"], old["total_tax"], old["p"], old["ph"], True)
+    after = {
+        r["project_id"]: {k: r[k] for k in MONEY}
+        for r in tdb.rows(f"SELECT project_id::text AS project_id, {', '.join(MONEY)} FROM milestone.project_metrics")
+    }
     assert after == before
-    after_phases = {(r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
-                    for r in tdb.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
-                                         estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")}
+    after_phases = {
+        (r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
+        for r in tdb.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
+                                         estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")
+    }
     assert after_phases == before_phases
     assert oracle.stored_pnl(tdb) == oracle.pnl_rows(tdb)
     assert all(r["ok"] for r in tdb.rows("SELECT ok FROM milestone.ledger_reconciliation"))
-    assert tdb.scalar("""SELECT count(*) FROM information_schema.columns WHERE table_schema = 'milestone'
-                         AND table_name IN ('invoices', 'bills') AND column_name IN ('project_id', 'build_phase_id')""") == 0
+    assert (
+        tdb.scalar("""SELECT count(*) FROM information_schema.columns WHERE table_schema = 'milestone'
+                         AND table_name IN ('invoices', 'bills') AND column_name IN ('project_id', 'build_phase_id')""")
+        == 0
+    )
     assert migrate(tdb.owner) == []

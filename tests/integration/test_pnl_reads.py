@@ -2,6 +2,7 @@
 the lines (tests/oracle.py), to the penny: per project, per phase and per month, for all time,
 every preset and custom ranges with mid-month ends, with phase and client filters. Generated data
 with split documents, overheads, credit notes, voided and draft documents."""
+
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -34,12 +35,31 @@ def ledger(database):
     a, b = database.rows("SELECT id::text AS id FROM milestone.projects ORDER BY name LIMIT 2")
     frame = database.scalar("SELECT id::text FROM milestone.build_phases WHERE name = 'Frame'")
     # overheads and splits on invoices too, mid-month, with something outstanding
-    builders.document(database, "invoices", None, "1000.00", "Authorised", on=date(2026, 2, 10), amount_due="333.33",
-                      lines=[("700.01", a["id"], frame), ("199.99", b["id"], None), ("100.00", None, None)])
-    builders.document(database, "invoices", None, "250.00", "Authorised", doc_type="credit_note", on=date(2025, 3, 17),
-                      amount_due="100.00", lines=[("150.00", None, frame), ("100.00", a["id"], None)])
+    builders.document(
+        database,
+        "invoices",
+        None,
+        "1000.00",
+        "Authorised",
+        on=date(2026, 2, 10),
+        amount_due="333.33",
+        lines=[("700.01", a["id"], frame), ("199.99", b["id"], None), ("100.00", None, None)],
+    )
+    builders.document(
+        database,
+        "invoices",
+        None,
+        "250.00",
+        "Authorised",
+        doc_type="credit_note",
+        on=date(2025, 3, 17),
+        amount_due="100.00",
+        lines=[("150.00", None, frame), ("100.00", a["id"], None)],
+    )
     builders.document(database, "bills", None, "80.00", "Draft", on=date(2026, 3, 12), lines=[("80.00", None, None)])
-    builders.document(database, "invoices", None, "90.00", "Voided", on=date(2026, 3, 12), lines=[("90.00", None, None)])
+    builders.document(
+        database, "invoices", None, "90.00", "Voided", on=date(2026, 3, 12), lines=[("90.00", None, None)]
+    )
     return database
 
 
@@ -49,8 +69,10 @@ def _scope(tdb, f: Filters) -> tuple[set[str], bool]:
     if f.clients:
         where.append("client_name = ANY(:c)")
         params["c"] = list(f.clients)
-    ids = {r["id"] for r in tdb.rows(f"SELECT id::text AS id FROM milestone.projects WHERE {' AND '.join(where)}",
-                                     **params)}
+    ids = {
+        r["id"]
+        for r in tdb.rows(f"SELECT id::text AS id FROM milestone.projects WHERE {' AND '.join(where)}", **params)
+    }
     return ids, not f.clients
 
 
@@ -58,8 +80,11 @@ def _want(tdb, f: Filters) -> dict[tuple, dict[str, Decimal]]:
     """The oracle's (project, phase, month) figures inside the filters."""
     ids, overheads = _scope(tdb, f)
     phases = None if not f.phases else {None if p == UNASSIGNED else p for p in f.phases}
-    return {k: v for k, v in oracle.pnl_rows(tdb, f.date_from, f.date_to).items()
-            if (k[0] in ids or (k[0] is None and overheads)) and (phases is None or k[1] in phases)}
+    return {
+        k: v
+        for k, v in oracle.pnl_rows(tdb, f.date_from, f.date_to).items()
+        if (k[0] in ids or (k[0] is None and overheads)) and (phases is None or k[1] in phases)
+    }
 
 
 def _group(rows: dict[tuple, dict[str, Decimal]], key) -> dict:
@@ -71,8 +96,11 @@ def _group(rows: dict[tuple, dict[str, Decimal]], key) -> dict:
 
 
 def _frame(df, key: str, fields=FIELDS) -> dict:
-    return {r[key] if isinstance(r[key], (str, date)) else None: {c: Decimal(r[c]) for c in fields}
-            for _, r in df.iterrows() if any(Decimal(r[c]) for c in fields)}
+    return {
+        r[key] if isinstance(r[key], (str, date)) else None: {c: Decimal(r[c]) for c in fields}
+        for _, r in df.iterrows()
+        if any(Decimal(r[c]) for c in fields)
+    }
 
 
 def _filters(ledger, variant: str, date_from, date_to) -> Filters:
@@ -80,8 +108,9 @@ def _filters(ledger, variant: str, date_from, date_to) -> Filters:
         frame = ledger.scalar("SELECT id::text FROM milestone.build_phases WHERE name = 'Frame'")
         return Filters(date_from=date_from, date_to=date_to, phases=(frame, UNASSIGNED))
     if variant == "client":
-        clients = tuple(r["c"] for r in ledger.rows(
-            "SELECT DISTINCT client_name AS c FROM milestone.projects ORDER BY 1 LIMIT 3"))
+        clients = tuple(
+            r["c"] for r in ledger.rows("SELECT DISTINCT client_name AS c FROM milestone.projects ORDER BY 1 LIMIT 3")
+        )
         return Filters(date_from=date_from, date_to=date_to, clients=clients)
     return Filters(date_from=date_from, date_to=date_to)
 
@@ -102,19 +131,28 @@ def test_reads_equal_the_recount_from_the_lines(ledger, period, variant):
     # per month and per phase (the practice's, overheads included while in view)
     month_fields = ("revenue", "costs", "estimate_revenue", "estimate_costs")
     monthly = _frame(pnl.monthly_series(f), "month", month_fields)
-    assert monthly == {m: {c: v[c] for c in month_fields} for m, v in _group(want, lambda k: k[2]).items()
-                       if any(v[c] for c in month_fields)}
+    assert monthly == {
+        m: {c: v[c] for c in month_fields}
+        for m, v in _group(want, lambda k: k[2]).items()
+        if any(v[c] for c in month_fields)
+    }
     phases = _frame(pnl.phase_breakdown(f), "phase_id", month_fields)
-    assert phases == {p: {c: v[c] for c in month_fields} for p, v in _group(want, lambda k: k[1]).items()
-                      if any(v[c] for c in month_fields)}
+    assert phases == {
+        p: {c: v[c] for c in month_fields}
+        for p, v in _group(want, lambda k: k[1]).items()
+        if any(v[c] for c in month_fields)
+    }
     # receivables: the lines' shares of what is due, bucketed by their invoice's due date
     ageing = pnl.receivables_ageing(f, today=TODAY)
     buckets: dict[str, Decimal] = defaultdict(lambda: ZERO)
     phase_ids = None if not f.phases else {None if p == UNASSIGNED else p for p in f.phases}
     for a in oracle.allocations(ledger).values():
-        if ((a["project"] in ids or (a["project"] is None and overheads))
-                and (phase_ids is None or a["phase"] in phase_ids)
-                and (not f.date_from or a["date"] >= f.date_from) and (not f.date_to or a["date"] <= f.date_to)):
+        if (
+            (a["project"] in ids or (a["project"] is None and overheads))
+            and (phase_ids is None or a["phase"] in phase_ids)
+            and (not f.date_from or a["date"] >= f.date_from)
+            and (not f.date_to or a["date"] <= f.date_to)
+        ):
             buckets[metrics.ageing_bucket((TODAY - a["due"]).days)] += a["outstanding"]
     assert {r["bucket"]: Decimal(r["amount"]) for _, r in ageing.iterrows()} == dict(buckets)
     assert sum(buckets.values(), ZERO) == sum((v["outstanding"] for v in want.values()), ZERO)
@@ -125,7 +163,8 @@ def test_reads_equal_the_recount_from_the_lines(ledger, period, variant):
         return
     rows = {k: v for k, v in want.items() if k[0] is None}
     assert (overhead.revenue, overhead.costs, overhead.outstanding) == tuple(
-        sum((v[c] for v in rows.values()), ZERO) for c in ("revenue", "costs", "outstanding"))
+        sum((v[c] for v in rows.values()), ZERO) for c in ("revenue", "costs", "outstanding")
+    )
     practice = pnl.practice_totals(table, overhead)
     assert practice.revenue == sum(v["revenue"] for v in monthly.values()) if monthly else practice.revenue == 0
     assert practice.costs == sum((v["costs"] for v in want.values()), ZERO)
@@ -146,9 +185,11 @@ def test_projects_plus_unallocated_equal_all_lines_and_the_counted_subtotals(led
                (SELECT coalesce(sum(CASE WHEN doc_type = 'credit_note' THEN -amount_due ELSE amount_due END), 0)
                 FROM milestone.invoices WHERE status = 'Authorised' {inv}) AS outstanding""")[0]
     lines = _group(oracle.pnl_rows(ledger, date_from, date_to), lambda k: "all").get("all", dict.fromkeys(FIELDS, ZERO))
-    assert (practice.revenue, practice.costs, practice.outstanding) == (
-        lines["revenue"], lines["costs"], lines["outstanding"]) == (
-        subtotals["revenue"], subtotals["costs"], subtotals["outstanding"])
+    assert (
+        (practice.revenue, practice.costs, practice.outstanding)
+        == (lines["revenue"], lines["costs"], lines["outstanding"])
+        == (subtotals["revenue"], subtotals["costs"], subtotals["outstanding"])
+    )
 
 
 def test_every_preset_is_month_aligned_and_custom_ends_make_edges():
@@ -172,10 +213,12 @@ def test_a_split_document_shows_each_projects_share_on_its_page(ledger):
     for pid, share in ((a, Decimal("700.01")), (b, Decimal("199.99"))):
         page = projects.project_page(pid, cap=5000)
         row = page.invoices.set_index("number").loc[
-            ledger.scalar("SELECT number FROM milestone.invoices WHERE subtotal = 1000 AND issue_date = '2026-02-10'")]
+            ledger.scalar("SELECT number FROM milestone.invoices WHERE subtotal = 1000 AND issue_date = '2026-02-10'")
+        ]
         assert (row["share"], row["subtotal"], bool(row["split"])) == (share, Decimal("1000.00"), True)
         assert page.invoice_count == ledger.scalar(
-            "SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE project_id = :p", p=pid)
+            "SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE project_id = :p", p=pid
+        )
         assert page.bill_count == len(projects.project_documents(pid, "bills", limit=10_000)[0])
         whole = page.invoices[~page.invoices["split"].astype(bool)]
         assert all(whole["share"] == whole["subtotal"])

@@ -1,11 +1,12 @@
 """Project writes: role checks, optimistic concurrency, audit."""
+
 from decimal import Decimal
 
 import pytest
 
 from milestone import seed
-from milestone.services import preferences, projects, users
 from milestone.errors import PermissionDenied, StaleEdit
+from milestone.services import preferences, projects, users
 from tests import builders
 
 
@@ -15,8 +16,15 @@ def people(database):
     return {u: users.get_user(u) for u in ("admin", "finance", "viewer")}
 
 
-VALUES = {"name": "New build", "client_name": "Client", "status": "Planning", "start_date": None, "end_date": None,
-          "budget_revenue": Decimal("10.00"), "budget_cost": None}
+VALUES = {
+    "name": "New build",
+    "client_name": "Client",
+    "status": "Planning",
+    "start_date": None,
+    "end_date": None,
+    "budget_revenue": Decimal("10.00"),
+    "budget_cost": None,
+}
 
 
 def test_a_viewer_cannot_create_or_edit_projects(database, people):

@@ -1,28 +1,32 @@
 """PDF reports: rendered against a real database, read back with pypdf (text, pages), logged."""
+
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 from pypdf import PdfReader
 
 from milestone import metrics, pdfcharts, seed
-from milestone.services import pnl, reports, users
 from milestone.formatting import money, pct
+from milestone.services import pnl, reports, users
 from milestone.validation import Filters
 from tests import builders
 
 ANCHOR = date(2026, 11, 1)
-SYNCED = datetime(2026, 11, 20, 6, 30, tzinfo=timezone.utc)
+SYNCED = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def demo(database):
     seed.ensure_demo_users(database.owner)
     seed.load(database.owner, 0.1, 4, anchor=ANCHOR, progress=False)  # 100 projects: the table runs over pages
-    database.execute("""INSERT INTO milestone.sync_runs (started_at, finished_at, status)
-                        VALUES (:s, :f, 'COMPLETED'), (:f, NULL, 'RUNNING')""", s=SYNCED.replace(hour=6, minute=0),
-                     f=SYNCED)
+    database.execute(
+        """INSERT INTO milestone.sync_runs (started_at, finished_at, status)
+                        VALUES (:s, :f, 'COMPLETED'), (:f, NULL, 'RUNNING')""",
+        s=SYNCED.replace(hour=6, minute=0),
+        f=SYNCED,
+    )
     return {"db": database, "eng": database.app, "user": users.get_user("finance")}
 
 
@@ -49,8 +53,10 @@ def test_portfolio_report_shows_the_dashboards_kpis_and_every_project_over_numbe
     for label, value in totals.kpis().items():
         assert f"{label}\n{pct(value) if 'margin' in label.lower() else money(value)}" in first, label
     assert f"Projects\n{len(projects):,}" in first
-    assert f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}" in \
-        first.replace("\n", " ")
+    assert (
+        f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}"
+        in first.replace("\n", " ")
+    )
     assert len(pages) > 3  # two pages of charts, then 100 projects
     for n, text in enumerate(pages, start=1):
         assert f"Page {n} of {len(pages)}" in text
@@ -60,8 +66,12 @@ def test_portfolio_report_shows_the_dashboards_kpis_and_every_project_over_numbe
     for name in (projects["name"].iloc[0], projects["name"].iloc[-1]):
         assert name in everything.replace("\n", " ")
     last = _last_export(demo["db"])
-    assert (last["username"], last["table_name"], last["format"], last["row_count"]) == \
-        ("finance", "portfolio", "pdf", len(projects))
+    assert (last["username"], last["table_name"], last["format"], last["row_count"]) == (
+        "finance",
+        "portfolio",
+        "pdf",
+        len(projects),
+    )
 
 
 def test_portfolio_report_describes_the_filters_in_words_and_logs_them(demo):
@@ -70,8 +80,11 @@ def test_portfolio_report_describes_the_filters_in_words_and_logs_them(demo):
     assert "Period: 01 Apr 2026 to 31 Mar 2027 · Status: In Progress, On Hold" in first
     totals = metrics.totals_of(metrics.with_pnl(pnl.project_table(f)))
     assert f"Revenue\n{money(totals.revenue)}" in first
-    assert _last_export(demo["db"])["filters"] == {"date_from": "2026-04-01", "date_to": "2027-03-31",
-                                                   "statuses": ["In Progress", "On Hold"]}
+    assert _last_export(demo["db"])["filters"] == {
+        "date_from": "2026-04-01",
+        "date_to": "2027-03-31",
+        "statuses": ["In Progress", "On Hold"],
+    }
 
 
 def test_an_empty_selection_gives_a_short_report_that_says_so(demo):
@@ -102,16 +115,28 @@ def test_project_report_has_header_budget_phases_and_documents(demo):
     assert "06/01/2026 05/02/2026 Paid Invoice Groundworks (test) £400.00 £400.00 £480.00" in text
     assert f"Page 1 of {len(pages)}" in pages[0]
     last = _last_export(db)
-    assert (last["table_name"], last["format"], last["row_count"], last["filters"]) == \
-        ("project", "pdf", 3, {"project_ids": [pid]})
+    assert (last["table_name"], last["format"], last["row_count"], last["filters"]) == (
+        "project",
+        "pdf",
+        3,
+        {"project_ids": [pid]},
+    )
 
 
 def test_a_split_document_prints_the_projects_share_and_is_marked(demo):
     db = demo["db"]
     pid = builders.project(db, "Shared Yard", client="Harper Homes")
     other = builders.project(db, "Next Door", client="Harper Homes")
-    builders.document(db, "bills", None, "1000.00", "Paid", on=date(2026, 2, 3), number="SPLIT-PDF",
-                      lines=[("600.00", pid, None), ("300.00", other, None), ("100.00", None, None)])
+    builders.document(
+        db,
+        "bills",
+        None,
+        "1000.00",
+        "Paid",
+        on=date(2026, 2, 3),
+        number="SPLIT-PDF",
+        lines=[("600.00", pid, None), ("300.00", other, None), ("100.00", None, None)],
+    )
     text = "\n".join(_pages(reports.project_pdf(pid, demo["user"]))).replace("\n", " ")
     assert "SPLIT-PDF *" in text and "£600.00 £1,000.00 £1,200.00" in text
     assert "Split (*): 1 of these bills also have lines on other projects or on overheads" in text
@@ -164,8 +189,13 @@ def test_without_a_completed_sync_the_footer_says_so(fresh_database):
 def test_every_chart_draws_a_png_for_empty_data():
     monthly = pd.DataFrame(columns=["month", "revenue", "costs", "cumulative_profit"])
     projects = pd.DataFrame(columns=["client_name", "status", "revenue", "profit"])
-    pngs = [pdfcharts.monthly(monthly), pdfcharts.cumulative(monthly), pdfcharts.ageing(pd.DataFrame()),
-            pdfcharts.by_phase(pd.DataFrame(columns=["phase", "revenue", "costs"])),
-            pdfcharts.profit_by_client(projects), pdfcharts.by_status(projects),
-            pdfcharts.budget_actual_forecast((None, None), (0, 0), (0, 0))]
+    pngs = [
+        pdfcharts.monthly(monthly),
+        pdfcharts.cumulative(monthly),
+        pdfcharts.ageing(pd.DataFrame()),
+        pdfcharts.by_phase(pd.DataFrame(columns=["phase", "revenue", "costs"])),
+        pdfcharts.profit_by_client(projects),
+        pdfcharts.by_status(projects),
+        pdfcharts.budget_actual_forecast((None, None), (0, 0), (0, 0)),
+    ]
     assert all(p.startswith(b"\x89PNG") for p in pngs)

@@ -1,4 +1,5 @@
 """P&L reads (store/services) against an independent SQL oracle, on generated data and on edge cases."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -28,8 +29,9 @@ def test_all_time_project_table_equals_the_oracle(seeded):
     assert _by_project(pnl.project_table(Filters())) == oracle.project_sums(seeded)
 
 
-@pytest.mark.parametrize("date_from,date_to", [(date(2025, 4, 1), date(2026, 3, 31)), (date(2026, 10, 1), None),
-                                               (None, date(2024, 6, 30))])
+@pytest.mark.parametrize(
+    "date_from,date_to", [(date(2025, 4, 1), date(2026, 3, 31)), (date(2026, 10, 1), None), (None, date(2024, 6, 30))]
+)
 def test_a_date_filter_selects_documents_by_their_own_date(seeded, date_from, date_to):
     got = _by_project(pnl.project_table(Filters(date_from=date_from, date_to=date_to)))
     assert got == oracle.project_sums(seeded, date_from, date_to)
@@ -39,8 +41,11 @@ def test_client_and_status_filters_select_projects(seeded):
     client = seeded.scalar("SELECT client_name FROM milestone.projects ORDER BY client_name LIMIT 1")
     f = Filters(clients=(client,), statuses=("In Progress", "Completed"))
     got = _by_project(pnl.project_table(f))
-    want = oracle.project_sums(seeded, where=f"pr.client_name = '{client.replace(chr(39), chr(39) * 2)}'"
-                                             " AND pr.status IN ('In Progress', 'Completed')")
+    want = oracle.project_sums(
+        seeded,
+        where=f"pr.client_name = '{client.replace(chr(39), chr(39) * 2)}'"
+        " AND pr.status IN ('In Progress', 'Completed')",
+    )
     assert got == want and got
 
 
@@ -100,8 +105,9 @@ def test_phase_breakdown_matches_with_and_without_a_date_filter(seeded):
     phases = oracle.phase_sums(seeded)
     for _, r in projects_only.iterrows():
         phase_id = r["phase_id"] if isinstance(r["phase_id"], str) else None
-        assert [r[f] for f in fields] == [sum(v[i] for (p, ph), v in phases.items() if ph == phase_id)
-                                          for i in range(4)]
+        assert [r[f] for f in fields] == [
+            sum(v[i] for (p, ph), v in phases.items() if ph == phase_id) for i in range(4)
+        ]
     dated = pnl.phase_breakdown(Filters(date_from=date(2000, 1, 1)))
     assert sum(dated["revenue"]) == sum(by_phase["revenue"])
     assert "Unassigned" in set(by_phase["phase"])
@@ -157,7 +163,8 @@ def test_project_header_documents_and_audit(seeded):
     assert header and header.id == pid
     docs, total = projects.project_documents(pid, "invoices", limit=3)
     assert len(docs) == min(3, total) and total == seeded.scalar(
-        "SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE project_id = :p", p=pid)
+        "SELECT count(DISTINCT invoice_id) FROM milestone.invoice_lines WHERE project_id = :p", p=pid
+    )
     seeded.execute("UPDATE milestone.projects SET status = 'On Hold' WHERE id = :p", user="fran", p=pid)
     audit = projects.project_audit(pid)
     assert list(audit["user"][:1]) == ["fran"] and list(audit["operation"][:1]) == ["UPDATE"]
@@ -167,7 +174,8 @@ def test_project_header_documents_and_audit(seeded):
 def test_sync_status_reports_the_latest_completed_run(seeded):
     status = pnl.sync_status()
     assert status.last_completed_at == seeded.scalar(
-        "SELECT max(finished_at) FROM milestone.sync_runs WHERE status = 'COMPLETED'")
+        "SELECT max(finished_at) FROM milestone.sync_runs WHERE status = 'COMPLETED'"
+    )
 
 
 def test_require_role_refuses_viewers_and_disabled_users():

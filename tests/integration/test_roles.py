@@ -1,4 +1,5 @@
 """Least privilege: what each database role may and may not do."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -21,13 +22,16 @@ def project_id(database):
     return pid
 
 
-@pytest.mark.parametrize("sql", [
-    "INSERT INTO invoices (xero_id, issue_date, status, subtotal, total) VALUES ('R1', now(), 'Paid', 1, 1)",
-    "INSERT INTO invoice_lines (invoice_id, line_number, line_amount) SELECT id, 9, 1 FROM invoices LIMIT 1",
-    "UPDATE projects SET name = 'x'",
-    "DELETE FROM estimates",
-    "UPDATE project_metrics SET revenue = 0",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO invoices (xero_id, issue_date, status, subtotal, total) VALUES ('R1', now(), 'Paid', 1, 1)",
+        "INSERT INTO invoice_lines (invoice_id, line_number, line_amount) SELECT id, 9, 1 FROM invoices LIMIT 1",
+        "UPDATE projects SET name = 'x'",
+        "DELETE FROM estimates",
+        "UPDATE project_metrics SET revenue = 0",
+    ],
+)
 def test_xero_reader_cannot_write(database, project_id, sql):
     with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
         _as(database, "xero_reader", sql)
@@ -39,8 +43,14 @@ def test_xero_reader_can_read_the_pnl_but_not_password_hashes(database, project_
         _as(database, "xero_reader", "SELECT password_hash FROM app_users")
 
 
-@pytest.mark.parametrize("sql", ["UPDATE audit_log SET user_id = 'someone else'", "DELETE FROM audit_log",
-                                 "INSERT INTO audit_log (table_name, operation) VALUES ('projects', 'INSERT')"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET user_id = 'someone else'",
+        "DELETE FROM audit_log",
+        "INSERT INTO audit_log (table_name, operation) VALUES ('projects', 'INSERT')",
+    ],
+)
 def test_the_app_cannot_rewrite_the_audit_log(database, project_id, sql):
     with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
         _as(database, "milestone_app", sql)
@@ -59,11 +69,18 @@ def test_the_app_engine_logs_in_as_the_app_login_with_milestone_app_rights(datab
         assert conn.scalar(sa.text("SELECT pg_has_role('milestone_app', 'MEMBER')"))
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE projects SET budget_revenue = 1", "UPDATE projects SET status = 'Completed'",
-    "DELETE FROM estimates", "SELECT * FROM estimates", "SELECT * FROM app_users",
-    "DELETE FROM audit_log", "DELETE FROM projects",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE projects SET budget_revenue = 1",
+        "UPDATE projects SET status = 'Completed'",
+        "DELETE FROM estimates",
+        "SELECT * FROM estimates",
+        "SELECT * FROM app_users",
+        "DELETE FROM audit_log",
+        "DELETE FROM projects",
+    ],
+)
 def test_xero_sync_cannot_touch_app_owned_data(database, project_id, sql):
     with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
         _as(database, "xero_sync", sql)
@@ -71,10 +88,19 @@ def test_xero_sync_cannot_touch_app_owned_data(database, project_id, sql):
 
 def test_xero_sync_writes_documents_and_xero_owned_project_columns(database, project_id):
     _as(database, "xero_sync", "UPDATE projects SET name = 'Renamed in Xero' WHERE id = :p", p=project_id)
-    _as(database, "xero_sync", "INSERT INTO projects (name, client_name, xero_tracking_id) VALUES ('New', 'C', 'TRK-sync')")
-    _as(database, "xero_sync", """WITH d AS (INSERT INTO invoices (xero_id, issue_date, status, subtotal, total)
+    _as(
+        database,
+        "xero_sync",
+        "INSERT INTO projects (name, client_name, xero_tracking_id) VALUES ('New', 'C', 'TRK-sync')",
+    )
+    _as(
+        database,
+        "xero_sync",
+        """WITH d AS (INSERT INTO invoices (xero_id, issue_date, status, subtotal, total)
                                              VALUES ('SYNC-1', '2026-01-01', 'Paid', 10, 12) RETURNING id)
                                   INSERT INTO invoice_lines (invoice_id, line_number, line_amount, project_id)
-                                  SELECT id, 1, 10, :p FROM d""", p=project_id)
+                                  SELECT id, 1, 10, :p FROM d""",
+        p=project_id,
+    )
     _as(database, "xero_sync", "INSERT INTO sync_runs (status) VALUES ('COMPLETED')")
     assert database.scalar("SELECT revenue FROM milestone.project_metrics WHERE project_id = :p", p=project_id) == 10

@@ -110,7 +110,9 @@ def test_the_triggers_still_work_for_the_app_and_the_sync(database, project_id):
             {"x": uuid.uuid4().hex},
         ).scalar()
         conn.execute(
-            sa.text("INSERT INTO invoice_lines (invoice_id, line_number, line_amount, project_id) VALUES (:d, 1, 10, :p)"),
+            sa.text(
+                "INSERT INTO invoice_lines (invoice_id, line_number, line_amount, project_id) VALUES (:d, 1, 10, :p)"
+            ),
             {"d": doc, "p": project_id},
         )
     assert database.scalar("SELECT revenue FROM milestone.project_metrics WHERE project_id = :p", p=project_id) >= 10

@@ -1,4 +1,5 @@
 """The database keeps pnl_monthly and project_metrics exact, versions rows, and audits who changed what."""
+
 import random
 from decimal import Decimal
 
@@ -10,8 +11,9 @@ from tests import builders, oracle
 
 def test_a_new_project_has_a_zero_metrics_row(database):
     pid = builders.project(database, "Zero")
-    assert oracle.metrics_table(database)[pid] == {k: Decimal(0) for k in
-                                                  ("revenue", "costs", "estimate_revenue", "estimate_costs", "outstanding")}
+    assert oracle.metrics_table(database)[pid] == {
+        k: Decimal(0) for k in ("revenue", "costs", "estimate_revenue", "estimate_costs", "outstanding")
+    }
 
 
 def test_credit_notes_subtract_and_only_authorised_or_paid_count(database):
@@ -48,42 +50,72 @@ def test_metrics_stay_exact_under_random_writes(database):
     statuses = ["Draft", "Submitted", "Authorised", "Paid", "Voided"]
     docs: dict[str, list[str]] = {"invoices": [], "bills": [], "estimates": []}
     lines_of = {"invoices": ("invoice_lines", "invoice_id"), "bills": ("bill_lines", "bill_id")}
-    for step in range(150):
+    for _ in range(150):
         table = rng.choice(list(docs))
         action = rng.choice(["insert", "insert", "update", "move", "delete"]) if docs[table] else "insert"
         if action == "insert" and table == "estimates":
-            docs[table].append(builders.estimate(database, rng.choice(projects), f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}",
-                                                 rng.choice(["revenue", "cost"]), phase_id=rng.choice(phases)))
+            docs[table].append(
+                builders.estimate(
+                    database,
+                    rng.choice(projects),
+                    f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}",
+                    rng.choice(["revenue", "cost"]),
+                    phase_id=rng.choice(phases),
+                )
+            )
         elif action == "insert":
             status = rng.choice(statuses)
             parts = [Decimal(f"{rng.randint(0, 4999)}.{rng.randint(0, 99):02d}") for _ in range(rng.randint(1, 4))]
-            docs[table].append(builders.document(
-                database, table, None, sum(parts), status,
-                doc_type=rng.choice([None, None, "credit_note"]),
-                lines=[(a, rng.choice(projects + [None]), rng.choice(phases)) for a in parts],
-                amount_due=f"{rng.randint(0, 500)}.00" if status == "Authorised" else "0"))
+            docs[table].append(
+                builders.document(
+                    database,
+                    table,
+                    None,
+                    sum(parts),
+                    status,
+                    doc_type=rng.choice([None, None, "credit_note"]),
+                    lines=[(a, rng.choice(projects + [None]), rng.choice(phases)) for a in parts],
+                    amount_due=f"{rng.randint(0, 500)}.00" if status == "Authorised" else "0",
+                )
+            )
         elif action == "update":
             row = rng.choice(docs[table])
             if table == "estimates":
-                database.execute("UPDATE milestone.estimates SET amount = :a, kind = :k WHERE id = :i",
-                                 a=Decimal(rng.randint(1, 5000)), k=rng.choice(["revenue", "cost"]), i=row)
+                database.execute(
+                    "UPDATE milestone.estimates SET amount = :a, kind = :k WHERE id = :i",
+                    a=Decimal(rng.randint(1, 5000)),
+                    k=rng.choice(["revenue", "cost"]),
+                    i=row,
+                )
             else:  # a new status, and a new amount on every line with the subtotal to match
                 lines, fk = lines_of[table]
                 with db.transaction(None, database.owner) as conn:
-                    conn.execute(sa.text(f"UPDATE milestone.{lines} SET line_amount = line_amount + 1 WHERE {fk} = :i"),
-                                 {"i": row})
-                    conn.execute(sa.text(f"""UPDATE milestone.{table} SET status = :s,
+                    conn.execute(
+                        sa.text(f"UPDATE milestone.{lines} SET line_amount = line_amount + 1 WHERE {fk} = :i"),
+                        {"i": row},
+                    )
+                    conn.execute(
+                        sa.text(f"""UPDATE milestone.{table} SET status = :s,
                                              subtotal = (SELECT coalesce(sum(line_amount), 0) FROM milestone.{lines}
                                                          WHERE {fk} = :i) WHERE id = :i"""),
-                                 {"s": rng.choice(statuses), "i": row})
+                        {"s": rng.choice(statuses), "i": row},
+                    )
         elif action == "move":
             if table == "estimates":
-                database.execute("UPDATE milestone.estimates SET project_id = :p, build_phase_id = :ph WHERE id = :i",
-                                 p=rng.choice(projects), ph=rng.choice(phases), i=rng.choice(docs[table]))
+                database.execute(
+                    "UPDATE milestone.estimates SET project_id = :p, build_phase_id = :ph WHERE id = :i",
+                    p=rng.choice(projects),
+                    ph=rng.choice(phases),
+                    i=rng.choice(docs[table]),
+                )
             else:
                 lines, fk = lines_of[table]
-                database.execute(f"UPDATE milestone.{lines} SET project_id = :p, build_phase_id = :ph WHERE {fk} = :i",
-                                 p=rng.choice(projects + [None]), ph=rng.choice(phases), i=rng.choice(docs[table]))
+                database.execute(
+                    f"UPDATE milestone.{lines} SET project_id = :p, build_phase_id = :ph WHERE {fk} = :i",
+                    p=rng.choice(projects + [None]),
+                    ph=rng.choice(phases),
+                    i=rng.choice(docs[table]),
+                )
         else:
             row = docs[table].pop(rng.randrange(len(docs[table])))
             database.execute(f"DELETE FROM milestone.{table} WHERE id = :i", i=row)
@@ -91,9 +123,11 @@ def test_metrics_stay_exact_under_random_writes(database):
     database.execute("UPDATE milestone.invoices SET status = 'Paid', amount_due = 0 WHERE status = 'Authorised'")
     assert oracle.metrics_table(database) == oracle.project_sums(database)
     assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
-    stored = {(r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
-              for r in database.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
-                                         estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")}
+    stored = {
+        (r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
+        for r in database.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
+                                         estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")
+    }
     assert stored == oracle.phase_sums(database)
 
 
@@ -114,17 +148,23 @@ def test_truncating_invoices_recounts_every_project(fresh_database):
 def test_a_bulk_insert_of_many_documents_updates_metrics_in_one_statement(fresh_database):
     projects = [builders.project(fresh_database, f"Bulk {i}") for i in range(20)]
     with db.transaction(None, fresh_database.owner) as conn:  # documents, then their lines (two per document)
-        conn.execute(sa.text("""
+        conn.execute(
+            sa.text("""
             INSERT INTO milestone.invoices (xero_id, issue_date, status, subtotal, total, amount_due)
             SELECT 'BULK-' || g, DATE '2026-01-01' + g % 300, CASE WHEN g % 7 = 0 THEN 'Authorised' ELSE 'Paid' END,
                    g % 1000, g % 1000, CASE WHEN g % 7 = 0 THEN g % 100 ELSE 0 END
-            FROM generate_series(1, 20000) g"""))
-        conn.execute(sa.text("""
+            FROM generate_series(1, 20000) g""")
+        )
+        conn.execute(
+            sa.text("""
             INSERT INTO milestone.invoice_lines (invoice_id, line_number, doc_date, line_amount, project_id)
-            SELECT i.id, n, i.issue_date, CASE n WHEN 1 THEN round(i.subtotal / 3, 2) ELSE i.subtotal - round(i.subtotal / 3, 2) END,
+            SELECT i.id, n, i.issue_date, CASE n WHEN 1 THEN round(i.subtotal / 3, 2) ELSE i.subtotal -
+                round(i.subtotal / 3, 2) END,
                    CASE WHEN n = 2 AND i.subtotal::int % 5 = 0 THEN NULL
                         ELSE (CAST(:ps AS uuid[]))[1 + (i.subtotal::int + n) % 20] END
-            FROM milestone.invoices i CROSS JOIN generate_series(1, 2) n WHERE i.xero_id LIKE 'BULK-%'"""), {"ps": projects})
+            FROM milestone.invoices i CROSS JOIN generate_series(1, 2) n WHERE i.xero_id LIKE 'BULK-%'"""),
+            {"ps": projects},
+        )
     assert oracle.metrics_table(fresh_database) == oracle.project_sums(fresh_database)
     assert oracle.stored_pnl(fresh_database) == oracle.pnl_rows(fresh_database)
 
@@ -137,10 +177,12 @@ def test_concurrent_writers_to_one_project_both_count(fresh_database):
         t1, t2 = c1.begin(), c2.begin()
         insert = sa.text("""WITH d AS (INSERT INTO milestone.invoices (xero_id, issue_date, status, subtotal, total)
                                         VALUES (:x, '2026-01-01', 'Paid', :a, :a) RETURNING id, issue_date)
-                            INSERT INTO milestone.invoice_lines (invoice_id, line_number, doc_date, line_amount, project_id)
+                            INSERT INTO milestone.invoice_lines (invoice_id, line_number, doc_date,
+                                line_amount, project_id)
                             SELECT id, 1, issue_date, :a, :p FROM d""")
         c1.execute(insert, {"p": pid, "x": "C1", "a": 100})
         import threading
+
         done = threading.Event()
 
         def second():
@@ -171,11 +213,18 @@ def test_audit_rows_carry_the_user_and_the_change(database):
     eid = builders.estimate(database, pid, "100.00", user="fran")
     database.execute("UPDATE milestone.estimates SET amount = 250 WHERE id = :i", user="alex", i=eid)
     database.execute("DELETE FROM milestone.estimates WHERE id = :i", user="priya", i=eid)
-    rows = database.rows("""SELECT table_name, operation, user_id, old_data->>'amount' AS old, new_data->>'amount' AS new
-                            FROM milestone.audit_log WHERE row_id IN (:p, :e) ORDER BY id""", p=pid, e=eid)
+    rows = database.rows(
+        """SELECT table_name, operation, user_id, old_data->>'amount' AS old, new_data->>'amount' AS new
+                            FROM milestone.audit_log WHERE row_id IN (:p, :e) ORDER BY id""",
+        p=pid,
+        e=eid,
+    )
     assert [(r["table_name"], r["operation"], r["user_id"]) for r in rows] == [
-        ("projects", "INSERT", "fran"), ("estimates", "INSERT", "fran"),
-        ("estimates", "UPDATE", "alex"), ("estimates", "DELETE", "priya")]
+        ("projects", "INSERT", "fran"),
+        ("estimates", "INSERT", "fran"),
+        ("estimates", "UPDATE", "alex"),
+        ("estimates", "DELETE", "priya"),
+    ]
     assert (rows[2]["old"], rows[2]["new"]) == ("100.00", "250.00")
 
 

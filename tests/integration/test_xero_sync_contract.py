@@ -5,6 +5,7 @@ untracked lines (overheads) and some bills with no project at all; some Inclusiv
 
 The statements are read from the document itself, so the document cannot drift from what works.
 """
+
 import json
 import random
 import re
@@ -58,11 +59,17 @@ def _documents(n: int, kind: str, rng: random.Random, prefix: str) -> list[dict]
         project = f"OPT-{i % N_PROJECTS:05d}"
         shape = rng.random()
         lines = []
-        for k, (p, t) in enumerate(zip(parts, taxes)):
-            line = {"Description": f"Item {k + 1}", "AccountCode": "200" if kind == "ACCREC" else "310",
-                    "Quantity": "1", "UnitAmount": _pence(p + t if inclusive else p),
-                    "LineAmount": _pence(p + t if inclusive else p), "TaxAmount": _pence(t), "Project": project,
-                    "Phase": rng.choice(["Groundworks", "Frame", None])}
+        for k, (p, t) in enumerate(zip(parts, taxes, strict=True)):
+            line = {
+                "Description": f"Item {k + 1}",
+                "AccountCode": "200" if kind == "ACCREC" else "310",
+                "Quantity": "1",
+                "UnitAmount": _pence(p + t if inclusive else p),
+                "LineAmount": _pence(p + t if inclusive else p),
+                "TaxAmount": _pence(t),
+                "Project": project,
+                "Phase": rng.choice(["Groundworks", "Frame", None]),
+            }
             if shape < 0.1 and k % 2 == 1:  # split across two projects
                 line["Project"] = f"OPT-{(i * 7 + 3) % N_PROJECTS:05d}"
             elif shape < 0.15 and k == n_lines - 1:  # an untracked line: an overhead
@@ -72,16 +79,27 @@ def _documents(n: int, kind: str, rng: random.Random, prefix: str) -> list[dict]
             if line["Phase"] is None:
                 del line["Phase"]
             lines.append(line)
-        docs.append({"InvoiceID": f"{prefix}-{i:07d}", "InvoiceNumber": f"{prefix}-{i:06d}",
-                     "ContactName": f"Contact {i % 300}", "Date": str(date(2024, 1, 1) + timedelta(days=i % 900)),
-                     "DueDate": str(date(2024, 1, 31) + timedelta(days=i % 900)), "Status": status,
-                     "Type": (kind + ("CREDIT" if credit else "")),
-                     "LineAmountTypes": "Inclusive" if inclusive else "Exclusive",
-                     "SubTotal": _pence(sub), "TotalTax": _pence(sum(taxes)), "Total": _pence(sub + sum(taxes)),
-                     # Xero: AmountDue on invoices and bills, RemainingCredit on credit notes
-                     ("RemainingCredit" if credit else "AmountDue"):
-                         _pence(sub + sum(taxes) if status == "AUTHORISED" else 0),
-                     "CurrencyCode": "GBP", "LineItems": lines})
+        docs.append(
+            {
+                "InvoiceID": f"{prefix}-{i:07d}",
+                "InvoiceNumber": f"{prefix}-{i:06d}",
+                "ContactName": f"Contact {i % 300}",
+                "Date": str(date(2024, 1, 1) + timedelta(days=i % 900)),
+                "DueDate": str(date(2024, 1, 31) + timedelta(days=i % 900)),
+                "Status": status,
+                "Type": (kind + ("CREDIT" if credit else "")),
+                "LineAmountTypes": "Inclusive" if inclusive else "Exclusive",
+                "SubTotal": _pence(sub),
+                "TotalTax": _pence(sum(taxes)),
+                "Total": _pence(sub + sum(taxes)),
+                # Xero: AmountDue on invoices and bills, RemainingCredit on credit notes
+                ("RemainingCredit" if credit else "AmountDue"): _pence(
+                    sub + sum(taxes) if status == "AUTHORISED" else 0
+                ),
+                "CurrencyCode": "GBP",
+                "LineItems": lines,
+            }
+        )
     return docs
 
 
@@ -107,18 +125,32 @@ def _expected(docs: list[dict]) -> tuple[dict[str, Decimal], Decimal]:
 
 
 def _stored(docs: list[dict]) -> list[dict]:
-    return [d for d in docs if d["CurrencyCode"] == "GBP"
-            and not any(line.get("Project") == "OPT-UNKNOWN" for line in d["LineItems"])]
+    return [
+        d
+        for d in docs
+        if d["CurrencyCode"] == "GBP" and not any(line.get("Project") == "OPT-UNKNOWN" for line in d["LineItems"])
+    ]
 
 
 @pytest.fixture(scope="module")
 def synced(database):
     sql, rng = statements(), random.Random(7)
-    assert set(sql) >= {"start-run", "upsert-projects", "upsert-phases", "adopt-invoices", "adopt-bills",
-                        "upsert-invoices", "upsert-bills", "finish-run", "fail-run"}
+    assert set(sql) >= {
+        "start-run",
+        "upsert-projects",
+        "upsert-phases",
+        "adopt-invoices",
+        "adopt-bills",
+        "upsert-invoices",
+        "upsert-bills",
+        "finish-run",
+        "fail-run",
+    }
     run_id = str(_run(database, sql["start-run"])[0][0])
-    projects = [{"TrackingOptionID": f"OPT-{i:05d}", "Name": f"Project {i}", "ClientName": f"Client {i % 200}"}
-                for i in range(N_PROJECTS)]
+    projects = [
+        {"TrackingOptionID": f"OPT-{i:05d}", "Name": f"Project {i}", "ClientName": f"Client {i % 200}"}
+        for i in range(N_PROJECTS)
+    ]
     _run(database, sql["upsert-projects"], json.dumps(projects))
     _run(database, sql["upsert-phases"], json.dumps(["Groundworks", "Frame"]))
     invoices = _documents(N_INVOICES, "ACCREC", rng, "INV")
@@ -129,13 +161,12 @@ def synced(database):
     counts = [0, 0, 0]
     for kind, docs in (("invoices", invoices), ("bills", bills)):
         for start in range(0, len(docs), BATCH):
-            batch = json.dumps(docs[start:start + BATCH])
+            batch = json.dumps(docs[start : start + BATCH])
             _run(database, sql[f"adopt-{kind}"], batch)
             created, updated, failed = _run(database, sql[f"upsert-{kind}"], batch, run_id)[0]
             counts = [counts[0] + created, counts[1] + updated, counts[2] + failed]
     _run(database, sql["finish-run"], run_id)
-    return {"sql": sql, "run_id": run_id, "invoices": invoices, "bills": bills, "counts": counts,
-            "imported": imported}
+    return {"sql": sql, "run_id": run_id, "invoices": invoices, "bills": bills, "counts": counts, "imported": imported}
 
 
 def _import_without_ids(database, docs: list[dict]) -> list[dict]:
@@ -146,32 +177,59 @@ def _import_without_ids(database, docs: list[dict]) -> list[dict]:
     from tests.xero_files import COLUMNS, line, render
 
     seed.ensure_demo_users(database.owner)
-    rows = [line(d["InvoiceNumber"], item.get("Project", ""), d["Total"], d["TotalTax"], contact=d["ContactName"],
-                 date=d["Date"], due=d["DueDate"], status=d["Status"], doc_type=d["Type"],
-                 due_amount=d.get("AmountDue") or "0", phase=item.get("Phase", ""), description=item["Description"],
-                 AccountCode=item["AccountCode"], Quantity=item["Quantity"], UnitAmount=item["UnitAmount"],
-                 LineAmount=item["LineAmount"], TaxAmount=item["TaxAmount"], LineAmountTypes=d["LineAmountTypes"])
-            for d in docs for item in d["LineItems"]]
-    result = imports.import_file(render(rows, COLUMNS + ["LineAmountTypes"]), "early.csv", users.get_user("finance"),
-                                 dry_run=False)
+    rows = [
+        line(
+            d["InvoiceNumber"],
+            item.get("Project", ""),
+            d["Total"],
+            d["TotalTax"],
+            contact=d["ContactName"],
+            date=d["Date"],
+            due=d["DueDate"],
+            status=d["Status"],
+            doc_type=d["Type"],
+            due_amount=d.get("AmountDue") or "0",
+            phase=item.get("Phase", ""),
+            description=item["Description"],
+            AccountCode=item["AccountCode"],
+            Quantity=item["Quantity"],
+            UnitAmount=item["UnitAmount"],
+            LineAmount=item["LineAmount"],
+            TaxAmount=item["TaxAmount"],
+            LineAmountTypes=d["LineAmountTypes"],
+        )
+        for d in docs
+        for item in d["LineItems"]
+    ]
+    result = imports.import_file(
+        render(rows, COLUMNS + ["LineAmountTypes"]), "early.csv", users.get_user("finance"), dry_run=False
+    )
     assert result.created == len(docs)
     return docs
 
 
 def test_the_sync_records_its_run(database, synced):
-    run = database.rows("SELECT status, rows_created, rows_updated, rows_failed, finished_at IS NOT NULL AS done "
-                        "FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=synced["run_id"])[0]
+    run = database.rows(
+        "SELECT status, rows_created, rows_updated, rows_failed, finished_at IS NOT NULL AS done "
+        "FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)",
+        id=synced["run_id"],
+    )[0]
     created = N_INVOICES + N_BILLS - 2 - len(synced["imported"])  # those were imported before, identical
     assert run == {"status": "COMPLETED", "rows_created": created, "rows_updated": 0, "rows_failed": 2, "done": True}
     assert synced["counts"] == [created, 0, 2]
-    assert database.scalar("SELECT count(*) FROM milestone.invoices WHERE xero_id = :x",
-                           x=synced["invoices"][18]["InvoiceID"]) == 0
+    assert (
+        database.scalar(
+            "SELECT count(*) FROM milestone.invoices WHERE xero_id = :x", x=synced["invoices"][18]["InvoiceID"]
+        )
+        == 0
+    )
 
 
 def test_documents_imported_without_ids_are_adopted_not_doubled(database, synced):
     for d in synced["imported"]:
         assert database.rows("SELECT xero_id FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == [
-            {"xero_id": d["InvoiceID"]}]
+            {"xero_id": d["InvoiceID"]}
+        ]
     assert database.scalar("SELECT count(*) FROM milestone.invoices WHERE xero_id LIKE 'csv:%'") == 0
 
 
@@ -180,9 +238,13 @@ def test_metrics_follow_the_sync_exactly(database, synced):
     assert len(kept) == N_PROJECTS
     assert kept == recount
     assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
-    by_option = {r["opt"]: Decimal(r["revenue"]) for r in database.rows(
-        "SELECT p.xero_tracking_id AS opt, m.revenue FROM milestone.project_metrics m "
-        "JOIN milestone.projects p ON p.id = m.project_id")}
+    by_option = {
+        r["opt"]: Decimal(r["revenue"])
+        for r in database.rows(
+            "SELECT p.xero_tracking_id AS opt, m.revenue FROM milestone.project_metrics m "
+            "JOIN milestone.projects p ON p.id = m.project_id"
+        )
+    }
     expected, untracked = _expected(_stored(synced["invoices"]))
     assert by_option == {opt: expected.get(opt, Decimal("0.00")) for opt in by_option}
     assert database.scalar("SELECT sum(revenue) FROM milestone.pnl_monthly WHERE project_id IS NULL") == untracked
@@ -190,36 +252,55 @@ def test_metrics_follow_the_sync_exactly(database, synced):
 
 
 def test_split_documents_and_overheads_are_stored_line_by_line(database, synced):
-    split = next(d for d in _stored(synced["invoices"])
-                 if len({line.get("Project") for line in d["LineItems"]}) > 1 and len(d["LineItems"]) > 1)
-    rows = database.rows("""
+    split = next(
+        d
+        for d in _stored(synced["invoices"])
+        if len({line.get("Project") for line in d["LineItems"]}) > 1 and len(d["LineItems"]) > 1
+    )
+    rows = database.rows(
+        """
         SELECT l.line_number, l.line_amount, p.xero_tracking_id AS project, bp.name AS phase
         FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
-        LEFT JOIN milestone.projects p ON p.id = l.project_id LEFT JOIN milestone.build_phases bp ON bp.id = l.build_phase_id
-        WHERE i.xero_id = :x ORDER BY l.line_number""", x=split["InvoiceID"])
+        LEFT JOIN milestone.projects p ON p.id = l.project_id LEFT JOIN milestone.build_phases bp ON bp.id =
+            l.build_phase_id
+        WHERE i.xero_id = :x ORDER BY l.line_number""",
+        x=split["InvoiceID"],
+    )
     assert [(r["line_number"], r["line_amount"], r["project"], r["phase"]) for r in rows] == [
         (k, _line_ex_tax(split, line), line.get("Project"), line.get("Phase"))
-        for k, line in enumerate(split["LineItems"], start=1)]
+        for k, line in enumerate(split["LineItems"], start=1)
+    ]
     overhead_bills = [d for d in synced["bills"] if not any("Project" in line for line in d["LineItems"])]
     assert overhead_bills
-    assert database.scalar("""SELECT count(*) FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id
+    assert (
+        database.scalar(
+            """SELECT count(*) FROM milestone.bill_lines l JOIN milestone.bills b ON b.id = l.bill_id
                               WHERE b.xero_id = ANY(:ids) AND l.project_id IS NOT NULL""",
-                           ids=[d["InvoiceID"] for d in overhead_bills]) == 0
+            ids=[d["InvoiceID"] for d in overhead_bills],
+        )
+        == 0
+    )
 
 
 def test_a_later_run_moves_a_line_and_drops_a_removed_one(database, synced):
     sql = synced["sql"]
     run_id = str(_run(database, sql["start-run"])[0][0])
-    d = next(dict(d) for d in _stored(synced["invoices"][BATCH:]) if len(d["LineItems"]) >= 3 and d["Status"] == "PAID"
-             and d["LineAmountTypes"] == "Exclusive")
+    d = next(
+        dict(d)
+        for d in _stored(synced["invoices"][BATCH:])
+        if len(d["LineItems"]) >= 3 and d["Status"] == "PAID" and d["LineAmountTypes"] == "Exclusive"
+    )
     first, *rest = [dict(line) for line in d["LineItems"]]
     dropped = rest.pop()
     first["Project"] = "OPT-00999"  # retracked in Xero
     first["LineAmount"] = str(Decimal(first["LineAmount"]) + Decimal(dropped["LineAmount"]))
     d["LineItems"] = [first, *rest]
     assert _run(database, sql["upsert-invoices"], json.dumps([d]), run_id)[0] == (0, 1, 0)
-    assert database.scalar("""SELECT count(*) FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
-                              WHERE i.xero_id = :x""", x=d["InvoiceID"]) == len(d["LineItems"])
+    assert database.scalar(
+        """SELECT count(*) FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
+                              WHERE i.xero_id = :x""",
+        x=d["InvoiceID"],
+    ) == len(d["LineItems"])
     assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
     assert oracle.metrics_table(database) == oracle.project_sums(database)
 
@@ -235,9 +316,13 @@ def test_a_batch_with_a_document_that_does_not_add_up_fails_whole_naming_it(data
 
 
 def test_statuses_and_credit_notes_are_mapped(database, synced):
-    rows = {r["xero_id"]: r for r in database.rows(
-        "SELECT xero_id, status, doc_type, amount_due FROM milestone.invoices WHERE xero_id = ANY(:ids)",
-        ids=[d["InvoiceID"] for d in synced["invoices"][:200]])}
+    rows = {
+        r["xero_id"]: r
+        for r in database.rows(
+            "SELECT xero_id, status, doc_type, amount_due FROM milestone.invoices WHERE xero_id = ANY(:ids)",
+            ids=[d["InvoiceID"] for d in synced["invoices"][:200]],
+        )
+    }
     for d in synced["invoices"][:200]:
         if d["InvoiceID"] in rows:
             want = "Voided" if d["Status"] == "DELETED" else d["Status"].capitalize()
@@ -260,57 +345,76 @@ def test_a_second_identical_run_changes_nothing_and_a_changed_document_is_update
     assert (created, updated) == (0, sum(1 for d in _stored(batch[:10]) if d["Status"] != "PAID"))
     _run(database, sql["fail-run"], run_id, "Xero API rate limit (HTTP 429)")
     assert database.rows("SELECT status, error FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=run_id) == [
-        {"status": "FAILED", "error": "Xero API rate limit (HTTP 429)"}]
+        {"status": "FAILED", "error": "Xero API rate limit (HTTP 429)"}
+    ]
     assert oracle.metrics_table(database) == oracle.project_sums(database)
 
 
 def test_a_csv_copy_of_a_document_already_synced_is_removed_by_the_adopt_step(database, synced):
     d = next(d for d in _stored(synced["invoices"]) if d["Status"] == "PAID")
-    with db.transaction(None, database.owner) as conn:  # a copy of the document and its lines, as a CSV import stored it
-        conn.execute(sa.text("""
+    with db.transaction(
+        None, database.owner
+    ) as conn:  # a copy of the document and its lines, as a CSV import stored it
+        conn.execute(
+            sa.text("""
             INSERT INTO milestone.invoices (xero_id, number, contact, issue_date, status, subtotal, total)
             SELECT milestone.csv_document_key('invoices', contact, number, issue_date), number, contact,
-                   issue_date, status, subtotal, total FROM milestone.invoices WHERE xero_id = :x"""), {"x": d["InvoiceID"]})
-        conn.execute(sa.text("""
-            INSERT INTO milestone.invoice_lines (invoice_id, line_number, doc_date, line_amount, project_id, build_phase_id)
+                   issue_date, status, subtotal, total FROM milestone.invoices WHERE xero_id = :x"""),
+            {"x": d["InvoiceID"]},
+        )
+        conn.execute(
+            sa.text("""
+            INSERT INTO milestone.invoice_lines (invoice_id, line_number, doc_date, line_amount, project_id,
+                build_phase_id)
             SELECT c.id, l.line_number, l.doc_date, l.line_amount, l.project_id, l.build_phase_id
             FROM milestone.invoices i JOIN milestone.invoice_lines l ON l.invoice_id = i.id
-            JOIN milestone.invoices c ON c.xero_id = milestone.csv_document_key('invoices', i.contact, i.number, i.issue_date)
-            WHERE i.xero_id = :x"""), {"x": d["InvoiceID"]})
+            JOIN milestone.invoices c ON c.xero_id = milestone.csv_document_key('invoices', i.contact,
+                i.number, i.issue_date)
+            WHERE i.xero_id = :x"""),
+            {"x": d["InvoiceID"]},
+        )
     assert database.scalar("SELECT count(*) FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == 2
     _run(database, synced["sql"]["adopt-invoices"], json.dumps([d]))
     assert database.rows("SELECT xero_id FROM milestone.invoices WHERE number = :n", n=d["InvoiceNumber"]) == [
-        {"xero_id": d["InvoiceID"]}]
+        {"xero_id": d["InvoiceID"]}
+    ]
     assert oracle.stored_pnl(database) == oracle.pnl_rows(database)
 
 
 def test_a_synced_project_keeps_the_app_owned_columns(database, synced):
     pid = database.scalar("SELECT id::text FROM milestone.projects WHERE xero_tracking_id = 'OPT-00001'")
-    database.execute("UPDATE milestone.projects SET budget_revenue = 5000, status = 'In Progress' WHERE id = :p",
-                     user="finance", p=pid)
+    database.execute(
+        "UPDATE milestone.projects SET budget_revenue = 5000, status = 'In Progress' WHERE id = :p",
+        user="finance",
+        p=pid,
+    )
     renamed = [{"TrackingOptionID": "OPT-00001", "Name": "Project 1 (renamed in Xero)", "ClientName": "Client 1"}]
     _run(database, synced["sql"]["upsert-projects"], json.dumps(renamed))
     assert database.rows("SELECT name, budget_revenue, status FROM milestone.projects WHERE id = :p", p=pid) == [
-        {"name": "Project 1 (renamed in Xero)", "budget_revenue": Decimal("5000.00"), "status": "In Progress"}]
+        {"name": "Project 1 (renamed in Xero)", "budget_revenue": Decimal("5000.00"), "status": "In Progress"}
+    ]
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE milestone.estimates SET amount = 1",
-    "INSERT INTO milestone.estimates (project_id, kind, description, amount, date) "
-    "SELECT id, 'revenue', 'x', 1, now() FROM milestone.projects LIMIT 1",
-    "UPDATE milestone.app_users SET role = 'admin'",
-    "INSERT INTO milestone.app_users (username, display_name, password_hash, role) VALUES ('x', 'x', 'x', 'admin')",
-    "UPDATE milestone.audit_log SET user_id = 'x'",
-    "DELETE FROM milestone.audit_log",
-    "UPDATE milestone.projects SET budget_revenue = 1",
-    "UPDATE milestone.projects SET budget_cost = 1",
-    "UPDATE milestone.projects SET status = 'Completed'",
-    "UPDATE milestone.projects SET user_id = NULL",
-    "UPDATE milestone.project_metrics SET revenue = 0",
-    "UPDATE milestone.pnl_monthly SET revenue = 0",
-    "DELETE FROM milestone.import_runs",
-    "INSERT INTO milestone.sync_requests (username) VALUES ('n8n')",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE milestone.estimates SET amount = 1",
+        "INSERT INTO milestone.estimates (project_id, kind, description, amount, date) "
+        "SELECT id, 'revenue', 'x', 1, now() FROM milestone.projects LIMIT 1",
+        "UPDATE milestone.app_users SET role = 'admin'",
+        "INSERT INTO milestone.app_users (username, display_name, password_hash, role) VALUES ('x', 'x', 'x', 'admin')",
+        "UPDATE milestone.audit_log SET user_id = 'x'",
+        "DELETE FROM milestone.audit_log",
+        "UPDATE milestone.projects SET budget_revenue = 1",
+        "UPDATE milestone.projects SET budget_cost = 1",
+        "UPDATE milestone.projects SET status = 'Completed'",
+        "UPDATE milestone.projects SET user_id = NULL",
+        "UPDATE milestone.project_metrics SET revenue = 0",
+        "UPDATE milestone.pnl_monthly SET revenue = 0",
+        "DELETE FROM milestone.import_runs",
+        "INSERT INTO milestone.sync_requests (username) VALUES ('n8n')",
+    ],
+)
 def test_xero_sync_cannot_touch_what_the_app_owns(database, synced, sql):
     with pytest.raises(Exception, match="permission denied"):
         _run(database, sql)

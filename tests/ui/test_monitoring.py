@@ -1,4 +1,5 @@
 """The monitoring page: admins see health, backups and errors; others are refused."""
+
 from pathlib import Path
 
 from milestone import seed
@@ -9,7 +10,9 @@ def test_admin_sees_health_and_last_backup(fresh_database, tmp_path: Path):
     seed.ensure_demo_users(fresh_database.owner)
     backup.backup(tmp_path, url=fresh_database.url)
     from streamlit.testing.v1 import AppTest
+
     from milestone.services import users
+
     at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "views" / "monitoring.py"), default_timeout=60)
     at.session_state["user"] = users.get_user("admin")
     at.run()
@@ -23,6 +26,7 @@ def test_admin_sees_health_and_last_backup(fresh_database, tmp_path: Path):
 
 def test_the_ledger_checks_name_a_failing_check(fresh_database):
     from milestone.services import monitoring, users
+
     seed.ensure_demo_users(fresh_database.owner)
     admin = users.get_user("admin")
     assert monitoring.ledger_checks(admin)["ok"].all()
@@ -34,7 +38,9 @@ def test_the_ledger_checks_name_a_failing_check(fresh_database):
 
 def test_viewer_is_refused(fresh_database):
     from streamlit.testing.v1 import AppTest
+
     from milestone.services import users
+
     seed.ensure_demo_users(fresh_database.owner)
     at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "views" / "monitoring.py"), default_timeout=60)
     at.session_state["user"] = users.get_user("viewer")

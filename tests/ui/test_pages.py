@@ -1,4 +1,5 @@
 """The accountant's pages rendered in-process (AppTest) for each role, checked against SQL."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -57,9 +58,15 @@ def _expected(tdb, where="TRUE", date_from=None, date_to=None, overheads=False):
     frev = rev + sum(p["estimate_revenue"] for p in sums.values())
     fcost = cost + sum(p["estimate_costs"] for p in sums.values())
     margin = lambda p, r: (100 * p / r).quantize(Decimal("0.1")) if r else None  # noqa: E731
-    return {"Revenue": money(rev), "Costs": money(cost), "Profit": money(rev - cost), "Margin": pct(margin(rev - cost, rev)),
-            "Forecast profit": money(frev - fcost), "Forecast margin": pct(margin(frev - fcost, frev)),
-            "Outstanding": money(sum(p["outstanding"] for p in sums.values()))}
+    return {
+        "Revenue": money(rev),
+        "Costs": money(cost),
+        "Profit": money(rev - cost),
+        "Margin": pct(margin(rev - cost, rev)),
+        "Forecast profit": money(frev - fcost),
+        "Forecast margin": pct(margin(frev - fcost, frev)),
+        "Outstanding": money(sum(p["outstanding"] for p in sums.values())),
+    }
 
 
 def test_dashboard_kpis_all_time_equal_sql(demo):
@@ -68,32 +75,47 @@ def test_dashboard_kpis_all_time_equal_sql(demo):
     assert _cards(at) == _expected(demo, overheads=True)
     overheads = _overheads(demo)
     assert overheads["costs"] > 0  # the seed has overhead bills
-    assert any(c.value.startswith(f"Unallocated (overheads): revenue {money(overheads['revenue'])}, "
-                                  f"costs {money(overheads['costs'])}") for c in at.caption)
+    assert any(
+        c.value.startswith(
+            f"Unallocated (overheads): revenue {money(overheads['revenue'])}, costs {money(overheads['costs'])}"
+        )
+        for c in at.caption
+    )
     assert _cards(at) != _expected(demo)  # so the overheads really are in the cards
 
 
 def test_dashboard_kpis_for_a_preset_include_the_periods_overheads(demo):
     at = _run("viewer", period="Last 12 months")
     from milestone import metrics
+
     date_from, date_to = metrics.preset_range("Last 12 months", date.today())
     assert _cards(at) == _expected(demo, date_from=date_from, date_to=date_to, overheads=True)
 
 
 def test_dashboard_kpis_for_a_date_range_client_and_status_equal_sql(demo):
-    client = demo.scalar("SELECT client_name FROM milestone.projects WHERE status = 'Completed'"
-                         " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
-    at = _run("finance", period="Custom", **{"from": "2025-04-01", "to": "2026-03-31"}, client=client, status="Completed")
-    want = _expected(demo, where=f"pr.client_name = '{client}' AND pr.status = 'Completed'",
-                     date_from=date(2025, 4, 1), date_to=date(2026, 3, 31))
+    client = demo.scalar(
+        "SELECT client_name FROM milestone.projects WHERE status = 'Completed'"
+        " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+    )
+    at = _run(
+        "finance", period="Custom", **{"from": "2025-04-01", "to": "2026-03-31"}, client=client, status="Completed"
+    )
+    want = _expected(
+        demo,
+        where=f"pr.client_name = '{client}' AND pr.status = 'Completed'",
+        date_from=date(2025, 4, 1),
+        date_to=date(2026, 3, 31),
+    )
     assert _cards(at) == want  # a client filter: projects only, no overheads
     assert any(c.value.startswith("Projects only") for c in at.caption)
     assert at.metric[0].delta  # compared with the previous twelve months
 
 
 def test_a_filter_matching_nothing_is_explained(demo):
-    client = demo.scalar("SELECT client_name FROM milestone.projects WHERE client_name NOT IN"
-                         " (SELECT client_name FROM milestone.projects WHERE status = 'On Hold') LIMIT 1")
+    client = demo.scalar(
+        "SELECT client_name FROM milestone.projects WHERE client_name NOT IN"
+        " (SELECT client_name FROM milestone.projects WHERE status = 'On Hold') LIMIT 1"
+    )
     at = _run("admin", client=client, status="On Hold")
     assert not at.exception
     assert any("No project matches" in i.value for i in at.info)
@@ -145,8 +167,10 @@ def test_creating_a_valid_project_saves_it_with_the_audit_user(demo):
     form.text_input[2].set_value("250,000.00")
     form.button[0].click().run()
     assert not at.error, [e.value for e in at.error]
-    row = demo.rows("SELECT p.budget_revenue, a.user_id FROM milestone.projects p JOIN milestone.audit_log a"
-                    " ON a.row_id = p.id WHERE p.name = 'Quayside Offices'")
+    row = demo.rows(
+        "SELECT p.budget_revenue, a.user_id FROM milestone.projects p JOIN milestone.audit_log a"
+        " ON a.row_id = p.id WHERE p.name = 'Quayside Offices'"
+    )
     assert row[0]["budget_revenue"] == Decimal("250000.00") and row[0]["user_id"] == "finance"
 
 
@@ -156,13 +180,16 @@ def test_viewers_get_no_project_form(demo):
     assert not at.main.get("form")
 
 
-@pytest.mark.parametrize("query", [
-    {"period": "Custom", "from": "2026-12-31", "to": "2020-01-01"},  # the wrong way round
-    {"period": "Custom", "from": "0001-01-01", "to": "2026-01-31"},  # before the calendar allows a previous period
-    {"period": "Custom", "from": "9999-12-31"},
-    {"period": "Custom", "from": "not a date", "to": "2026-02-30"},
-    {"period": "Next century"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"period": "Custom", "from": "2026-12-31", "to": "2020-01-01"},  # the wrong way round
+        {"period": "Custom", "from": "0001-01-01", "to": "2026-01-31"},  # before the calendar allows a previous period
+        {"period": "Custom", "from": "9999-12-31"},
+        {"period": "Custom", "from": "not a date", "to": "2026-02-30"},
+        {"period": "Next century"},
+    ],
+)
 def test_a_hand_made_url_never_crashes_the_dashboard(demo, query):
     from streamlit.testing.v1 import AppTest
 

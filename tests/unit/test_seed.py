@@ -3,7 +3,6 @@ from datetime import date
 import pandas as pd
 
 from milestone import seed
-from tests import oracle
 
 ANCHOR = date(2026, 11, 1)
 
@@ -30,8 +29,10 @@ def test_generated_data_covers_the_cases_accountants_check():
 
 def test_documents_have_one_to_six_lines_that_add_up_to_the_penny():
     data = seed.generate(0.05, 2, ANCHOR)
-    for docs, lines, fk in ((data["invoices"], data["invoice_lines"], "invoice_id"),
-                            (data["bills"], data["bill_lines"], "bill_id")):
+    for docs, lines, fk in (
+        (data["invoices"], data["invoice_lines"], "invoice_id"),
+        (data["bills"], data["bill_lines"], "bill_id"),
+    ):
         pence = (lines["line_amount"] * 100).round().astype("int64").groupby(lines[fk]).sum()
         subtotal = (docs.set_index("id")["subtotal"] * 100).round().astype("int64")
         assert pence.sort_index().equals(subtotal.sort_index())
