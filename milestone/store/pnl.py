@@ -113,6 +113,8 @@ def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None)
                 f"SELECT l.* {src.format(t=table)} {'WHERE' if joined else 'AND'} {lw}" for src, joined in scopes
             )
 
+        # a line's doc_date is its document's date (kept so by the foreign key), so the documents
+        # are also narrowed to the edge days: the planner then reads them by date, never whole
         ctes.append(f"il{n} AS ({lines('invoice_lines')})")
         ctes.append(f"bl{n} AS ({lines('bill_lines')})")
         ctes.append(
@@ -121,12 +123,12 @@ def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None)
         parts.append(f"""
             SELECT l.project_id, l.build_phase_id, date_trunc('month', l.doc_date)::date,
                    signed_counted(i.status, i.doc_type, l.line_amount), 0, 0, 0, coalesce(s.outstanding, 0)
-            FROM il{n} l JOIN invoices i ON i.id = l.invoice_id
+            FROM il{n} l JOIN invoices i ON i.id = l.invoice_id AND i.issue_date {when}
             LEFT JOIN sh{n} s ON s.invoice_id = l.invoice_id AND s.line_number = l.line_number""")
         parts.append(f"""
             SELECT l.project_id, l.build_phase_id, date_trunc('month', l.doc_date)::date,
                    0, signed_counted(b.status, b.doc_type, l.line_amount), 0, 0, 0
-            FROM bl{n} l JOIN bills b ON b.id = l.bill_id""")
+            FROM bl{n} l JOIN bills b ON b.id = l.bill_id AND b.date {when}""")
         if projects:  # estimates always have a project
             parts.append(f"""
                 SELECT e.project_id, e.build_phase_id, date_trunc('month', e.date)::date, 0, 0,
