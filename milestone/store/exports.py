@@ -13,49 +13,38 @@ from sqlalchemy.engine import Connection
 from milestone.store._sql import Params, doc_where, frame, phase_where, project_level, project_where, stmt
 from milestone.validation import Filters
 
+
 # What each export contains: (column expression, heading, kind). Kinds: text, money, date, time, int.
 # Only these expressions ever reach SQL; the filters are bound parameters.
 # Invoices and bills are one row per document with a line the filters pick; x.* are its lines'
 # projects, clients and phases (several joined with "; ", "Unallocated" for lines with no project)
 # and `allocated`, the sum of the picked lines (ex tax): the project's share of a split document,
 # the whole subtotal with no project or phase filter. Lines are one row per line item.
+def _document_columns(party: str, date_col: str) -> list[tuple[str, str, str]]:
+    """An invoices or bills export: the same columns, with the document's own party and date."""
+    return [
+        ("d.number", "number", "text"),
+        ("x.project", "project", "text"),
+        ("x.client", "client", "text"),
+        (f"d.{party}", party, "text"),
+        (f"d.{date_col}", date_col, "date"),
+        ("d.due_date", "due_date", "date"),
+        ("d.status", "status", "text"),
+        ("d.doc_type", "doc_type", "text"),
+        ("x.build_phase", "build_phase", "text"),
+        ("d.subtotal", "subtotal", "money"),
+        ("x.allocated", "allocated", "money"),
+        ("d.total_tax", "total_tax", "money"),
+        ("d.total", "total", "money"),
+        ("d.amount_due", "amount_due", "money"),
+        ("d.currency", "currency", "text"),
+        ("d.xero_id", "xero_id", "text"),
+    ]
+
+
 EXPORT_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "invoices": [
-        ("d.number", "number", "text"),
-        ("x.project", "project", "text"),
-        ("x.client", "client", "text"),
-        ("d.contact", "contact", "text"),
-        ("d.issue_date", "issue_date", "date"),
-        ("d.due_date", "due_date", "date"),
-        ("d.status", "status", "text"),
-        ("d.doc_type", "doc_type", "text"),
-        ("x.build_phase", "build_phase", "text"),
-        ("d.subtotal", "subtotal", "money"),
-        ("x.allocated", "allocated", "money"),
-        ("d.total_tax", "total_tax", "money"),
-        ("d.total", "total", "money"),
-        ("d.amount_due", "amount_due", "money"),
-        ("d.currency", "currency", "text"),
-        ("d.xero_id", "xero_id", "text"),
-    ],
-    "bills": [
-        ("d.number", "number", "text"),
-        ("x.project", "project", "text"),
-        ("x.client", "client", "text"),
-        ("d.supplier", "supplier", "text"),
-        ("d.date", "date", "date"),
-        ("d.due_date", "due_date", "date"),
-        ("d.status", "status", "text"),
-        ("d.doc_type", "doc_type", "text"),
-        ("x.build_phase", "build_phase", "text"),
-        ("d.subtotal", "subtotal", "money"),
-        ("x.allocated", "allocated", "money"),
-        ("d.total_tax", "total_tax", "money"),
-        ("d.total", "total", "money"),
-        ("d.amount_due", "amount_due", "money"),
-        ("d.currency", "currency", "text"),
-        ("d.xero_id", "xero_id", "text"),
-    ],
+    "invoices": _document_columns("contact", "issue_date"),
+    "bills": _document_columns("supplier", "date"),
     "lines": [
         ("d.kind", "kind", "text"),
         ("d.number", "number", "text"),
