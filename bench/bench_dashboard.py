@@ -5,6 +5,7 @@ custom row has mid-month ends, so it also reads its two edge months from the lin
 
     .venv/bin/python -m bench.bench_dashboard --scale 1
     .venv/bin/python -m bench.bench_dashboard --scale 10
+    .venv/bin/python -m bench.bench_dashboard --scale 10 --practice-scale 1   # 10x the ledger alone
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--practice-scale", type=float, default=None, help="projects and clients at this scale (default: --scale)"
+    )
     parser.add_argument("--existing", action="store_true", help="use the database in DATABASE_URL")
     args = parser.parse_args()
     if args.existing:
@@ -78,8 +82,8 @@ def main() -> None:
         return
     from bench.common import private_database
 
-    with private_database(args.scale):
-        print(f"scale {args.scale}")
+    with private_database(args.scale, practice_scale=args.practice_scale):
+        print(f"scale {args.scale}, practice scale {args.practice_scale or args.scale}")
         run(args.repeat)
 
 

@@ -16,9 +16,12 @@ from milestone.migrate import migrate
 
 
 @contextmanager
-def private_database(scale: float | None = None, seed_number: int = 42) -> Iterator[tuple[Engine, str]]:
+def private_database(
+    scale: float | None = None, seed_number: int = 42, practice_scale: float | None = None
+) -> Iterator[tuple[Engine, str]]:
     """Yield (owner engine, url) of a migrated database with demo users, seeded at `scale`
-    (None: not seeded, for benchmarks that time the seeding itself)."""
+    (None: not seeded, for benchmarks that time the seeding itself); `practice_scale` sets the
+    number of projects and clients apart from the ledger's size."""
     tmp = Path(tempfile.mkdtemp(prefix="ms-bench-"))
     server = db.EmbeddedServer(tmp)
     try:
@@ -27,7 +30,7 @@ def private_database(scale: float | None = None, seed_number: int = 42) -> Itera
         migrate(owner)
         seed.ensure_demo_users(owner)
         if scale is not None:
-            seed.load(owner, scale, seed_number, progress=False)
+            seed.load(owner, scale, seed_number, progress=False, practice_scale=practice_scale)
             with owner.connect() as conn:  # statistics for every table, as autovacuum gives a database in use
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         # the services reach this database through db.engine(), as the app does

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -173,11 +173,18 @@ def _money(values: np.ndarray) -> np.ndarray:
     return np.round(values, 2)
 
 
-def generate(scale: float, seed: int, anchor: date, now: datetime | None = None) -> dict[str, pd.DataFrame]:
+def generate(
+    scale: float, seed: int, anchor: date, now: datetime | None = None, practice_scale: float | None = None
+) -> dict[str, pd.DataFrame]:
     """Build every table as a DataFrame (pure; no I/O). `anchor` is 'today' for the data;
-    `now` (default: 09:00 on the anchor day) is when the latest sync ran."""
+    `now` (default: 09:00 on the anchor day) is when the latest sync ran. `practice_scale`
+    (default `scale`) sets the projects and clients apart from the ledger: the benchmarks use it
+    to grow the ledger alone."""
     rng = np.random.default_rng(seed)
     c = Counts.for_scale(scale)
+    if practice_scale is not None:
+        practice = Counts.for_scale(practice_scale)
+        c = replace(c, projects=practice.projects, clients=practice.clients)
     start = (pd.Timestamp(anchor) - pd.DateOffset(months=36)).date()
     span_days = (anchor - start).days
 
@@ -562,13 +569,20 @@ def ensure_demo_users(engine: Engine) -> dict[str, str]:
     return created
 
 
-def load(engine: Engine, scale: float, seed: int, anchor: date | None = None, progress: bool = True) -> dict[str, int]:
+def load(
+    engine: Engine,
+    scale: float,
+    seed: int,
+    anchor: date | None = None,
+    progress: bool = True,
+    practice_scale: float | None = None,
+) -> dict[str, int]:
     """Generate and COPY the demo data into an empty database in one transaction.
 
     Project owners are the demo accounts, so call ensure_demo_users first."""
     now = None if anchor else datetime.now(UTC)  # the demo's last sync: 20 minutes ago
     anchor = anchor or date.today()
-    frames = generate(scale, seed, anchor, now)
+    frames = generate(scale, seed, anchor, now, practice_scale)
     total = sum(len(f) for f in frames.values())
     counts: dict[str, int] = {}
     with engine.begin() as conn, tqdm(total=total, unit="rows", desc="seed", disable=not progress) as bar:

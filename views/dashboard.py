@@ -22,8 +22,9 @@ def load_views(filters: Filters, today: date):
 
 
 @st.cache_data(ttl=300, max_entries=32)
-def load_unallocated(filters: Filters):
-    return pnl.unallocated(filters)
+def load_totals(filters: Filters):
+    """The KPI cards' sums for one filter set, summed in SQL (one row, whatever the practice's size)."""
+    return pnl.totals(filters)
 
 
 @st.cache_resource(ttl=300, max_entries=32, show_spinner=False)
@@ -63,9 +64,9 @@ if filters.date_from and filters.date_to:
     if before := metrics.previous_period(filters.date_from, filters.date_to):
         prev_from, prev_to = before
         prev_filters = filters.model_copy(update={"date_from": prev_from, "date_to": prev_to})
-        previous = pnl.practice_totals(load_projects(prev_filters), load_unallocated(prev_filters))
+        previous = load_totals(prev_filters)
         period_label = f"{prev_from:%d %b %Y} to {prev_to:%d %b %Y}"
-kpi_cards(pnl.practice_totals(projects, overheads), previous, period_label)
+kpi_cards(load_totals(filters), previous, period_label)
 if overheads is not None:
     st.caption(
         f"Unallocated (overheads): revenue {money(overheads.revenue)}, costs {money(overheads.costs)}, "

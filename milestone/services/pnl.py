@@ -45,6 +45,13 @@ def practice_totals(projects: pd.DataFrame, overheads: metrics.Totals | None) ->
     return totals if overheads is None else totals.plus(overheads)
 
 
+def totals(f: Filters = EVERYTHING) -> metrics.Totals:
+    """The KPI cards' figures for the filters, summed in SQL: the projects the filters pick, plus
+    the overheads while no project-level filter is set (as practice_totals adds them)."""
+    with db.snapshot() as conn:
+        return metrics.Totals(**pnl.totals(conn, f))
+
+
 def receivables_ageing(f: Filters = EVERYTHING, today: date | None = None) -> pd.DataFrame:
     with db.snapshot() as conn:
         return pnl.receivables_ageing(conn, f, today or date.today())

@@ -65,14 +65,22 @@ def is_month_aligned(f: Filters) -> bool:
     return not split_period(f.date_from, f.date_to).edges
 
 
-def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None) -> tuple[str, Params]:
+def _ledger(
+    f: Filters, *, projects: bool = True, overheads: bool | None = None, by_project: bool = False
+) -> tuple[str, Params]:
     """CTEs ending in `src`: (project_id, build_phase_id, month, revenue, costs, estimate_revenue,
-    estimate_costs, outstanding) for the filters, from pnl_monthly for whole months and from the
+    estimate_costs, outstanding) for the filters, from the rollups for whole months and from the
     lines for partial edge months. `projects`: rows of the projects the filters pick (CTE `p`);
     `overheads`: rows of Unallocated lines (project null); by default when no project-level
-    filter is set."""
+    filter is set.
+
+    Whole months come from pnl_practice (summed over projects: its cost follows phases and
+    months only) when every project is picked and the caller does not group by project
+    (`by_project`); otherwise from pnl_monthly, the rows of the picked projects. In
+    pnl_practice's rows project_id is null: read `overheads` rows only through `projects=False`."""
     if overheads is None:
         overheads = not project_level(f)
+    practice = not by_project and not project_level(f)
     pw, params = project_where(f)
     period = split_period(f.date_from, f.date_to)
     parts: list[str] = []
@@ -91,10 +99,20 @@ def _ledger(f: Filters, *, projects: bool = True, overheads: bool | None = None)
             "m.project_id, m.build_phase_id, m.month, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs,"
             " m.outstanding"
         )
-        if projects:
-            parts.append(f"SELECT {cols} FROM pnl_monthly m JOIN p ON p.id = m.project_id WHERE {mw}")
-        if overheads:
-            parts.append(f"SELECT {cols} FROM pnl_monthly m WHERE coalesce(m.project_id, {_NO_ID}) = {_NO_ID} AND {mw}")
+        if practice:
+            which = {(True, True): "", (True, False): " AND NOT m.overhead", (False, True): " AND m.overhead"}
+            if projects or overheads:
+                parts.append(
+                    "SELECT NULL::uuid, m.build_phase_id, m.month, m.revenue, m.costs, m.estimate_revenue,"
+                    f" m.estimate_costs, m.outstanding FROM pnl_practice m WHERE {mw}{which[projects, overheads]}"
+                )
+        else:
+            if projects:
+                parts.append(f"SELECT {cols} FROM pnl_monthly m JOIN p ON p.id = m.project_id WHERE {mw}")
+            if overheads:
+                parts.append(
+                    f"SELECT {cols} FROM pnl_monthly m WHERE coalesce(m.project_id, {_NO_ID}) = {_NO_ID} AND {mw}"
+                )
     # partial edge months: the lines of those days, with their documents' status
     for n, (start, end) in enumerate(period.edges):
         params |= {f"edge{n}_from": start, f"edge{n}_to": end}
@@ -168,7 +186,7 @@ def project_table(conn: Connection, f: Filters) -> pd.DataFrame:
             WHERE {pw} ORDER BY p.client_name, p.name""",
             params,
         )
-    ctes, params = _ledger(f, overheads=False)
+    ctes, params = _ledger(f, overheads=False, by_project=True)
     return frame(
         conn,
         "pnl.project_table",
@@ -182,6 +200,27 @@ def project_table(conn: Connection, f: Filters) -> pd.DataFrame:
         ORDER BY p.client_name, p.name""",
         params,
     )
+
+
+def totals(conn: Connection, f: Filters) -> dict[str, Decimal]:
+    """The KPI cards' sums in one row: every project the filters pick, plus the overheads while
+    no project-level filter is set (the practice's P&L), and the picked projects' budgets. With
+    no project-level filter and whole months this reads pnl_practice alone (and the budgets)."""
+    ctes, params = _ledger(f)
+    row = frame(
+        conn,
+        "pnl.totals",
+        f"""
+        WITH {ctes}
+        SELECT coalesce(sum(revenue), 0) AS revenue, coalesce(sum(costs), 0) AS costs,
+               coalesce(sum(estimate_revenue), 0) AS estimate_revenue,
+               coalesce(sum(estimate_costs), 0) AS estimate_costs, coalesce(sum(outstanding), 0) AS outstanding,
+               (SELECT coalesce(sum(budget_revenue), 0) FROM p) AS budget_revenue,
+               (SELECT coalesce(sum(budget_cost), 0) FROM p) AS budget_cost
+        FROM src""",
+        params,
+    ).iloc[0]
+    return {k: Decimal(row[k]) for k in row.index}
 
 
 def unallocated(conn: Connection, f: Filters) -> dict[str, Decimal] | None:
@@ -221,23 +260,14 @@ def monthly_series(conn: Connection, f: Filters) -> pd.DataFrame:
 def phase_breakdown(conn: Connection, f: Filters) -> pd.DataFrame:
     """Revenue, costs and estimates per build phase ('Unassigned' for lines with none), with the
     overheads when no project-level filter is set."""
-    if not f.by_document:
+    if not f.by_document and project_level(f):
+        # all time, some projects: their maintained per-phase sums
         pw, params = project_where(f)
-        overheads = (
-            ""
-            if project_level(f)
-            else f"""
-            UNION ALL
-            SELECT m.build_phase_id, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs
-            FROM pnl_monthly m WHERE coalesce(m.project_id, {_NO_ID}) = {_NO_ID}"""
-        )
         with_clause = ""
-        source = f"""SELECT build_phase_id, sum(revenue) AS revenue, sum(costs) AS costs,
-                            sum(estimate_revenue) AS estimate_revenue, sum(estimate_costs) AS estimate_costs
-                     FROM (SELECT m.build_phase_id, m.revenue, m.costs, m.estimate_revenue, m.estimate_costs
-                           FROM project_phase_metrics m JOIN projects p ON p.id = m.project_id
-                           WHERE {pw} {overheads}) x
-                     GROUP BY build_phase_id"""
+        source = f"""SELECT m.build_phase_id, sum(m.revenue) AS revenue, sum(m.costs) AS costs,
+                            sum(m.estimate_revenue) AS estimate_revenue, sum(m.estimate_costs) AS estimate_costs
+                     FROM project_phase_metrics m JOIN projects p ON p.id = m.project_id
+                     WHERE {pw} GROUP BY m.build_phase_id"""
     else:
         ctes, params = _ledger(f)
         with_clause = f"WITH {ctes}"
@@ -268,8 +298,9 @@ def receivables_ageing(conn: Connection, f: Filters, today: date) -> pd.DataFram
     (their project, phase and document date; overheads when no project-level filter is set).
 
     With no project-level or phase filter every line of an invoice is picked, so its shares add
-    up to its amount due: the invoices are read alone, through their partial index of unpaid
-    invoices. Otherwise the picked lines are found through the lines' (project_id, doc_date)
+    up to its amount due: for whole months the practice's journal of amounts due answers
+    (receivables_practice, sql/013); otherwise the invoices are read alone, through their
+    partial index of unpaid invoices. Otherwise the picked lines are found through the lines' (project_id, doc_date)
     index and only their invoices' shares are computed."""
     params: Params = {"today": today}
     dates = ""
@@ -279,6 +310,25 @@ def receivables_ageing(conn: Connection, f: Filters, today: date) -> pd.DataFram
     if f.date_to:
         dates += " AND {col} <= :date_to"
         params["date_to"] = f.date_to
+    if not project_level(f) and not f.phases and is_month_aligned(f):
+        # every invoice, whole months: the practice's amounts due by (issue month, due date)
+        months = split_period(f.date_from, f.date_to)
+        where = "TRUE"
+        if months.months_from:
+            where += " AND issue_month >= :months_from"
+            params["months_from"] = months.months_from
+        if months.months_to:
+            where += " AND issue_month < :months_to"
+            params["months_to"] = months.months_to
+        return frame(
+            conn,
+            "pnl.receivables_ageing",
+            f"""
+            SELECT {_BUCKETS} AS bucket, sum(amount) AS amount, sum(invoices)::bigint AS invoices
+            FROM (SELECT :today - due AS d, amount, invoices FROM receivables_practice WHERE {where}) x
+            GROUP BY 1 HAVING sum(invoices) <> 0 OR sum(amount) <> 0""",
+            params,
+        )
     if not project_level(f) and not f.phases:
         return frame(
             conn,

@@ -158,6 +158,8 @@ def test_reads_equal_the_recount_from_the_lines(ledger, period, variant):
     assert sum(buckets.values(), ZERO) == sum((v["outstanding"] for v in want.values()), ZERO)
     # the overheads on their own, and projects + overheads = the practice
     overhead = pnl.unallocated(f)
+    # the KPI cards' sums, read in SQL, equal the project table's plus the overheads in view
+    assert pnl.totals(f) == pnl.practice_totals(table, overhead)
     if not overheads:
         assert overhead is None
         return

@@ -119,10 +119,13 @@ def test_receivables_ageing_buckets_the_outstanding(seeded):
                                  CASE WHEN doc_type = 'credit_note' THEN -amount_due ELSE amount_due END AS a
                           FROM milestone.invoices WHERE status = 'Authorised'""")
     want: dict[str, Decimal] = {}
+    count: dict[str, int] = {}
     for r in rows:
         b = metrics.ageing_bucket(r["d"])
         want[b] = want.get(b, Decimal(0)) + r["a"]
+        count[b] = count.get(b, 0) + (r["a"] != 0)
     assert {b: ageing.loc[b, "amount"] for b in ageing.index} == want
+    assert {b: ageing.loc[b, "invoices"] for b in ageing.index} == count
 
 
 def test_a_filter_that_matches_nothing_gives_empty_results(seeded):
