@@ -143,12 +143,29 @@ def test_the_dashboards_reads_for_every_preset_scan_no_line_or_document_table(se
         Filters(date_from=date_from, date_to=date_to, clients=(client,)),
     ):
         plans = _store_plans(
-            lambda f=f: (pnl.project_table(f), pnl.monthly_series(f), pnl.phase_breakdown(f), pnl.unallocated(f))
+            lambda f=f: (
+                pnl.project_table(f),
+                pnl.monthly_series(f),
+                pnl.phase_breakdown(f),
+                pnl.unallocated(f),
+                pnl.totals(f),
+            )
         )
-        assert len(plans) >= 3
+        assert len(plans) >= 4
         for plan in plans:
             assert not _seq_scans(plan), plan
             assert not any(f" on {t} " in plan for t in ("invoice_lines", "bill_lines")), plan
+        # a client's receivables: its lines through their index, never a scan
+        for plan in _store_plans(lambda f=f: pnl.receivables_ageing(f, ANCHOR)):
+            assert not _seq_scans(plan), plan
+    # the practice-wide reads (no project filter) beside the project table read the practice
+    # rollups alone: their cost follows phases and months, not projects or documents
+    f = Filters(date_from=date_from, date_to=date_to)
+    for plan in _store_plans(
+        lambda: (pnl.monthly_series(f), pnl.phase_breakdown(f), pnl.unallocated(f), pnl.receivables_ageing(f, ANCHOR))
+    ):
+        assert "pnl_monthly" not in plan and not any(f" on {t} " in plan for t in LEDGER_TABLES), plan
+        assert "pnl_practice" in plan or "receivables_practice" in plan, plan
 
 
 def test_a_mid_month_range_reads_its_edge_lines_through_the_index(seeded):
