@@ -145,6 +145,7 @@ class Browser:
         self.max_cache_age = 2
         self.closed_reason: str | None = None
         self.signed_in_over_http = False
+        self.pages: dict[str, str] = {}  # page name -> script hash, from the navigation message
 
     # -- connection
     async def open(self, username: str, password: str) -> None:
@@ -232,6 +233,7 @@ class Browser:
             self.query_string = msg.page_info_changed.query_string
         elif kind == "navigation":
             self.page_script_hash = msg.navigation.page_script_hash
+            self.pages = {p.page_name: p.page_script_hash for p in msg.navigation.app_pages}
         elif kind == "script_finished":
             if msg.script_finished in (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_WITH_COMPILE_ERROR):
                 for entry in self.cache.values():  # age the cache as the frontend does
@@ -780,6 +782,23 @@ async def warm_up(server: Server, username: str, password: str, timeout: float) 
     return out
 
 
+async def page_payloads(server: Server, username: str, password: str, timeout: float) -> dict[str, Outcome]:
+    """Open every page the user's navigation lists, once each, as a browser with an empty message
+    cache: the ForwardMsg bytes of each page's first run (issue 14: each under 2 MB)."""
+    b = Browser(server.port, "pages", timeout)
+    out: dict[str, Outcome] = {}
+    try:
+        await b.open(username, password)
+        await b.sign_in(username, password)
+        for name, script_hash in list(b.pages.items()):
+            b.page_script_hash, b.query_string = script_hash, ""
+            b.cache.clear()
+            out[name] = await b.rerun([])
+    finally:
+        await b.close()
+    return out
+
+
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
@@ -865,6 +884,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--p95-limit", type=float, default=2.0, help="report the first N whose p95 passes this (s)")
     p.add_argument("--seed", type=int, default=1, help="seeds the users' choices")
     p.add_argument("--out", type=Path, help="JSON file (default bench/results/load-<time>.json)")
+    p.add_argument("--pages", action="store_true", help="first measure each page's payload (bytes of its first run)")
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.seconds > 3600 or args.ramp < 0 or args.timeout <= 0:
         p.error("--seconds must be in (0, 3600], --ramp >= 0, --timeout > 0")
@@ -895,6 +915,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"warm-up sign-in on the cold server: {warm.seconds:.1f} s ({warm.status}) {warm.detail}", flush=True)
             if warm.status != "ok":
                 raise SystemExit(f"the warm-up sign-in failed: {warm.detail}")
+            payloads = {}
+            if args.pages:
+                print("page payloads (admin, a first visit with an empty browser cache):", flush=True)
+                for page, o in asyncio.run(page_payloads(server, "admin", passwords["admin"], args.timeout)).items():
+                    payloads[page] = {"bytes": o.full_bytes, "seconds": round(o.seconds, 3), "status": o.status}
+                    print(f"   {page:<20} {o.full_bytes / 1e6:6.2f} MB  {o.seconds:5.2f} s  {o.status}", flush=True)
             phases = []
             for n in args.users:
                 print(
@@ -937,6 +963,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "warm_up_sign_in_s": round(warm.seconds, 2),
         "p95_limit_s": args.p95_limit,
         "first_n_over_p95_limit": over,
+        "page_payloads": payloads,
         "phases": phases,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
