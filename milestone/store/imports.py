@@ -202,6 +202,10 @@ def upsert_documents(
         ),
         lines,
     )
+    # the classification looks up each staged document's lines: index them, and give the planner
+    # the staged tables' sizes (a fresh database's tables have no statistics yet either)
+    conn.execute(stmt("imports.upsert_documents", "CREATE INDEX ON xero_stage_lines (n)"))
+    conn.execute(stmt("imports.upsert_documents", "ANALYZE xero_stage, xero_stage_lines"))
     adopted: list[str] = []
     for table, (party, date_col, _, _) in _DOC_TABLES.items():
         # a document first imported without its InvoiceID takes its real id now; if the real
