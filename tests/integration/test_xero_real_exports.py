@@ -501,3 +501,47 @@ def test_conversion_keeps_the_lines_adding_up_to_the_subtotal():
         Decimal("0.06"),
     )
     assert doc["original_subtotal"] == Decimal("0.10") and doc["lines"][1]["unit_amount"] == Decimal("0.0250")
+
+
+def test_a_file_of_overpayments_only_imports_nothing_and_says_so(empty):
+    rows = [r for r in INVOICES + BILLS if "payment" in r["Type"]]
+    result = imports.import_file(render(rows, EXPORT_COLUMNS), "x.csv", users.get_user("finance"), dry_run=False)
+    assert (result.created, result.updated, result.unchanged, len(result.skipped)) == (0, 0, 0, 2)
+    assert set(result.reconciliation["type"]) == {"Sales overpayment", "Bill prepayment"}
+
+
+def test_the_longer_bills_template_and_a_bad_template_line(empty):
+    from tests.xero_files import BILLS_TEMPLATE_LONG, template_line
+
+    finance = users.get_user("finance")
+    good = [template_line("TB-9", "2", "12.50", tax="5.00", contact="Printers", columns=BILLS_TEMPLATE_LONG)]
+    result = imports.import_file(
+        render(good, BILLS_TEMPLATE_LONG),
+        "b.csv",
+        finance,
+        kind="bills",
+        dry_run=False,
+        options=imports.ImportOptions(template_status="Awaiting Payment"),
+    )
+    assert result.template and result.created == 1
+    assert empty.rows(
+        "SELECT status, subtotal, total_tax, total, amount_due FROM milestone.bills WHERE number = 'TB-9'"
+    ) == [
+        {
+            "status": "Authorised",
+            "subtotal": Decimal("25.00"),
+            "total_tax": Decimal("5.00"),
+            "total": Decimal("30.00"),
+            "amount_due": Decimal("30.00"),
+        }
+    ]
+    bad = [template_line("TB-10", "two", "12.50", date="32/1/2026", columns=BILLS_TEMPLATE)]
+    with pytest.raises(RowProblems) as exc:
+        imports.import_file(render(bad, BILLS_TEMPLATE), "b.csv", finance, kind="bills", dry_run=True)
+    text = "\n".join(exc.value.problems)
+    assert (
+        "Line 2, *InvoiceDate: '32/1/2026' is not a date" in text and "Line 2, *Quantity: 'two' is not a number" in text
+    )
+    with pytest.raises(RowProblems) as exc:
+        imports.import_file(render(good, BILLS_TEMPLATE_LONG), "b.csv", finance, dry_run=True)
+    assert "missing column Type (or choose invoices or bills)" in exc.value.problems[0]
