@@ -269,23 +269,71 @@ def cmd_import_xero(args: argparse.Namespace) -> int:
         print(f"No such file: {path}", file=sys.stderr)
         return 2
     data = path.read_bytes()
+    try:
+        rates = imports.parse_rates("\n".join(args.rate or []), "--rate")
+        if args.rates_file:
+            rates_path = Path(args.rates_file)
+            if not rates_path.is_file():
+                print(f"No such rates file: {rates_path}", file=sys.stderr)
+                return 2
+            rates = imports.parse_rates(rates_path.read_text(encoding="utf-8-sig"), rates_path.name) | rates
+    except (RowProblems, UnicodeDecodeError) as exc:
+        problems = exc.problems if isinstance(exc, RowProblems) else [f"{args.rates_file}: not UTF-8 text"]
+        print("Nothing was imported: the rates are wrong:", file=sys.stderr)
+        print("\n".join(f"  {p}" for p in problems), file=sys.stderr)
+        return 2
+
+    def category(value: str | None) -> str | None:
+        return imports.NO_CATEGORY if value is not None and value.strip().lower() == "none" else value
+
+    options = imports.ImportOptions(
+        rates=rates,
+        template_status=args.status,
+        project_category=category(args.project_category),
+        phase_category=category(args.phase_category),
+        create_projects=args.create_projects,
+    )
 
     def progress(fraction: float, text: str) -> None:
         print(f"\r{text} ({fraction:.0%})", end="", file=sys.stderr, flush=True)
 
     try:
         result = imports.import_file(
-            data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run, progress=progress
+            data, path.name, _cli_admin(), kind=args.kind, dry_run=args.dry_run, progress=progress, options=options
         )
     except RowProblems as exc:
         print(f"\nNothing was imported: {path.name} has {len(exc.problems)} problem(s):", file=sys.stderr)
         print("\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
         return 1
     print(f"\n{result.summary}")
+    if result.categories:
+        print(
+            f"Tracking: project = {result.project_category or '(none)'}, phase = {result.phase_category or '(none)'}"
+            " (change with --project-category / --phase-category)"
+        )
+    if result.template:
+        print(f"An import template: its documents are {args.status} (change with --status).")
+    if result.new_names:
+        done = "Created" if not args.dry_run else "New"
+        print(f"{done}: {result.new_names}")
+        for name, client in result.new_projects.items():
+            print(f"  project {name!r}, client {client!r}")
+        if args.dry_run and not args.create_projects:
+            print("  Add --create-projects to create them with the documents.")
     for note in result.notes:
         print(f"  note: {note}")
+    if not result.foreign.empty:
+        print("Documents in another currency:")
+        print(result.foreign.to_string(index=False, max_rows=50))
+    if not result.skipped.empty:
+        print("Skipped:")
+        print(result.skipped.to_string(index=False, max_rows=50))
+    if not result.reconciliation.empty:
+        print("Reconciliation per Type (totals in the documents' own currency):")
+        print(result.reconciliation.to_string(index=False))
     if args.dry_run and not result.changes.empty:
         print(result.changes.to_string(index=False, max_rows=20))
+    if args.dry_run:
         print("Nothing was written (dry run). Run again without --dry-run to import.")
     return 0
 
@@ -353,6 +401,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (default) reads the Type column; otherwise every line is this kind",
     )
     p.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
+    p.add_argument(
+        "--create-projects",
+        action="store_true",
+        help="create the projects and build phases the file's tracking options name that Milestone lacks",
+    )
+    p.add_argument(
+        "--rate",
+        action="append",
+        metavar="CUR=RATE",
+        help="the base-currency value of one unit of CUR, e.g. --rate EUR=0.85 (repeat for more currencies)",
+    )
+    p.add_argument("--rates-file", metavar="CSV", help="rates as lines 'EUR,0.85' (header 'currency,rate' optional)")
+    p.add_argument(
+        "--status",
+        choices=["Draft", "Awaiting Approval", "Awaiting Payment", "Paid"],
+        default="Draft",
+        help="the status of an import template's documents (the template has none); default Draft",
+    )
+    p.add_argument("--project-category", metavar="NAME", help="the tracking category that names projects")
+    p.add_argument("--phase-category", metavar="NAME", help="the tracking category that names phases ('none': none)")
     p.set_defaults(func=cmd_import_xero)
 
     p = sub.add_parser("serve", help="serve the app")

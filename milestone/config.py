@@ -119,6 +119,15 @@ def import_max_bytes() -> int:
     return int(import_max_mb() * 1024 * 1024)
 
 
+def base_currency() -> str:
+    """The currency Milestone reports in (MILESTONE_BASE_CURRENCY, default GBP): three letters.
+    Documents in another currency are stored converted to it (docs/design.md, "Currencies")."""
+    raw = os.environ.get("MILESTONE_BASE_CURRENCY", "").strip().upper() or "GBP"
+    if len(raw) != 3 or not raw.isascii() or not raw.isalpha():
+        raise ConfigError(f"MILESTONE_BASE_CURRENCY must be a three-letter currency code such as GBP, got {raw!r}")
+    return raw
+
+
 def writes_per_minute() -> int:
     """Saves one user may make per minute (MILESTONE_WRITES_PER_MINUTE, default 10)."""
     return int(_number("MILESTONE_WRITES_PER_MINUTE", "10", 1, 1_000_000, "saves a minute"))
@@ -201,6 +210,7 @@ def check_all() -> None:
     cookie_key()
     idle_minutes()
     import_max_bytes()
+    base_currency()
     writes_per_minute()
     sentry_dsn()
     log_level()

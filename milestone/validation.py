@@ -262,6 +262,25 @@ XERO_TYPES = {
     "bill credit note": ("bills", "credit_note"),
     "purchase credit note": ("bills", "credit_note"),
 }
+# Xero's Types that are not P&L documents (money received or paid ahead, not a sale or a cost):
+# an import skips, counts and lists them (docs/xero-sync.md, "Importing a CSV export").
+XERO_SKIPPED_TYPES = {
+    "sales overpayment": "an overpayment is money received, not a sale",
+    "sales prepayment": "a prepayment is money received ahead of an invoice, not a sale",
+    "bill overpayment": "an overpayment is money paid, not a cost",
+    "bill prepayment": "a prepayment is money paid ahead of a bill, not a cost",
+    "receive-overpayment": "an overpayment is money received, not a sale",
+    "receive-prepayment": "a prepayment is money received ahead of an invoice, not a sale",
+    "spend-overpayment": "an overpayment is money paid, not a cost",
+    "spend-prepayment": "a prepayment is money paid ahead of a bill, not a cost",
+}
+# the statuses a person may give the documents of an import template (which has no Status)
+TEMPLATE_STATUSES = {
+    "Draft": "Draft",
+    "Awaiting Approval": "Submitted",
+    "Awaiting Payment": "Authorised",
+    "Paid": "Paid",
+}
 XERO_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y")
 
 
@@ -341,6 +360,7 @@ class XeroLine(BaseModel):
     unit_amount: XeroQuantity | None = Field(default=None, alias="UnitAmount")
     line_amount: XeroLineMoney | None = Field(default=None, alias="LineAmount")
     tax_amount: XeroLineMoney | None = Field(default=None, alias="TaxAmount")
+    discount: XeroQuantity | None = Field(default=None, alias="Discount", ge=0, le=100)  # a percentage
 
     @field_validator(
         "number",
@@ -356,6 +376,7 @@ class XeroLine(BaseModel):
         "unit_amount",
         "line_amount",
         "tax_amount",
+        "discount",
         mode="before",
     )
     @classmethod
@@ -367,10 +388,11 @@ class XeroLine(BaseModel):
 
     @field_validator("currency")
     @classmethod
-    def _pounds(cls, v: str) -> str:
-        if v.upper() != "GBP":
-            raise ValueError(f"{v!r}: Milestone's P&L is in pounds, so only GBP documents can be imported")
-        return "GBP"
+    def _currency_code(cls, v: str) -> str:
+        code = v.strip().upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            raise ValueError(f"{v!r} is not a three-letter currency code such as GBP or EUR")
+        return code
 
     @field_validator("status", mode="before")
     @classmethod

@@ -112,3 +112,136 @@ def render(lines: list[dict], columns: list[str] = COLUMNS, encoding: str = "utf
     writer.writeheader()
     writer.writerows(lines)
     return buf.getvalue().encode(encoding)
+
+
+# Xero's current export layout (Invoices > Export, Bills to pay > Export): 44 columns, with the
+# street address; the older layout above (COLUMNS) lacks the street-address columns.
+_ADDRESS = ["AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4", "City", "Region", "PostalCode", "Country"]
+EXPORT_COLUMNS = [
+    "ContactName",
+    "EmailAddress",
+    *(f"PO{c}" for c in _ADDRESS),
+    *(f"SA{c}" for c in _ADDRESS),
+    "InvoiceNumber",
+    "Reference",
+    "InvoiceDate",
+    "DueDate",
+    "PlannedDate",
+    "Total",
+    "TaxTotal",
+    "InvoiceAmountPaid",
+    "InvoiceAmountDue",
+    "InventoryItemCode",
+    "Description",
+    "Quantity",
+    "UnitAmount",
+    "Discount",
+    "LineAmount",
+    "AccountCode",
+    "TaxType",
+    "TaxAmount",
+    "TrackingName1",
+    "TrackingOption1",
+    "TrackingName2",
+    "TrackingOption2",
+    "Currency",
+    "Type",
+    "Sent",
+    "Status",
+]
+assert len(EXPORT_COLUMNS) == 44
+
+# Xero's import templates: asterisks mark required columns; no Status, no amounts due.
+SALES_TEMPLATE = [
+    "*ContactName",
+    "EmailAddress",
+    *(f"PO{c}" for c in _ADDRESS),
+    "*InvoiceNumber",
+    "Reference",
+    "*InvoiceDate",
+    "*DueDate",
+    "Total",
+    "InventoryItemCode",
+    "*Description",
+    "*Quantity",
+    "*UnitAmount",
+    "Discount",
+    "*AccountCode",
+    "*TaxType",
+    "TaxAmount",
+    "TrackingName1",
+    "TrackingOption1",
+    "TrackingName2",
+    "TrackingOption2",
+    "Currency",
+    "BrandingTheme",
+]
+SALES_TEMPLATE_SHORT = [c for c in SALES_TEMPLATE if c not in ("Total", "TaxAmount")]
+BILLS_TEMPLATE = [
+    "*ContactName",
+    "EmailAddress",
+    *(f"PO{c}" for c in _ADDRESS),
+    "*InvoiceNumber",
+    "*InvoiceDate",
+    "*DueDate",
+    "InventoryItemCode",
+    "Description",
+    "*Quantity",
+    "*UnitAmount",
+    "*AccountCode",
+    "*TaxType",
+    "TrackingName1",
+    "TrackingOption1",
+    "TrackingName2",
+    "TrackingOption2",
+    "Currency",
+]
+BILLS_TEMPLATE_LONG = BILLS_TEMPLATE[:13] + ["Total"] + BILLS_TEMPLATE[13:19] + ["TaxAmount"] + BILLS_TEMPLATE[19:]
+assert (len(SALES_TEMPLATE), len(SALES_TEMPLATE_SHORT), len(BILLS_TEMPLATE), len(BILLS_TEMPLATE_LONG)) == (
+    29,
+    27,
+    24,
+    26,
+)
+
+
+def template_line(
+    number: str,
+    quantity: str,
+    unit: str,
+    *,
+    contact: str = "Template Client",
+    date: str = "2/3/2026",
+    due: str = "1/4/2026",
+    project: str = "",
+    phase: str = "",
+    discount: str = "",
+    tax: str = "",
+    description: str = "Services",
+    columns: list[str] = SALES_TEMPLATE,
+) -> dict:
+    """One line of a Xero import template, keyed by the template's own column names."""
+    row = {
+        "ContactName": contact,
+        "EmailAddress": "",
+        "InvoiceNumber": number,
+        "Reference": "",
+        "InvoiceDate": date,
+        "DueDate": due,
+        "Total": "",
+        "InventoryItemCode": "",
+        "Description": description,
+        "Quantity": quantity,
+        "UnitAmount": unit,
+        "Discount": discount,
+        "AccountCode": "200",
+        "TaxType": "20% (VAT on Income)",
+        "TaxAmount": tax,
+        "TrackingName1": "Project" if project else "",
+        "TrackingOption1": project,
+        "TrackingName2": "Phase" if phase else "",
+        "TrackingOption2": phase,
+        "Currency": "GBP",
+        "BrandingTheme": "",
+    }
+    return {c: row.get(c.lstrip("*"), "") for c in columns}

@@ -10,6 +10,7 @@ from milestone.services import access, imports, sync
 from milestone.ui.common import clear_caches, current_user, freshness_banner
 
 KINDS = {"auto": "From the Type column", "invoices": "All invoices (sales)", "bills": "All bills (purchases)"}
+DETECT, NONE = "(detect)", "(none)"
 
 st.title("Import from Xero")
 freshness_banner()
@@ -45,14 +46,14 @@ if user.role == "admin":
         st.caption(reason)
 
 st.subheader("Import a CSV file")
+base = config.base_currency()
 st.caption(
-    "In Xero: Business > Invoices (or Bills to pay) > Export, as CSV. Needed columns: ContactName, "
-    "InvoiceNumber (or InvoiceID), InvoiceDate, Total, TaxTotal (or SubTotal), InvoiceAmountDue and Status, "
-    "and the project as a tracking category (TrackingName1 = Project, TrackingOption1 = the project) or a "
-    "Project column; optional: InvoiceID, DueDate, Currency (GBP only), Type, and a Phase tracking category. "
-    "Each line is a line item with its own project and phase (a line with no project is an overhead, "
-    "'Unallocated') and its LineAmount and TaxAmount (LineAmountTypes: Exclusive unless the file says "
-    "Inclusive or NoTax); a document's lines must add up to its SubTotal. "
+    "In Xero: Business > Invoices (or Bills to pay) > Export, as CSV; or a file in Xero's import template layout. "
+    "Each line is a line item with its own project and phase, from the tracking categories (a line with no "
+    "project is an overhead, 'Unallocated'). Projects and phases the file names that Milestone does not have "
+    "are listed, with the client taken from the document's contact, and created with the documents when you "
+    "tick the box. Overpayments and prepayments are not sales or costs: they are skipped and listed. "
+    f"The P&L is in {base}: documents in another currency need a rate below, or they are skipped and listed. "
     "The whole file is checked first: if any line is wrong, nothing is imported. Importing the same file "
     "again changes nothing."
 )
@@ -68,17 +69,70 @@ upload = st.file_uploader(
     max_upload_size=config.import_max_mb(),  # checked by `serve`
     help="Larger files: export a shorter date range from Xero and import the parts.",
 )
+with st.expander("Currency rates, template status and tracking categories", expanded=False):
+    rates_text = st.text_input(
+        f"Rates: the {base} value of one unit of each currency",
+        key="import_rates",
+        placeholder="EUR=0.85, USD=0.79",
+        help="CURRENCY=RATE, separated by commas. A document in a currency with no rate is skipped and listed.",
+    )
+    template_status = st.selectbox(
+        "Status of an import template's documents (the template has none)",
+        list(imports.TEMPLATE_STATUSES),
+        key="import_template_status",
+        help="Draft and Awaiting Approval documents are stored but do not count in the P&L.",
+    )
+    seen = st.session_state.get("import_categories", [])
+    project_choice = st.selectbox("Tracking category of the projects", [DETECT, *seen], key="import_project_category")
+    phase_choice = st.selectbox("Tracking category of the phases", [DETECT, *seen, NONE], key="import_phase_category")
+
+
+def _category(choice: str | None) -> str | None:
+    if choice in (None, DETECT) or (choice != NONE and choice not in seen):
+        return None
+    return imports.NO_CATEGORY if choice == NONE else choice
+
 
 if upload is not None:
     data = upload.getvalue()
-    check_key = (upload.name, upload.size, kind, hash(data))
+    try:
+        rates = imports.parse_rates(rates_text or "", "Rates")
+    except RowProblems as exc:
+        st.error("The rates are not right: " + as_text("; ".join(exc.problems)) + ". Nothing was checked.")
+        st.stop()
+    options = imports.ImportOptions(
+        rates=rates,
+        template_status=template_status or "Draft",
+        project_category=_category(project_choice),
+        phase_category=_category(phase_choice),
+    )
+    check_key = (
+        upload.name,
+        upload.size,
+        kind,
+        hash(data),
+        tuple(sorted(rates.items())),
+        options.template_status,
+        options.project_category,
+        options.phase_category,
+    )
     if st.session_state.get("import_checked", (None,))[0] != check_key:
         bar = st.progress(0.0, text="Checking the file…")
         try:
             preview = imports.import_file(
-                data, upload.name, user, kind=kind, dry_run=True, progress=lambda f, text: bar.progress(f, text=text)
+                data,
+                upload.name,
+                user,
+                kind=kind,
+                dry_run=True,
+                progress=lambda f, text: bar.progress(f, text=text),
+                options=options,
             )
             st.session_state["import_checked"] = (check_key, preview, None)
+            if preview.categories != seen:
+                st.session_state["import_categories"] = preview.categories
+                bar.empty()
+                st.rerun()  # offer the file's tracking categories in the choices above
         except RowProblems as exc:
             st.session_state["import_checked"] = (check_key, None, exc.problems)
         except MilestoneError as exc:  # not allowed, or the database is down
@@ -104,12 +158,95 @@ if upload is not None:
         )
     elif preview is not None:
         st.info(preview.summary + " Nothing has been written yet.")
+        if preview.categories:
+            st.caption(
+                f"Tracking: the projects are {as_text(preview.project_category or '(none)')}, the phases "
+                f"{as_text(preview.phase_category or '(none)')} (change it under the options above)."
+            )
+        if preview.template:
+            st.caption(
+                f"An import template: its documents are stored as {as_text(options.template_status)}, "
+                "with amounts from their lines."
+            )
         for note in preview.notes:
-            st.caption(note)
+            st.caption(as_text(note))
+        create = False
+        if preview.new_names:
+            st.warning(as_text(preview.new_names))
+            st.dataframe(
+                pd.DataFrame({"Project": list(preview.new_projects), "Client": list(preview.new_projects.values())}),
+                hide_index=True,
+                width="stretch",
+            )
+            create = st.checkbox("Create the new projects and phases with the documents", key="import_create")
+        if not preview.skipped.empty:
+            st.caption(f"{len(preview.skipped):,} documents will be skipped:")
+            st.dataframe(
+                preview.skipped,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "type": "Type",
+                    "number": "Number",
+                    "contact": "Contact",
+                    "date": "Date",
+                    "currency": "Currency",
+                    "total": st.column_config.NumberColumn("Total", format="%.2f"),
+                    "reason": "Why",
+                    "line": "Line",
+                },
+            )
+        if not preview.foreign.empty:
+            st.caption(f"Documents in another currency (converted to {base} at the rate given):")
+            st.dataframe(
+                preview.foreign.assign(
+                    total=preview.foreign["total"].astype(float),
+                    rate=preview.foreign["rate"].astype(float),
+                    base_total=preview.foreign["base_total"].astype(float),
+                ),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "kind": "What",
+                    "number": "Number",
+                    "party": "Contact",
+                    "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                    "currency": "Currency",
+                    "total": st.column_config.NumberColumn("Total", format="%.2f"),
+                    "rate": st.column_config.NumberColumn("Rate", format="%.6f"),
+                    "base_total": st.column_config.NumberColumn(f"Total in {base}", format="%.2f"),
+                },
+            )
+        if not preview.reconciliation.empty:
+            st.caption("Reconciliation per Type (totals in the documents' own currency):")
+            st.dataframe(
+                preview.reconciliation.assign(
+                    **{
+                        c: preview.reconciliation[c].astype(float)
+                        for c in ("in_file_total", "imported_total", "unchanged_total", "skipped_total")
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "type": "Type",
+                    "currency": "Currency",
+                    "in_file": "In the file",
+                    "in_file_total": st.column_config.NumberColumn("Total in the file", format="%.2f"),
+                    "new": "New",
+                    "updated": "Updated",
+                    "unchanged": "Unchanged",
+                    "skipped": "Skipped",
+                    "imported_total": st.column_config.NumberColumn("New or updated total", format="%.2f"),
+                    "unchanged_total": st.column_config.NumberColumn("Unchanged total", format="%.2f"),
+                    "skipped_total": st.column_config.NumberColumn("Skipped total", format="%.2f"),
+                    "skipped_because": "Skipped because",
+                },
+            )
         if not preview.changes.empty:
             st.caption(f"The first {len(preview.changes):,} new or changed documents:")
             st.dataframe(
-                preview.changes.assign(total=[f"£{v:,.2f}" for v in preview.changes["total"]]),
+                preview.changes.assign(total=[f"{v:,.2f} {base}" for v in preview.changes["total"]]),
                 hide_index=True,
                 width="stretch",
                 column_config={
@@ -124,10 +261,16 @@ if upload is not None:
                 },
             )
         changed = preview.created + preview.updated
+        blocked = bool(preview.new_names) and not create
         if st.button(
-            f"Import {changed:,} new or changed documents", type="primary", disabled=not changed, key="import_confirm"
+            f"Import {changed:,} new or changed documents",
+            type="primary",
+            disabled=not changed or blocked,
+            key="import_confirm",
+            help="Tick the box above to create the new projects and phases first." if blocked else None,
         ):
             bar = st.progress(0.0, text="Checking the file again and importing…")
+            options.create_projects = create
             try:
                 done = imports.import_file(
                     data,
@@ -136,6 +279,7 @@ if upload is not None:
                     kind=kind,
                     dry_run=False,
                     progress=lambda f, text: bar.progress(f, text=text),
+                    options=options,
                 )
             except RowProblems as exc:
                 failure = "Nothing was imported: " + as_text("; ".join(exc.problems))
@@ -153,7 +297,8 @@ if upload is not None:
                 clear_caches()  # the dashboard's cached numbers and charts are out of date now
                 st.session_state.pop("import_checked", None)
                 st.session_state["import_round"] = st.session_state.get("import_round", 0) + 1
-                st.session_state["import_done"] = f"{upload.name}: {done.summary}"
+                created = f" Created {as_text(done.new_names)}." if done.new_names else ""
+                st.session_state["import_done"] = f"{as_text(upload.name)}: {done.summary}{created}"
                 st.rerun()
             bar.empty()
             st.session_state.pop("import_checked", None)  # the preview may be stale: check the file again
@@ -176,5 +321,8 @@ else:
             "created": "New",
             "updated": "Updated",
             "unchanged": "Unchanged",
+            "skipped": "Skipped",
+            "projects_created": "New projects",
+            "phases_created": "New phases",
         },
     )

@@ -29,6 +29,11 @@ _DOC_COMPARED = (
     "total",
     "amount_due",
     "currency",
+    "currency_rate",
+    "original_subtotal",
+    "original_total_tax",
+    "original_total",
+    "original_amount_due",
 )
 _LINE_COMPARED = (
     "line_number",
@@ -40,6 +45,8 @@ _LINE_COMPARED = (
     "tax_amount",
     "project_id",
     "build_phase_id",
+    "original_line_amount",
+    "original_tax_amount",
 )
 
 
@@ -62,15 +69,59 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
     return projects, phases
 
 
+def create_projects(conn: Connection, projects: list[tuple[str, str, Any]], owner_id: str | None) -> dict[str, str]:
+    """Create projects (name, client, start date) named by an import's tracking options, In
+    Progress, owned by the person importing; returns their ids by lower-cased name."""
+    if not projects:
+        return {}
+    rows = conn.execute(
+        stmt(
+            "imports.create_projects",
+            """
+        INSERT INTO projects (user_id, name, client_name, status, start_date)
+        SELECT CAST(:owner AS uuid), n, left(c, 255), 'In Progress', s
+        FROM unnest(CAST(:names AS text[]), CAST(:clients AS text[]), CAST(:starts AS date[])) AS x(n, c, s)
+        RETURNING id::text, name""",
+        ),
+        {
+            "owner": owner_id,
+            "names": [p[0] for p in projects],
+            "clients": [p[1] or "(no contact)" for p in projects],
+            "starts": [p[2] for p in projects],
+        },
+    ).all()
+    return {name.lower(): pid for pid, name in rows}
+
+
+def create_phases(conn: Connection, names: list[str]) -> dict[str, str]:
+    """Create build phases named by an import's tracking options, after the existing ones; returns
+    their ids by lower-cased name."""
+    if not names:
+        return {}
+    rows = conn.execute(
+        stmt(
+            "imports.create_phases",
+            """
+        INSERT INTO build_phases (name, display_order)
+        SELECT n, (SELECT coalesce(max(display_order), 0) FROM build_phases) + k
+        FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS x(n, k)
+        RETURNING id::text, name""",
+        ),
+        {"names": names},
+    ).all()
+    return {name.lower(): pid for pid, name in rows}
+
+
 def upsert_documents(
     conn: Connection, documents: list[dict[str, Any]], *, write: bool
-) -> tuple[dict[str, int], list[dict[str, Any]]]:
+) -> tuple[dict[str, int], list[dict[str, Any]], list[str]]:
     """Classify validated documents (each with its "lines") as created/updated/unchanged and,
     when `write`, upsert them: the documents, then the lines of every new document and of every
     document whose lines differ (replaced as a whole), in the caller's transaction, so the
     lines-add-up check and pnl_monthly see the finished document at commit.
 
-    Returns the counts and up to 100 new or changed documents (for a preview). Documents are
+    Returns the counts, up to 100 new or changed documents (for a preview), and each document's
+    change (new, updated or unchanged) in the order given. Documents are
     matched by xero_id; one without (an export with no InvoiceID column) matches the one stored
     document with the same number and contact (and date, for bills), else gets
     csv_document_key(...) (sql/007), which a later sync or import with the real InvoiceID adopts.
@@ -92,6 +143,11 @@ def upsert_documents(
         "total",
         "amount_due",
         "currency",
+        "currency_rate",
+        "original_subtotal",
+        "original_total_tax",
+        "original_total",
+        "original_amount_due",
     )
     arrays = {c: [d[c] for d in documents] for c in cols}
     line_cols = (
@@ -103,12 +159,15 @@ def upsert_documents(
         "tax_amount",
         "project_id",
         "phase_id",
+        "original_line_amount",
+        "original_tax_amount",
     )
     lines = {c: [x[c] for d in documents for x in d["lines"]] for c in line_cols}
     lines["doc"] = [n for n, d in enumerate(documents, start=1) for _ in d["lines"]]
     lines["line_number"] = [k for d in documents for k in range(1, len(d["lines"]) + 1)]
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     samples: list[Any] = []
+    changes: list[str] = ["unchanged"] * len(documents)
     conn.execute(
         stmt(
             "imports.upsert_documents",
@@ -118,9 +177,13 @@ def upsert_documents(
                              CAST(:contact AS text[]), CAST(:issue_date AS date[]), CAST(:due_date AS date[]),
                              CAST(:status AS text[]), CAST(:doc_type AS text[]), CAST(:line_amount_types AS text[]),
                              CAST(:subtotal AS numeric[]), CAST(:total_tax AS numeric[]), CAST(:total AS numeric[]),
-                             CAST(:amount_due AS numeric[]), CAST(:currency AS text[])) WITH ORDINALITY
+                             CAST(:amount_due AS numeric[]), CAST(:currency AS text[]),
+                             CAST(:currency_rate AS numeric[]), CAST(:original_subtotal AS numeric[]),
+                             CAST(:original_total_tax AS numeric[]), CAST(:original_total AS numeric[]),
+                             CAST(:original_amount_due AS numeric[])) WITH ORDINALITY
              AS s(tbl, xero_id, number, party, doc_date, due_date, status, doc_type, line_amount_types, subtotal,
-                  total_tax, total, amount_due, currency, n)""",
+                  total_tax, total, amount_due, currency, currency_rate, original_subtotal, original_total_tax,
+                  original_total, original_amount_due, n)""",
         ),
         arrays,
     )
@@ -132,12 +195,17 @@ def upsert_documents(
         SELECT * FROM unnest(CAST(:doc AS bigint[]), CAST(:line_number AS integer[]), CAST(:description AS text[]),
                              CAST(:account_code AS text[]), CAST(:quantity AS numeric[]),
                              CAST(:unit_amount AS numeric[]), CAST(:line_amount AS numeric[]),
-                             CAST(:tax_amount AS numeric[]), CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]))
+                             CAST(:tax_amount AS numeric[]), CAST(:project_id AS uuid[]), CAST(:phase_id AS uuid[]),
+                             CAST(:original_line_amount AS numeric[]), CAST(:original_tax_amount AS numeric[]))
              AS l(n, line_number, description, account_code, quantity, unit_amount, line_amount, tax_amount,
-                  project_id, build_phase_id)""",
+                  project_id, build_phase_id, original_line_amount, original_tax_amount)""",
         ),
         lines,
     )
+    # the classification looks up each staged document's lines: index them, and give the planner
+    # the staged tables' sizes (a fresh database's tables have no statistics yet either)
+    conn.execute(stmt("imports.upsert_documents", "CREATE INDEX ON xero_stage_lines (n)"))
+    conn.execute(stmt("imports.upsert_documents", "ANALYZE xero_stage, xero_stage_lines"))
     adopted: list[str] = []
     for table, (party, date_col, _, _) in _DOC_TABLES.items():
         # a document first imported without its InvoiceID takes its real id now; if the real
@@ -220,10 +288,9 @@ def upsert_documents(
         classified = f"""
             SELECT s.*, coalesce(c.change, CASE WHEN c.lines_differ THEN 'updated' ELSE 'unchanged' END) AS change
             FROM xero_stage s JOIN xero_classified_{table} c ON c.n = s.n"""
-        for change, n in conn.execute(
-            stmt("imports.upsert_documents", f"SELECT change, count(*) FROM ({classified}) c GROUP BY 1")
-        ):
-            counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += n
+        for n, change in conn.execute(stmt("imports.upsert_documents", f"SELECT n, change FROM ({classified}) c")):
+            counts[{"new": "created", "updated": "updated", "unchanged": "unchanged"}[change]] += 1
+            changes[n - 1] = change
         samples += (
             conn.execute(
                 stmt(
@@ -268,16 +335,18 @@ def upsert_documents(
                 "imports.upsert_documents",
                 f"""
             INSERT INTO {lines_table} ({key}, line_number, doc_date, description, account_code, quantity,
-                                       unit_amount, line_amount, tax_amount, project_id, build_phase_id)
+                                       unit_amount, line_amount, tax_amount, project_id, build_phase_id,
+                                       original_line_amount, original_tax_amount)
             SELECT d.id, sl.line_number, d.{date_col}, sl.description, sl.account_code, sl.quantity,
-                   sl.unit_amount, sl.line_amount, sl.tax_amount, sl.project_id, sl.build_phase_id
+                   sl.unit_amount, sl.line_amount, sl.tax_amount, sl.project_id, sl.build_phase_id,
+                   sl.original_line_amount, sl.original_tax_amount
             FROM xero_classified_{table} c JOIN xero_stage_lines sl ON sl.n = c.n
             JOIN {table} d ON d.xero_id = c.xero_id
             WHERE c.lines_differ
             ORDER BY d.id, sl.line_number""",
             )
         )
-    return counts, [dict(s) for s in samples[:100]]
+    return counts, [dict(s) for s in samples[:100]], changes
 
 
 def record_import(
@@ -287,8 +356,9 @@ def record_import(
         stmt(
             "imports.record_import",
             """
-        INSERT INTO import_runs (username, file_name, sha256, rows_read, created, updated, unchanged)
-        VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged)""",
+        INSERT INTO import_runs (username, file_name, sha256, rows_read, created, updated, unchanged, skipped,
+                                 projects_created, phases_created)
+        VALUES (:u, :f, :sha, :lines, :created, :updated, :unchanged, :skipped, :projects, :phases)""",
         ),
         {"u": username, "f": file_name[:255], "sha": sha256, "lines": lines, **counts},
     )
@@ -299,7 +369,8 @@ def history(conn: Connection, limit: int) -> pd.DataFrame:
         conn,
         "imports.history",
         """
-        SELECT imported_at, username, file_name, rows_read, created, updated, unchanged
+        SELECT imported_at, username, file_name, rows_read, created, updated, unchanged, skipped,
+               projects_created, phases_created
         FROM import_runs ORDER BY imported_at DESC, id DESC LIMIT :n""",
         {"n": limit},
     )

@@ -65,7 +65,9 @@ def _seq_scans(plan: str) -> set[str]:
 def test_the_planner_would_scan_the_lines_for_a_year_asked_of_the_lines(seeded):
     assert seeded.scalar("SELECT count(*) FROM milestone.invoice_lines") > 10_000
     plan = _plan(seeded, SAME_QUESTION_FROM_LINES, first=date(2025, 11, 1), after=ANCHOR)
-    assert "invoice_lines" in _seq_scans(plan), plan
+    # a year of every project's lines: a seq scan, or (since sql/014 widened the lines) the whole
+    # year's range of the covering (project_id, doc_date) index; either way the lines are read
+    assert "invoice_lines" in _seq_scans(plan) or " on invoice_lines " in plan, plan
 
 
 @pytest.mark.parametrize("first", [date(2025, 11, 1), date(2023, 11, 1), date(2026, 10, 1)])

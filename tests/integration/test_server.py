@@ -189,6 +189,7 @@ def test_db_queries_are_timed_by_store_statement_name(database):
         ("MILESTONE_IMPORT_MAX_MB", "40.5"),
         ("MILESTONE_IDLE_MINUTES", "0"),
         ("MILESTONE_LOG_LEVEL", "LOUD"),
+        ("MILESTONE_BASE_CURRENCY", "pounds"),
         ("SENTRY_DSN", "not-a-dsn"),
     ],
 )

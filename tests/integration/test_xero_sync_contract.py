@@ -163,7 +163,7 @@ def synced(database):
         for start in range(0, len(docs), BATCH):
             batch = json.dumps(docs[start : start + BATCH])
             _run(database, sql[f"adopt-{kind}"], batch)
-            created, updated, failed = _run(database, sql[f"upsert-{kind}"], batch, run_id)[0]
+            created, updated, failed = _run(database, sql[f"upsert-{kind}"], batch, run_id, "GBP")[0]
             counts = [counts[0] + created, counts[1] + updated, counts[2] + failed]
     _run(database, sql["finish-run"], run_id)
     return {"sql": sql, "run_id": run_id, "invoices": invoices, "bills": bills, "counts": counts, "imported": imported}
@@ -295,7 +295,7 @@ def test_a_later_run_moves_a_line_and_drops_a_removed_one(database, synced):
     first["Project"] = "OPT-00999"  # retracked in Xero
     first["LineAmount"] = str(Decimal(first["LineAmount"]) + Decimal(dropped["LineAmount"]))
     d["LineItems"] = [first, *rest]
-    assert _run(database, sql["upsert-invoices"], json.dumps([d]), run_id)[0] == (0, 1, 0)
+    assert _run(database, sql["upsert-invoices"], json.dumps([d]), run_id, "GBP")[0] == (0, 1, 0)
     assert database.scalar(
         """SELECT count(*) FROM milestone.invoice_lines l JOIN milestone.invoices i ON i.id = l.invoice_id
                               WHERE i.xero_id = :x""",
@@ -311,7 +311,7 @@ def test_a_batch_with_a_document_that_does_not_add_up_fails_whole_naming_it(data
     good, bad = (dict(d) for d in _documents(2, "ACCPAY", random.Random(3), "ODD"))
     bad["SubTotal"] = str(Decimal(bad["SubTotal"]) + 1)
     with pytest.raises(Exception, match=r"bill ODD-000001 \(xero_id ODD-0000001\): its lines add up to"):
-        _run(database, sql["upsert-bills"], json.dumps([good, bad]), run_id)
+        _run(database, sql["upsert-bills"], json.dumps([good, bad]), run_id, "GBP")
     assert database.scalar("SELECT count(*) FROM milestone.bills WHERE xero_id LIKE 'ODD-%'") == 0
 
 
@@ -336,12 +336,12 @@ def test_a_second_identical_run_changes_nothing_and_a_changed_document_is_update
     before = database.scalar("SELECT max(updated_at) FROM milestone.invoices")
     run_id = str(_run(database, sql["start-run"])[0][0])
     batch = synced["invoices"][:BATCH]
-    assert _run(database, sql["upsert-invoices"], json.dumps(batch), run_id)[0] == (0, 0, 2)
+    assert _run(database, sql["upsert-invoices"], json.dumps(batch), run_id, "GBP")[0] == (0, 0, 2)
     assert database.scalar("SELECT max(updated_at) FROM milestone.invoices") == before
     changed = [dict(d) for d in batch[:10]]
     for d in changed:
         d.update(Status="PAID", AmountDue="0")
-    created, updated, _ = _run(database, sql["upsert-invoices"], json.dumps(changed), run_id)[0]
+    created, updated, _ = _run(database, sql["upsert-invoices"], json.dumps(changed), run_id, "GBP")[0]
     assert (created, updated) == (0, sum(1 for d in _stored(batch[:10]) if d["Status"] != "PAID"))
     _run(database, sql["fail-run"], run_id, "Xero API rate limit (HTTP 429)")
     assert database.rows("SELECT status, error FROM milestone.sync_runs WHERE id = CAST(:id AS uuid)", id=run_id) == [
@@ -418,3 +418,90 @@ def test_a_synced_project_keeps_the_app_owned_columns(database, synced):
 def test_xero_sync_cannot_touch_what_the_app_owns(database, synced, sql):
     with pytest.raises(Exception, match="permission denied"):
         _run(database, sql)
+
+
+def test_a_document_in_another_currency_is_converted_at_xeros_rate(database, synced):
+    """Xero's CurrencyRate is units of the document's currency per base unit: base = amount / rate,
+    to the penny, the lines' rounding pennies on the largest line; without a rate it fails."""
+    sql = synced["sql"]
+    run_id = str(_run(database, sql["start-run"])[0][0])
+    lines = [
+        {
+            "Description": "Advice",
+            "AccountCode": "200",
+            "Quantity": "1",
+            "UnitAmount": "10.05",
+            "LineAmount": "10.05",
+            "TaxAmount": "2.01",
+            "Project": "OPT-00001",
+        },
+        {
+            "Description": "Filing",
+            "AccountCode": "200",
+            "Quantity": "1",
+            "UnitAmount": "10.05",
+            "LineAmount": "10.05",
+            "TaxAmount": "2.01",
+            "Project": "OPT-00002",
+        },
+    ]
+    euro = {
+        "InvoiceID": "FX-1",
+        "InvoiceNumber": "FX-1",
+        "ContactName": "Müller GmbH",
+        "Date": "2026-02-05",
+        "DueDate": "2026-03-05",
+        "Status": "AUTHORISED",
+        "Type": "ACCREC",
+        "LineAmountTypes": "Exclusive",
+        "SubTotal": "20.10",
+        "TotalTax": "4.02",
+        "Total": "24.12",
+        "AmountDue": "24.12",
+        "CurrencyCode": "EUR",
+        "CurrencyRate": "2",
+        "LineItems": lines,
+    }
+    no_rate = euro | {"InvoiceID": "FX-2", "InvoiceNumber": "FX-2"}
+    del no_rate["CurrencyRate"]
+    assert _run(database, sql["upsert-invoices"], json.dumps([euro, no_rate]), run_id, "GBP")[0] == (1, 0, 1)
+    assert database.rows(
+        """SELECT currency, currency_rate, subtotal, total_tax, total, amount_due, original_subtotal, original_total,
+                  original_amount_due FROM milestone.invoices WHERE xero_id LIKE 'FX-%'"""
+    ) == [
+        {
+            "currency": "EUR",
+            "currency_rate": Decimal("0.5"),
+            "subtotal": Decimal("10.05"),
+            "total_tax": Decimal("2.01"),
+            "total": Decimal("12.06"),
+            "amount_due": Decimal("12.06"),
+            "original_subtotal": Decimal("20.10"),
+            "original_total": Decimal("24.12"),
+            "original_amount_due": Decimal("24.12"),
+        }
+    ]
+    # 5.025 rounds to 5.03 twice, 0.01 more than the converted subtotal: the first largest line gives it back
+    assert database.rows(
+        """SELECT l.line_amount, l.original_line_amount, l.unit_amount FROM milestone.invoice_lines l
+           JOIN milestone.invoices i ON i.id = l.invoice_id WHERE i.xero_id = 'FX-1' ORDER BY l.line_number"""
+    ) == [
+        {"line_amount": Decimal("5.02"), "original_line_amount": Decimal("10.05"), "unit_amount": Decimal("5.0250")},
+        {"line_amount": Decimal("5.03"), "original_line_amount": Decimal("10.05"), "unit_amount": Decimal("5.0250")},
+    ]
+    # the same rule as the CSV importer's (milestone.services.imports.convert)
+    from milestone.services.imports import convert
+
+    item = {"line_amount": Decimal("10.05"), "tax_amount": Decimal("2.01"), "unit_amount": None}
+    doc = {
+        "subtotal": Decimal("20.10"),
+        "total_tax": Decimal("4.02"),
+        "total": Decimal("24.12"),
+        "amount_due": Decimal("24.12"),
+        "lines": [dict(item), dict(item)],
+    }
+    convert(doc, Decimal("0.5"))
+    assert [x["line_amount"] for x in doc["lines"]] == [Decimal("5.02"), Decimal("5.03")]
+    assert _run(database, sql["upsert-invoices"], json.dumps([euro, no_rate]), run_id, "GBP")[0] == (0, 0, 1)
+    assert oracle.metrics_table(database) == oracle.project_sums(database)
+    assert all(r["ok"] for r in database.rows("SELECT ok FROM milestone.ledger_reconciliation"))
