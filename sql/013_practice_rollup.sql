@@ -149,40 +149,14 @@ CREATE TRIGGER invoices_receivables_upd AFTER UPDATE ON invoices
 CREATE TRIGGER invoices_receivables_del AFTER DELETE ON invoices REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION receivables_practice_after();
 
--- Everything from the base tables, as in 010, then pnl_practice rebuilt from the result (one row
--- per key), so a bulk load with the triggers off ends exact too.
-CREATE OR REPLACE FUNCTION refresh_pnl_monthly() RETURNS void
+-- Everything from the base tables: 010's recount of pnl_monthly and the project totals, kept as
+-- it is under a new name, then both journals rebuilt from the result (one row per key), so a
+-- bulk load with the triggers off ends exact too. Callers (the seed, TRUNCATE) keep the name.
+ALTER FUNCTION refresh_pnl_monthly() RENAME TO refresh_pnl_monthly_and_totals;
+CREATE FUNCTION refresh_pnl_monthly() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = milestone, pg_temp AS $$
 BEGIN
-    -- Waits for writers in flight and holds new ones until commit.
-    LOCK TABLE pnl_monthly IN SHARE ROW EXCLUSIVE MODE;
-    DELETE FROM pnl_monthly;
-    INSERT INTO pnl_monthly (project_id, build_phase_id, month, revenue, costs, estimate_revenue,
-                             estimate_costs, outstanding)
-    SELECT project_id, build_phase_id, month, sum(revenue), sum(costs), sum(estimate_revenue),
-           sum(estimate_costs), sum(outstanding)
-    FROM (
-        SELECT l.project_id, l.build_phase_id, date_trunc('month', l.doc_date)::date AS month,
-               signed_counted(i.status, i.doc_type, l.line_amount) AS revenue, 0::numeric AS costs,
-               0::numeric AS estimate_revenue, 0::numeric AS estimate_costs, 0::numeric AS outstanding
-        FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
-        UNION ALL
-        SELECT s.project_id, s.build_phase_id, date_trunc('month', s.doc_date)::date, 0, 0, 0, 0, s.outstanding
-        FROM invoice_line_outstanding s
-        UNION ALL
-        SELECT l.project_id, l.build_phase_id, date_trunc('month', l.doc_date)::date, 0,
-               signed_counted(b.status, b.doc_type, l.line_amount), 0, 0, 0
-        FROM bill_lines l JOIN bills b ON b.id = l.bill_id
-        UNION ALL
-        SELECT e.project_id, e.build_phase_id, date_trunc('month', e.date)::date, 0, 0,
-               CASE WHEN e.kind = 'revenue' THEN e.amount ELSE 0 END,
-               CASE WHEN e.kind = 'cost' THEN e.amount ELSE 0 END, 0
-        FROM estimates e
-    ) x
-    GROUP BY project_id, build_phase_id, month
-    HAVING sum(revenue) <> 0 OR sum(costs) <> 0 OR sum(estimate_revenue) <> 0 OR sum(estimate_costs) <> 0
-        OR sum(outstanding) <> 0;
-    PERFORM refresh_project_totals(NULL);
+    PERFORM refresh_pnl_monthly_and_totals();
     LOCK TABLE pnl_practice IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM pnl_practice;
     INSERT INTO pnl_practice (build_phase_id, month, overhead, revenue, costs, estimate_revenue,
@@ -256,7 +230,7 @@ LATERAL (VALUES
 
 -- Definer functions: a fixed search_path (above) and no EXECUTE for anyone (012's rule; the
 -- trigger and refresh_pnl_monthly call them as the owner).
-REVOKE EXECUTE ON FUNCTION compact_pnl_practice(), pnl_practice_add(pnl_monthly[], pnl_monthly[]),
+REVOKE EXECUTE ON FUNCTION refresh_pnl_monthly(), compact_pnl_practice(), pnl_practice_add(pnl_monthly[], pnl_monthly[]),
     pnl_practice_after(), receivables_practice_add(invoices[], invoices[]), receivables_practice_after()
     FROM PUBLIC;
 GRANT SELECT ON pnl_practice, receivables_practice TO milestone_app, xero_reader;

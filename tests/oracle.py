@@ -196,3 +196,28 @@ def ledger_totals(tdb) -> dict[str, Decimal]:
         0
     ]
     return {k: Decimal(v) for k, v in r.items()}
+
+
+def practice_sums(tdb, table: str, overhead: str) -> dict:
+    """Per (phase, month, overhead) the five figures of `table` summed (the rows of a key of the
+    pnl_practice journal added up; pnl_monthly summed over projects, with overhead given as
+    `project_id IS NULL`), keys whose figures are all zero left out."""
+    return {
+        (r["ph"], r["month"], r["o"]): (r["r"], r["c"], r["er"], r["ec"], r["out"])
+        for r in tdb.rows(f"""
+            SELECT build_phase_id::text AS ph, month, {overhead} AS o, sum(revenue) AS r, sum(costs) AS c,
+                   sum(estimate_revenue) AS er, sum(estimate_costs) AS ec, sum(outstanding) AS out
+            FROM milestone.{table} GROUP BY 1, 2, 3
+            HAVING (sum(revenue), sum(costs), sum(estimate_revenue), sum(estimate_costs), sum(outstanding))
+                   <> (0, 0, 0, 0, 0)""")
+    }
+
+
+def practice_journal(tdb) -> dict:
+    """pnl_practice, its journal rows added up per key."""
+    return practice_sums(tdb, "pnl_practice", "overhead")
+
+
+def practice_from_rollup(tdb) -> dict:
+    """What pnl_practice must hold: pnl_monthly summed over projects."""
+    return practice_sums(tdb, "pnl_monthly", "project_id IS NULL")

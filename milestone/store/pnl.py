@@ -299,9 +299,10 @@ def receivables_ageing(conn: Connection, f: Filters, today: date) -> pd.DataFram
 
     With no project-level or phase filter every line of an invoice is picked, so its shares add
     up to its amount due: for whole months the practice's journal of amounts due answers
-    (receivables_practice, sql/013); otherwise the invoices are read alone, through their
-    partial index of unpaid invoices. Otherwise the picked lines are found through the lines' (project_id, doc_date)
-    index and only their invoices' shares are computed."""
+    (receivables_practice, sql/013); for other dates the invoices are read alone, through their
+    partial index of unpaid invoices. With a project-level or phase filter the picked lines are
+    found through the lines' (project_id, doc_date) index and only their invoices' shares are
+    computed."""
     params: Params = {"today": today}
     dates = ""
     if f.date_from:

@@ -24,20 +24,7 @@ def _assert_rollup_exact(tdb):
     assert stored_phases == oracle.phase_sums(tdb)
     checks = tdb.rows("SELECT check_name, expected, actual, ok FROM milestone.ledger_reconciliation")
     assert all(c["ok"] for c in checks), [c for c in checks if not c["ok"]]
-    assert _practice(tdb, "pnl_practice", "overhead") == _practice(tdb, "pnl_monthly", "project_id IS NULL")
-
-
-def _practice(tdb, table: str, overhead: str) -> dict:
-    """Per (phase, month, overhead): the five figures summed (the journal's rows of a key added up)."""
-    return {
-        (r["ph"], r["month"], r["o"]): (r["r"], r["c"], r["er"], r["ec"], r["out"])
-        for r in tdb.rows(f"""
-            SELECT build_phase_id::text AS ph, month, {overhead} AS o, sum(revenue) AS r, sum(costs) AS c,
-                   sum(estimate_revenue) AS er, sum(estimate_costs) AS ec, sum(outstanding) AS out
-            FROM milestone.{table} GROUP BY 1, 2, 3
-            HAVING (sum(revenue), sum(costs), sum(estimate_revenue), sum(estimate_costs), sum(outstanding))
-                   <> (0, 0, 0, 0, 0)""")
-    }
+    assert oracle.practice_journal(tdb) == oracle.practice_from_rollup(tdb)
 
 
 @pytest.fixture(scope="module")
@@ -401,11 +388,11 @@ def test_the_practice_journal_compacts_to_one_row_per_key_with_the_same_sums(fre
     for amount in ("10.00", "20.00", "30.00"):
         builders.document(tdb, "invoices", pid, amount)
     builders.document(tdb, "bills", None, "5.00")  # an overhead
-    before = _practice(tdb, "pnl_practice", "overhead")
-    assert before == _practice(tdb, "pnl_monthly", "project_id IS NULL")
+    before = oracle.practice_journal(tdb)
+    assert before == oracle.practice_from_rollup(tdb)
     assert tdb.scalar("SELECT count(*) FROM milestone.pnl_practice") > len(before)  # a journal: one row per write
     tdb.execute("SELECT milestone.compact_pnl_practice()")
-    assert _practice(tdb, "pnl_practice", "overhead") == before
+    assert oracle.practice_journal(tdb) == before
     assert tdb.scalar("SELECT count(*) FROM milestone.pnl_practice") == len(before)
     # every 500th write statement compacts by itself (a write is several statements on pnl_monthly)
     for amount in ("1.00", "2.00", "3.00", "4.00"):
