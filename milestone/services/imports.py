@@ -768,14 +768,18 @@ class ImportResult:
 
     @property
     def new_names(self) -> str:
-        """'12 new projects: A, B, …, 2 new phases: X, Y' (empty when there are none)."""
+        """'12 new projects: A, B, …, 2 new phases: X, Y' (empty when there are none); at most
+        the first 10 names of each, then 'and N more' (the page lists them all in a table)."""
+
+        def names(items: list[str], what: str) -> str:
+            shown = ", ".join(items[:10]) + (f" and {len(items) - 10:,} more" if len(items) > 10 else "")
+            return f"{len(items):,} new {what}{'s' if len(items) != 1 else ''}: {shown}"
+
         parts = []
         if self.new_projects:
-            n = len(self.new_projects)
-            parts.append(f"{n} new project{'s' if n != 1 else ''}: {', '.join(self.new_projects)}")
+            parts.append(names(list(self.new_projects), "project"))
         if self.new_phases:
-            n = len(self.new_phases)
-            parts.append(f"{n} new phase{'s' if n != 1 else ''}: {', '.join(self.new_phases)}")
+            parts.append(names(list(self.new_phases), "phase"))
         return ", ".join(parts)
 
 
