@@ -550,7 +550,7 @@ def _free_port() -> int:
 class Server:
     """`python -m milestone serve` on a free loopback port against the given database."""
 
-    def __init__(self, database_url: str, log_path: Path):
+    def __init__(self, database_url: str, log_path: Path, profile: Path | None = None):
         self.port = _free_port()
         self.data_dir = Path(tempfile.mkdtemp(prefix="ms-load-"))
         env = {
@@ -561,9 +561,12 @@ class Server:
             "MILESTONE_BASE_PATH": "",
             "MILESTONE_COOKIE_KEY": secrets.token_urlsafe(48),
         }
+        if profile:
+            env["MILESTONE_BENCH_PROFILE"] = str(profile)
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "milestone", "serve", "--port", str(self.port), "--address", "127.0.0.1"],
+            [sys.executable, "-m", "bench.profiled_serve" if profile else "milestone"]
+            + ["serve", "--port", str(self.port), "--address", "127.0.0.1"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -588,7 +591,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(60)  # a profiled server writes its profile on the way out
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
@@ -885,6 +888,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="seeds the users' choices")
     p.add_argument("--out", type=Path, help="JSON file (default bench/results/load-<time>.json)")
     p.add_argument("--pages", action="store_true", help="first measure each page's payload (bytes of its first run)")
+    p.add_argument(
+        "--profile", action="store_true", help="run the server under yappi (CPU, all threads); print where it went"
+    )
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.seconds > 3600 or args.ramp < 0 or args.timeout <= 0:
         p.error("--seconds must be in (0, 3600], --ramp >= 0, --timeout > 0")
@@ -906,7 +912,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"seeding a private database at scale {args.scale:g} ...", flush=True)
     with _demo_passwords(seeding) as passwords, private_database(args.scale) as (owner, url):
         seed_s = time.perf_counter() - t_seed
-        server = Server(url, out_path.with_suffix(".server.log"))
+        profile = out_path.with_suffix(".prof") if args.profile else None
+        server = Server(url, out_path.with_suffix(".server.log"), profile)
         try:
             server.wait_ready()
             postgres = _postmaster(url)
@@ -946,6 +953,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     print(f"   error: {e}", flush=True)
         finally:
             server.stop()
+    if profile:
+        if profile.exists():
+            import pstats  # noqa: PLC0415
+
+            print(f"\nwhere the server's CPU went (yappi, all threads; {profile.name}):")
+            pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
+        else:
+            print(f"\nno profile was written ({profile}); see the server log", flush=True)
     over = first_over(phases, args.p95_limit)
     report = {
         "command": " ".join(
