@@ -43,6 +43,16 @@ def test_margin_chart_leaves_out_projects_without_revenue_and_colours_losses_red
     assert list(bar.y) == ["Gamma", "Alpha"]  # Beta has no revenue, so no margin
     assert list(bar.marker.color) == [charts.COLOURS["loss"], charts.COLOURS["gain"]]
     assert list(bar.x) == [-40.0, 20.0]
+    # a percentage axis, not money: "-40%", never "£-40%"
+    assert fig.layout.xaxis.ticksuffix == "%" and fig.layout.xaxis.tickprefix is None
+
+
+def test_money_axes_are_pounds_and_the_template_is_the_default():
+    monthly = pd.DataFrame({"month": [date(2026, 1, 1)], "revenue": [D("10")], "costs": [D("4")]})
+    fig = charts.monthly_revenue_costs(monthly)
+    assert fig.layout.yaxis.tickprefix == "£" and fig.layout.yaxis.tickformat == ",.0f"
+    assert fig.layout.template.layout.plot_bgcolor == "white"  # plotly_white, applied without naming it
+    assert charts.profit_by_client(_projects()).layout.xaxis.tickprefix == "£"
 
 
 def test_profit_by_client_sums_projects():
