@@ -959,6 +959,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
             print(f"\nwhere the server's CPU went (yappi, all threads; {profile.name}):")
             pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
+            threads = profile.with_name(profile.name + ".threads.txt")
+            if threads.exists():
+                print("CPU by thread kind:\n" + threads.read_text())
         else:
             print(f"\nno profile was written ({profile}); see the server log", flush=True)
     over = first_over(phases, args.p95_limit)

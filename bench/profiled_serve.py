@@ -19,6 +19,12 @@ def _keep_saving(path: str) -> None:
         time.sleep(5)
         yappi.get_func_stats().save(path + ".tmp", type="pstat")
         os.replace(path + ".tmp", path)
+        threads: dict[str, float] = {}  # CPU seconds per kind of thread (script runs, event loop, ...)
+        for t in yappi.get_thread_stats():
+            kind = t.name.rstrip("0123456789-_ ") or "?"
+            threads[kind] = threads.get(kind, 0.0) + t.ttot
+        with open(path + ".threads.txt", "w") as out:
+            out.writelines(f"{cpu:9.2f} s  {kind}\n" for kind, cpu in sorted(threads.items(), key=lambda kv: -kv[1]))
 
 
 if __name__ == "__main__":

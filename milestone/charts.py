@@ -29,9 +29,23 @@ AGEING_COLOURS = ["#2E7D32", "#9E9D24", "#F9A825", "#EF6C00", "#C62828"]
 MONEY_HOVER = "%{fullData.name}: £%{y:,.2f}<extra></extra>"
 MONEY_HOVER_X = "%{y}: £%{x:,.2f}<extra></extra>"
 
+
+def _template() -> go.layout.Template:
+    """plotly_white cut down to what these charts use (2-D axes, bars, lines, a pie): the whole
+    template is 7 kB of JSON in every figure sent to the browser (8 on the Dashboard) and is
+    deep-copied whenever a figure is drawn; this one is under 1 kB and looks the same."""
+    white = pio.templates["plotly_white"]
+    keep = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor")
+    keep += ("xaxis", "yaxis", "title", "shapedefaults", "annotationdefaults")
+    layout = {k: v for k, v in white.layout.to_plotly_json().items() if k in keep}
+    data = {k: v for k, v in white.data.to_plotly_json().items() if k in ("bar", "scatter", "pie")}
+    return go.layout.Template(layout=layout, data=data)
+
+
 # Every figure starts from this template (go.Figure applies the default without validating it);
 # naming it in a figure's layout instead would validate and deep-copy it for each figure (~0.1 s).
-pio.templates.default = "plotly_white"
+pio.templates["milestone"] = _template()
+pio.templates.default = "milestone"
 
 
 def _f(series: pd.Series) -> list[float]:

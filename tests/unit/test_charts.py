@@ -51,7 +51,8 @@ def test_money_axes_are_pounds_and_the_template_is_the_default():
     monthly = pd.DataFrame({"month": [date(2026, 1, 1)], "revenue": [D("10")], "costs": [D("4")]})
     fig = charts.monthly_revenue_costs(monthly)
     assert fig.layout.yaxis.tickprefix == "£" and fig.layout.yaxis.tickformat == ",.0f"
-    assert fig.layout.template.layout.plot_bgcolor == "white"  # plotly_white, applied without naming it
+    assert fig.layout.template.layout.plot_bgcolor == "white"  # the default template, applied without naming it
+    assert len(fig.layout.template.to_plotly_json().__repr__()) < 2000  # not the whole of plotly_white
     assert charts.profit_by_client(_projects()).layout.xaxis.tickprefix == "£"
 
 
