@@ -71,17 +71,36 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
 
 def create_projects(conn: Connection, projects: list[tuple[str, str, Any]], owner_id: str | None) -> dict[str, str]:
     """Create projects (name, client, start date) named by an import's tracking options, In
-    Progress, owned by the person importing; returns their ids by lower-cased name."""
+    Progress, owned by the person importing; returns their ids by lower-cased name.
+
+    Imports that create projects take one lock in turn, and a name that a project has by the
+    time the lock is held (another import created it meanwhile) maps to that project: two
+    people importing the same new names at once get one project each, not two."""
     if not projects:
         return {}
+    conn.execute(
+        stmt("imports.create_projects_lock", "SELECT pg_advisory_xact_lock(hashtext('milestone.import_projects'))")
+    )
     rows = conn.execute(
         stmt(
             "imports.create_projects",
             """
-        INSERT INTO projects (user_id, name, client_name, status, start_date)
-        SELECT CAST(:owner AS uuid), n, left(c, 255), 'In Progress', s
-        FROM unnest(CAST(:names AS text[]), CAST(:clients AS text[]), CAST(:starts AS date[])) AS x(n, c, s)
-        RETURNING id::text, name""",
+        WITH wanted AS (
+            SELECT n, c, s FROM unnest(CAST(:names AS text[]), CAST(:clients AS text[]), CAST(:starts AS date[]))
+                AS x(n, c, s)
+        ), existing AS (
+            SELECT DISTINCT ON (lower(btrim(p.name))) lower(btrim(p.name)) AS k, p.id
+            FROM projects p JOIN wanted w ON lower(btrim(p.name)) = lower(btrim(w.n))
+            ORDER BY lower(btrim(p.name)), p.created_at, p.id
+        ), made AS (
+            INSERT INTO projects (user_id, name, client_name, status, start_date)
+            SELECT CAST(:owner AS uuid), w.n, left(w.c, 255), 'In Progress', w.s
+            FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.k = lower(btrim(w.n)))
+            RETURNING id, name
+        )
+        SELECT id::text, name FROM made
+        UNION ALL
+        SELECT e.id::text, w.n FROM existing e JOIN wanted w ON e.k = lower(btrim(w.n))""",
         ),
         {
             "owner": owner_id,

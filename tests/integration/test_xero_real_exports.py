@@ -545,3 +545,45 @@ def test_the_longer_bills_template_and_a_bad_template_line(empty):
     with pytest.raises(RowProblems) as exc:
         imports.import_file(render(good, BILLS_TEMPLATE_LONG), "b.csv", finance, dry_run=True)
     assert "missing column Type (or choose invoices or bills)" in exc.value.problems[0]
+
+
+def test_two_imports_creating_the_same_new_project_at_once_make_one(empty):
+    """Both imports saw 'Race Job' as new; the second waits for the first and uses its project."""
+    import threading
+    from datetime import date
+
+    from milestone import db
+    from milestone.store import imports as store
+
+    first_holds = threading.Event()
+    release = threading.Event()
+    got: dict[str, dict[str, str]] = {}
+
+    def first() -> None:
+        with db.transaction("first") as conn:
+            got["first"] = store.create_projects(conn, [("Race Job", "Race Client", date(2026, 1, 5))], None)
+            first_holds.set()
+            release.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert first_holds.wait(10)
+    second = threading.Thread(
+        target=lambda: got.__setitem__("second", _create_in_own_transaction("race job ", date(2026, 2, 1)))
+    )
+    second.start()
+    second.join(1.0)
+    assert second.is_alive(), "the second import should wait for the first one's lock"
+    release.set()
+    t.join(10)
+    second.join(10)
+    assert got["second"]["race job "] == got["first"]["race job"]
+    assert empty.scalar("SELECT count(*) FROM milestone.projects WHERE lower(name) = 'race job'") == 1
+
+
+def _create_in_own_transaction(name: str, start):
+    from milestone import db
+    from milestone.store import imports as store
+
+    with db.transaction("second") as conn:
+        return store.create_projects(conn, [(name, "Race Client", start)], None)
