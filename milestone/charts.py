@@ -35,8 +35,8 @@ def _template() -> go.layout.Template:
     template is 7 kB of JSON in every figure sent to the browser (8 on the Dashboard) and is
     deep-copied whenever a figure is drawn; this one is under 1 kB and looks the same."""
     white = pio.templates["plotly_white"]
-    keep = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor")
-    keep += ("xaxis", "yaxis", "title", "shapedefaults", "annotationdefaults")
+    keep = {"autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor"}
+    keep |= {"xaxis", "yaxis", "title", "shapedefaults", "annotationdefaults"}
     layout = {k: v for k, v in white.layout.to_plotly_json().items() if k in keep}
     data = {k: v for k, v in white.data.to_plotly_json().items() if k in ("bar", "scatter", "pie")}
     return go.layout.Template(layout=layout, data=data)
