@@ -39,7 +39,7 @@ test: install browser
 
 # The database-facing tests only (CI runs these again against a separate PostgreSQL 15).
 test-db: install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser" tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser and not reliability" tests
 
 # All three run (each reports everything it finds); the target fails if any of them did.
 lint: install
