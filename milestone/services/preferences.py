@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from milestone import db
 from milestone.errors import RowProblems
+from milestone.services.access import require_active
 from milestone.store import preferences as store
 from milestone.store.preferences import Preferences
 from milestone.store.users import User
@@ -23,6 +24,7 @@ def preferences(user_id: str) -> Preferences:
 def save_view(user: User, name: str, params: dict[str, Any], make_default: bool = False) -> None:
     """Save (or overwrite) a named filter set for this user (RowProblems naming the field if it
     cannot be stored: an empty or too long name, a NUL character)."""
+    require_active(user, "save views")
     try:
         view = saved_view(name, params, make_default)
     except ValidationError as exc:
@@ -32,11 +34,13 @@ def save_view(user: User, name: str, params: dict[str, Any], make_default: bool 
 
 
 def delete_view(user: User, name: str) -> None:
+    require_active(user, "delete views")
     with db.transaction(user.username) as conn:
         store.delete_view(conn, user.id, name)
 
 
 def set_favourite(user: User, project_id: str, favourite: bool) -> None:
+    require_active(user, "change favourites")
     try:
         uuid.UUID(project_id)
     except (ValueError, TypeError, AttributeError):
