@@ -80,12 +80,14 @@ clean:
 
 # The slow reliability campaign (docs/reliability.md): the pytest tests marked `reliability`
 # (60 s of 20 concurrent writers, the restore drill onto the embedded server and PostgreSQL 15,
-# resource abuse with peak RSS), then the 30 s database outage under 10 simulated browsers and
-# the 10-minute soak of 20 at scale 1 (bench/load.py). Figures land in test-artifacts/.
+# resource abuse with peak RSS), then the 30 s database outage under 10 simulated browsers, hostile
+# uploads to the served Import page while 5 others rerun (bench/upload_abuse.py), and the
+# 10-minute soak of 20 at scale 1 (bench/load.py). Figures land in test-artifacts/.
 RELIABILITY_SOAK_SECONDS ?= 600
 reliability: install
 	@uptime
 	$(PY) -m pytest -m reliability -p no:randomly -s tests/integration/test_concurrency.py tests/reliability
 	$(PY) -m bench.load --users 10 --scale 1 --seconds 120 --series 5 --outage 30 30 --out test-artifacts/outage.json
+	$(PY) -m bench.upload_abuse --users 5 --scale 1 --seconds 60 --out test-artifacts/upload-abuse.json
 	$(PY) -m bench.load --users 20 --scale 1 --seconds $(RELIABILITY_SOAK_SECONDS) --series 60 --out test-artifacts/soak.json
 	@uptime
