@@ -26,7 +26,7 @@ from milestone.migrate import migrate
 from milestone.services import backup, estimates, exports, imports, projects, users
 from milestone.validation import EVERYTHING, EstimateChanges, EstimateRow
 from tests import builders
-from tests.conftest import TestDB
+from tests.conftest import TestDB as Database
 from tests.integration.test_faults import WATCHED, Held, _waiting
 from tests.integration.test_input_properties import fingerprint
 from tests.xero_files import line, render
@@ -47,7 +47,7 @@ def private():
     saved = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     db.engine.cache_clear()
-    tdb = TestDB(url=url, owner=owner, app=db.make_engine(url))
+    tdb = Database(url=url, owner=owner, app=db.make_engine(url))
     pid = builders.project(tdb, "Stopped", client="Stopped client", xero_tracking_id="TRK-STOP")
     for i in range(20):
         builders.estimate(tdb, pid, f"{i + 1}.00")

@@ -33,6 +33,18 @@ CHILD = textwrap.dedent(
     limit = config.import_max_bytes()
     header = (b"ContactName,InvoiceNumber,InvoiceDate,Total,TaxTotal,AmountDue,Status,Type,"
               b"TrackingName1,TrackingOption1\\n")
+    # the file is built first, so the RSS below is the import's own (building it needs two copies)
+    data = b""
+    if case == "at_limit":
+        bad = b"x,1,not a date,abc,def,ghi,jkl,mno,Project,nowhere\\n"
+        data = header + bad * ((limit - len(header)) // len(bad))
+    elif case == "over_limit":
+        data = header + b"a" * (limit + 1 - len(header))
+    elif case == "million_empty_lines":
+        data = header + b"\\n" * 1_000_000
+    elif case == "gzip_renamed_csv":
+        data = gzip.compress(header + b"Acme,INV-1,2026-01-01,120,20,0,PAID,ACCREC,Project,x\\n" * 200_000)
+    import gc; gc.collect()
     import psutil, threading
     me, peak_rss, done = psutil.Process(), [0], threading.Event()
     def sample():  # the current RSS every 5 ms: its peak during this case alone
@@ -57,15 +69,6 @@ CHILD = textwrap.dedent(
                 changes.inserts.append((None, row))
             estimates.save_estimate_changes(changes, user)
         else:
-            if case == "at_limit":
-                bad = b"x,1,not a date,abc,def,ghi,jkl,mno,Project,nowhere\\n"
-                data = header + bad * ((limit - len(header)) // len(bad))
-            elif case == "over_limit":
-                data = header + b"a" * (limit + 1 - len(header))
-            elif case == "million_empty_lines":
-                data = header + b"\\n" * 1_000_000
-            elif case == "gzip_renamed_csv":
-                data = gzip.compress(header + b"Acme,INV-1,2026-01-01,120,20,0,PAID,ACCREC,Project,x\\n" * 200_000)
             imports.import_file(data, case + ".csv", user, dry_run=False)
     except MilestoneError as exc:
         outcome = str(exc).splitlines()[0][:200]
@@ -73,7 +76,7 @@ CHILD = textwrap.dedent(
     done.set()
     time.sleep(0.02)
     peak = max(peak_rss[0], me.memory_info().rss)
-    print(json.dumps({"case": case, "seconds": seconds, "rss_start_mb": round(base / 2**20),
+    print(json.dumps({"case": case, "bytes": len(data), "seconds": seconds, "rss_start_mb": round(base / 2**20),
                       "peak_rss_mb": round(peak / 2**20), "rss_above_start_mb": round((peak - base) / 2**20),
                       "outcome": outcome}))
     """
