@@ -422,13 +422,18 @@ def import_file(
         progress(1.0, f"Checked {parsed.lines:,} lines: {len(parsed.documents):,} documents")
     if not dry_run:
         count_write(user.username)
-    try:
+
+    def write() -> tuple[dict[str, int], list]:
         with db.transaction(user.username) as conn:
             counts, samples = imports.upsert_documents(conn, parsed.documents, write=not dry_run)
             if dry_run:
                 conn.rollback()  # classified in the database, written nowhere
             else:
                 imports.record_import(conn, user.username, file_name, parsed.sha256, parsed.lines, counts)
+        return counts, samples
+
+    try:  # a write PostgreSQL stopped for colliding with another writer is run again, as saves are
+        counts, samples = db.retried(write)
     except sa.exc.IntegrityError:  # a project or phase the file names was deleted since the check
         raise RowProblems(
             [
