@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
               --no-emit-index-url --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-db lint lock lock-upgrade browser bench bench-load db-stop clean
+.PHONY: install run test test-db lint lock lock-upgrade browser bench bench-load db-stop clean reliability
 
 # The lock pins every package with its hashes; the package itself is then installed editable
 # (without dependencies: the lock has them all, and the build backend is in the lock too).
@@ -39,7 +39,7 @@ test: install browser
 
 # The database-facing tests only (CI runs these again against a separate PostgreSQL 15).
 test-db: install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser" tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser and not reliability" tests
 
 # All three run (each reports everything it finds); the target fails if any of them did.
 lint: install
@@ -77,3 +77,17 @@ db-stop: install
 clean:
 	-$(PY) -m milestone db stop
 	rm -rf $(VENV) .milestone test-artifacts .pytest_cache .mypy_cache .ruff_cache
+
+# The slow reliability campaign (docs/reliability.md): the pytest tests marked `reliability`
+# (60 s of 20 concurrent writers, the restore drill onto the embedded server and PostgreSQL 15,
+# resource abuse with peak RSS), then the 30 s database outage under 10 simulated browsers, hostile
+# uploads to the served Import page while 5 others rerun (bench/upload_abuse.py), and the
+# 10-minute soak of 20 at scale 1 (bench/load.py). Figures land in test-artifacts/.
+RELIABILITY_SOAK_SECONDS ?= 600
+reliability: install
+	@uptime
+	$(PY) -m pytest -m reliability -p no:randomly -s tests/integration/test_concurrency.py tests/reliability
+	$(PY) -m bench.load --users 10 --scale 1 --seconds 120 --series 5 --outage 30 30 --out test-artifacts/outage.json
+	$(PY) -m bench.upload_abuse --users 5 --scale 1 --seconds 60 --out test-artifacts/upload-abuse.json
+	$(PY) -m bench.load --users 20 --scale 1 --seconds $(RELIABILITY_SOAK_SECONDS) --series 60 --out test-artifacts/soak.json
+	@uptime

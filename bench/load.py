@@ -496,10 +496,15 @@ async def user_session(
                 break
             w = b.run.widgets()
             if PERIOD_LABEL not in w or CLIENTS_LABEL not in w:
-                log.errors.append(
-                    f"no {PERIOD_LABEL!r}/{CLIENTS_LABEL!r} filter on the Dashboard (widgets: {sorted(w)})"
-                )
-                break
+                # the last run drew no Dashboard (e.g. the database was down): run the page again
+                # as it stands, as a person pressing R would, and count that rerun
+                values = {}
+                started = time.perf_counter()
+                out = await b.rerun([])
+                log.reruns.append((started, out))
+                if out.status in ("error", "timeout"):
+                    log.errors.append(f"rerun: {out.status}: {out.detail}")
+                continue
             period, clients = w[PERIOD_LABEL][1], w[CLIENTS_LABEL][1]
             if rng.random() < 0.5:  # another period preset than the one shown
                 shown = values["period"].string_value if "period" in values else _selected(period)
@@ -637,6 +642,7 @@ class Sampler:
     def __init__(self, server: psutil.Process, postgres: psutil.Process | None, every: float = 0.5):
         self.server, self.postgres, self.every = server, postgres, every
         self.rss: list[int] = []
+        self.rss_times: list[float] = []  # perf_counter of each sample
         self.rss_at_mark = 0
         self.task: asyncio.Task | None = None
 
@@ -656,6 +662,7 @@ class Sampler:
         while True:
             try:
                 self.rss.append(self.server.memory_info().rss)
+                self.rss_times.append(time.perf_counter())
             except psutil.Error:
                 return
             await asyncio.sleep(self.every)
@@ -693,6 +700,8 @@ async def run_phase(
     timeout: float,
     seed: int,
     think: tuple[float, float],
+    series_every: float = 0.0,
+    outage: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     names = sorted(passwords)
     load_before, uptime_before = os.getloadavg(), _uptime()
@@ -713,7 +722,9 @@ async def run_phase(
         except TimeoutError:
             pass
         sampler.mark()
+        outage_task = asyncio.create_task(_outage(server, postgres, window, *outage)) if outage else None
         done, pending = await asyncio.wait(tasks, timeout=bound)
+        outage_log = await outage_task if outage_task else None
         for t in pending:
             t.cancel()
         window_end = time.perf_counter()
@@ -769,7 +780,85 @@ async def run_phase(
         "server_rss_mb_max": round(max(rss) / 2**20),
         "server_rss_mb_end": round(rss[-1] / 2**20),
         "rerun_times_s": [round(t, 4) for t in times],
+        "series": _series(logs, sampler, window.start, series_every) if series_every and window.start else [],
+        "rss_growth_after_warm_up_pct": _rss_growth(sampler, window.start),
+        "outage": outage_log,
     }
+
+
+def _series(logs: list[UserLog], sampler: Sampler, start: float, every: float) -> list[dict[str, Any]]:
+    """The measured window in slices of `every` seconds: reruns, p95, errors and the server's RSS."""
+    reruns = sorted((t, o) for log in logs for t, o in log.reruns if t >= start)
+    end = max([t + o.seconds for t, o in reruns] + [start])
+    out = []
+    k = 0
+    while start + k * every < end:
+        lo, hi = start + k * every, start + (k + 1) * every
+        part = [o for t, o in reruns if lo <= t < hi]
+        ok = [o.seconds for o in part if o.status == "ok"]
+        rss = [r for r, at in zip(sampler.rss, sampler.rss_times, strict=True) if at < hi]
+        out.append(
+            {
+                "from_s": round(k * every),
+                "reruns_ok": len(ok),
+                "errors": sum(o.status in ("error", "timeout") for o in part),
+                "p50_s": _r(percentile(ok, 50)),
+                "p95_s": _r(percentile(ok, 95)),
+                "rss_mb": round(rss[-1] / 2**20) if rss else None,
+                "error_samples": sorted({o.detail[:160] for o in part if o.status != "ok"})[:3],
+            }
+        )
+        k += 1
+    return out
+
+
+def _rss_growth(sampler: Sampler, start: float, warm_up_s: float = 60.0) -> float | None:
+    """RSS at the end against RSS one warm-up minute into the window, in per cent."""
+    after = [r for r, at in zip(sampler.rss, sampler.rss_times, strict=True) if start and at >= start + warm_up_s]
+    if len(after) < 2:
+        return None
+    return round(100 * (after[-1] - after[0]) / after[0], 1)
+
+
+async def _outage(
+    server: Server, postgres: psutil.Process | None, window: Window, at_s: float, seconds: float
+) -> dict[str, Any]:
+    """Stop the embedded PostgreSQL `at_s` into the window for `seconds`, then start it again;
+    record /health while it is down and how long until it answers 200 again."""
+    from milestone import db  # noqa: PLC0415
+
+    assert postgres is not None, "an outage needs the private embedded server"
+    pgdata = Path(next(a for a in postgres.cmdline() if "pgdata" in a))
+    embedded = db.EmbeddedServer(pgdata.parent)
+    await asyncio.sleep(max(0.0, window.start + at_s - time.perf_counter()))
+    t_stop = time.perf_counter()
+    await asyncio.to_thread(embedded.stop)
+    health_down = await asyncio.to_thread(_health, server.port)
+    await asyncio.sleep(max(0.0, t_stop + seconds - time.perf_counter()))
+    await asyncio.to_thread(embedded.start)
+    t_up = time.perf_counter()
+    healthy_after = None
+    while time.perf_counter() - t_up < 120:
+        if await asyncio.to_thread(_health, server.port) == 200:
+            healthy_after = time.perf_counter() - t_up
+            break
+        await asyncio.sleep(0.25)
+    return {
+        "stopped_at_s": round(t_stop - window.start, 1),
+        "down_s": round(t_up - t_stop, 1),
+        "health_while_down": health_down,
+        "health_200_after_s": None if healthy_after is None else round(healthy_after, 2),
+    }
+
+
+def _health(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 async def warm_up(server: Server, username: str, password: str, timeout: float) -> Outcome:
@@ -891,6 +980,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--profile", action="store_true", help="run the server under yappi (CPU, all threads); print where it went"
     )
+    p.add_argument(
+        "--series", type=float, default=0.0, help="also report reruns, p95, errors and RSS per slice of this many s"
+    )
+    p.add_argument(
+        "--outage",
+        type=float,
+        nargs=2,
+        metavar=("AT", "SECONDS"),
+        help="stop the database AT s into the window for SECONDS s, then start it again (reliability)",
+    )
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.seconds > 3600 or args.ramp < 0 or args.timeout <= 0:
         p.error("--seconds must be in (0, 3600], --ramp >= 0, --timeout > 0")
@@ -945,10 +1044,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         args.timeout,
                         args.seed,
                         tuple(args.think),
+                        args.series,
+                        tuple(args.outage) if args.outage else None,
                     )
                 )
                 phases.append(phase)
                 print(table([phase]).splitlines()[-1], flush=True)
+                for sl in phase["series"]:
+                    print(f"   {sl}", flush=True)
+                if phase["outage"]:
+                    print(f"   outage: {phase['outage']}", flush=True)
+                print(f"   RSS growth after a warm-up minute: {phase['rss_growth_after_warm_up_pct']} %", flush=True)
                 for e in phase["error_samples"][:3]:
                     print(f"   error: {e}", flush=True)
         finally:

@@ -212,7 +212,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     db.ensure_database()
     directory = Path(args.dir) if args.dir else db.settings().data_dir / "backups"
-    path = backup.backup(directory, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
+    try:
+        path = backup.backup(directory, keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
+    except MilestoneError as exc:  # pg_dump stopped, the database went, the disk is full: no file left
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     print(f"Backup written: {path} ({path.stat().st_size:,} bytes)")
     return 0
 
@@ -254,6 +258,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"Export interrupted: {out} was not written.", file=sys.stderr)
         return 130
+    except OSError as exc:  # the disk is full, the folder is read-only or missing
+        print(f"Nothing was exported: could not write {out}: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
     finally:
         part.unlink(missing_ok=True)
     print(f"Wrote {rows:,} rows to {out}")

@@ -95,6 +95,10 @@ class SyncRefused(MilestoneError):
     """A sync cannot be asked for now (one is running, the cooldown has not passed, n8n refused)."""
 
 
+class BackupFailed(MilestoneError):
+    """A backup could not be made (pg_dump stopped, the disk is full); no file of it was left."""
+
+
 class ExportRefused(MilestoneError, ValueError):
     """An export that cannot be made as asked (unknown table or format, too many rows for Excel)."""
 

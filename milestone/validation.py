@@ -161,6 +161,42 @@ class NewUser(BaseModel):
 USER_LABELS = {"username": "Username", "display_name": "Name", "email": "Email", "role": "Role"}
 
 
+def _no_nul_anywhere(v: object) -> object:
+    """Refuse a NUL character anywhere in a JSON-like value (PostgreSQL's jsonb cannot hold one)."""
+    if isinstance(v, str):
+        _no_nul(v)
+    elif isinstance(v, dict):
+        for key, item in v.items():
+            _no_nul_anywhere(key)
+            _no_nul_anywhere(item)
+    elif isinstance(v, (list, tuple)):
+        for item in v:
+            _no_nul_anywhere(item)
+    return v
+
+
+class SavedView(BaseModel):
+    """A named set of filters a user saves (the sidebar's "Saved views"), checked in the service too.
+    The name loses its surrounding spaces; the filters are kept exactly."""
+
+    name: Text = Field(min_length=1, max_length=60)
+    params: Annotated[dict[str, str | list[str]], AfterValidator(_no_nul_anywhere)] = {}
+    make_default: bool = False
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _strip(cls, v: object) -> object:
+        return v.strip() if isinstance(v, str) else v
+
+
+VIEW_LABELS = {"name": "View name", "params": "Filters", "make_default": "Default"}
+
+
+def saved_view(name: str, params: dict[str, object], make_default: bool = False) -> SavedView:
+    """Validate a saved view (raises ValidationError; describe_errors(exc, VIEW_LABELS) words it)."""
+    return SavedView.model_validate({"name": name, "params": params, "make_default": make_default})
+
+
 ESTIMATE_LABELS = {
     "kind": "Kind",
     "project_id": "Project",

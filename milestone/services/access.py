@@ -23,6 +23,14 @@ def require_role(user: User | None, roles: frozenset[str] = WRITE_ROLES, action:
         raise PermissionDenied(f"Not allowed: {who} may not {action}. Ask an admin if you need to.")
 
 
+def require_active(user: User | None, action: str) -> None:
+    """Writes any role may make (their own preferences, their own password) still need an
+    enabled account: a disabled user's stale session writes nothing."""
+    if user is None or user.disabled:
+        who = f"{user.username} (disabled)" if user else "nobody signed in"
+        raise PermissionDenied(f"Not allowed: {who} may not {action}. Ask an admin if you need to.")
+
+
 def count_write(username: str, *, limit: int | None = None, window_s: int = WINDOW_S) -> None:
     """Count one write for `username`, or raise RateLimited (and count nothing).
 

@@ -13,10 +13,12 @@ import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from milestone import db
 from milestone.config import ConfigError
+from milestone.errors import BackupFailed, DatabaseUnavailable
 from milestone.store import operations
 
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -40,41 +42,67 @@ def sha256(path: Path) -> str:
 
 
 def backup(directory: Path, url: str | None = None, keep_daily: int = 7, keep_weekly: int = 4) -> Path:
+    """Dump the database to `directory`. The dump is written under a hidden temporary name and
+    renamed only once it and its checksum are complete: a backup that fails (pg_dump stopped, the
+    database gone, the disk full) leaves no file that looks like a backup, and raises BackupFailed."""
     url = url or db.database_url()
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     target = directory / f"milestone-{now.strftime(STAMP)}.dump"
+    part = directory / f".{target.name}.part"
+    sidecars = (Path(f"{target}.sha256"), Path(f"{target}.json"))
     libpq, env = _libpq(url)
     eng = db.make_engine(url, app_role=False, pool_size=1)
-    with eng.connect() as conn:
-        snapshot = operations.export_snapshot(conn)
-        counts = operations.table_row_counts(conn)
-        subprocess.run(
-            [
-                str(db._bin("pg_dump")),
-                "--format=custom",
-                "--compress=6",
-                "--snapshot",
-                snapshot,
-                "--file",
-                str(target),
-                "--dbname",
-                libpq,
-            ],
-            check=True,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        conn.rollback()
-    digest = sha256(target)
-    Path(f"{target}.sha256").write_text(f"{digest}  {target.name}\n")
-    Path(f"{target}.json").write_text(json.dumps({"created_at": now.isoformat(), "row_counts": counts}, indent=1))
-    with db.transaction(None, eng) as conn:
-        operations.record_backup(conn, target.name, target.stat().st_size, digest)
-    eng.dispose()
+    try:
+        with eng.connect() as conn:
+            snapshot = operations.export_snapshot(conn)
+            counts = operations.table_row_counts(conn)
+            subprocess.run(
+                [
+                    str(db._bin("pg_dump")),
+                    "--format=custom",
+                    "--compress=6",
+                    "--snapshot",
+                    snapshot,
+                    "--file",
+                    str(part),
+                    "--dbname",
+                    libpq,
+                ],
+                check=True,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            conn.rollback()
+        digest = sha256(part)
+        sidecars[0].write_text(f"{digest}  {target.name}\n")
+        sidecars[1].write_text(json.dumps({"created_at": now.isoformat(), "row_counts": counts}, indent=1))
+        os.replace(part, target)
+        with db.transaction(None, eng) as conn:
+            operations.record_backup(conn, target.name, target.stat().st_size, digest)
+    except subprocess.CalledProcessError as exc:
+        _discard(part, target, *sidecars)
+        reason = (exc.stderr or "").strip().splitlines()[-1:] or [f"pg_dump exited with {exc.returncode}"]
+        raise BackupFailed(f"The backup failed and nothing was kept: {reason[0]}") from exc
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseUnavailable) as exc:
+        _discard(part, target, *sidecars)
+        raise BackupFailed(
+            "The backup failed and nothing was kept: the database stopped answering. Run it again."
+        ) from exc
+    except OSError as exc:
+        _discard(part, target, *sidecars)
+        raise BackupFailed(f"The backup failed and nothing was kept: {exc.strerror or exc} ({directory}).") from exc
+    finally:
+        part.unlink(missing_ok=True)
+        eng.dispose()
     prune(directory, keep_daily, keep_weekly)
     return target
+
+
+def _discard(*paths: Path) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
 
 
 def prune(directory: Path, keep_daily: int = 7, keep_weekly: int = 4) -> list[Path]:

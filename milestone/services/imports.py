@@ -887,8 +887,8 @@ def import_file(
         )
     if not dry_run:
         count_write(user.username)
-    changes: list[str] = []
-    try:
+
+    def write() -> tuple[dict[str, int], list, list[str], int, int]:
         with db.transaction(user.username) as conn:
             starts: dict[str, date] = {}
             for d in parsed.documents:
@@ -919,6 +919,10 @@ def import_file(
                     parsed.lines,
                     counts | {"skipped": len(parsed.skipped), "projects": len(project_ids), "phases": len(phase_ids)},
                 )
+        return counts, samples, changes, len(project_ids), len(phase_ids)
+
+    try:  # a write PostgreSQL stopped for colliding with another writer is run again, as saves are
+        counts, samples, changes, projects_created, phases_created = db.retried(write)
     except sa.exc.IntegrityError:  # a project or phase the file names was deleted (or added) since the check
         raise RowProblems(
             [
@@ -930,7 +934,7 @@ def import_file(
     result.changes = pd.DataFrame(samples, columns=PREVIEW_COLUMNS)
     result.reconciliation = _reconcile(parsed, changes)
     if not dry_run:
-        result.projects_created, result.phases_created = len(project_ids), len(phase_ids)
+        result.projects_created, result.phases_created = projects_created, phases_created
     return result
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from milestone import auth, db
-from milestone.services.access import ADMIN, require_role
+from milestone.services.access import ADMIN, require_active, require_role
 from milestone.store import sessions, users
 from milestone.store.users import User
 
@@ -117,6 +117,7 @@ def set_password(actor: User | None, username: str, password_hash: str, *, must_
     """Set a password: an admin resetting someone's (must_change=True), or a user changing their own."""
     if actor is None or actor.username != username:
         require_role(actor, ADMIN, "reset other people's passwords")
+    require_active(actor, "change a password")
     with db.transaction(actor.username if actor else None) as conn:
         users.set_password(conn, username, password_hash, must_change=must_change)
 
