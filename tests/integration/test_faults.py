@@ -204,10 +204,10 @@ def test_a_sync_batch_killed_mid_write_writes_nothing(ctx):
     ]
     batch = json.dumps(docs)
     err = kill_mid_write(
-        tdb, LOCK_METRICS, lambda: contract._run(tdb, sql["upsert-invoices"], batch, run_id), p=ctx["project"]
+        tdb, LOCK_METRICS, lambda: contract._run(tdb, sql["upsert-invoices"], batch, run_id, "GBP"), p=ctx["project"]
     )
     assert err is not None  # n8n sees the failure and retries the batch (docs/xero-sync.md)
-    contract._run(tdb, sql["upsert-invoices"], batch, run_id)
+    contract._run(tdb, sql["upsert-invoices"], batch, run_id, "GBP")
     assert tdb.scalar("SELECT count(*) FROM milestone.invoices WHERE xero_id LIKE 'SYNC-KILL-%'") == 200
 
 
