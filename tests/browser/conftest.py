@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from milestone import auth, seed
 from tests import serving
@@ -170,11 +171,13 @@ def _starts(pg: Page) -> int:
     return pg.evaluate("() => window.__msRuns.starts")
 
 
-def after_run(pg: Page, action: Callable[[], object]) -> None:
-    """Do `action` and wait until the script run it caused has finished."""
+def after_run(pg: Page, action: Callable[[], object], start_timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Do `action` and wait until the script run it caused has started (within
+    `start_timeout_ms`) and finished."""
     before = _starts(pg)
     action()
-    pg.wait_for_function(f"() => window.__msRuns.starts > {before} && ({_IDLE})()", timeout=RUN_TIMEOUT_MS)
+    pg.wait_for_function(f"() => window.__msRuns.starts > {before}", timeout=start_timeout_ms)
+    pg.wait_for_function(_IDLE, timeout=RUN_TIMEOUT_MS)
 
 
 def settle(pg: Page, quiet_ms: int = 1500) -> None:
@@ -216,7 +219,10 @@ def open_page(pg: Page, path: str) -> None:
     lost, so it is repeated until the URL shows the page."""
     link = pg.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first
     for _attempt in range(3):
-        after_run(pg, link.click)
+        try:  # a lost click starts no run at all: click again rather than wait out the minute
+            after_run(pg, link.click, start_timeout_ms=15_000)
+        except PlaywrightTimeout:
+            continue
         if f"/{path}" in pg.url:
             break
     else:
