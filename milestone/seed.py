@@ -442,6 +442,19 @@ def _lines(
     )
 
 
+# a line's columns after its document's id, the same for invoice and bill lines
+_LINE_COLUMNS = [
+    "line_number",
+    "doc_date",
+    "description",
+    "account_code",
+    "quantity",
+    "unit_amount",
+    "line_amount",
+    "tax_amount",
+    "project_id",
+    "build_phase_id",
+]
 COLUMNS = {
     "build_phases": ["id", "name", "display_order", "colour", "active"],
     "projects": [
@@ -471,19 +484,7 @@ COLUMNS = {
         "amount_due",
         "currency",
     ],
-    "invoice_lines": [
-        "invoice_id",
-        "line_number",
-        "doc_date",
-        "description",
-        "account_code",
-        "quantity",
-        "unit_amount",
-        "line_amount",
-        "tax_amount",
-        "project_id",
-        "build_phase_id",
-    ],
+    "invoice_lines": ["invoice_id", *_LINE_COLUMNS],
     "bills": [
         "id",
         "xero_id",
@@ -499,19 +500,7 @@ COLUMNS = {
         "amount_due",
         "currency",
     ],
-    "bill_lines": [
-        "bill_id",
-        "line_number",
-        "doc_date",
-        "description",
-        "account_code",
-        "quantity",
-        "unit_amount",
-        "line_amount",
-        "tax_amount",
-        "project_id",
-        "build_phase_id",
-    ],
+    "bill_lines": ["bill_id", *_LINE_COLUMNS],
     "estimates": [
         "id",
         "project_id",

@@ -150,6 +150,15 @@ def metrics_table(tdb) -> dict[str, dict[str, Decimal]]:
     return {r["id"]: {k: Decimal(r[k]) for k in r if k != "id"} for r in rows}
 
 
+def stored_phase_sums(tdb) -> dict[tuple[str, str | None], tuple[Decimal, Decimal, Decimal, Decimal]]:
+    """What project_phase_metrics holds, keyed and shaped as phase_sums returns it."""
+    return {
+        (r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
+        for r in tdb.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
+                                 estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")
+    }
+
+
 def phase_sums(tdb) -> dict[tuple[str, str | None], tuple[Decimal, Decimal, Decimal, Decimal]]:
     """{(project, phase): (revenue, costs, estimate_revenue, estimate_costs)} from lines and
     estimates, projects only (overhead lines have none), nonzero entries only."""

@@ -147,27 +147,8 @@ def upsert_documents(
     Only documents whose header or lines differ are written, so importing the same file twice
     changes nothing.
     """
-    cols = (
-        "table",
-        "xero_id",
-        "number",
-        "contact",
-        "issue_date",
-        "due_date",
-        "status",
-        "doc_type",
-        "line_amount_types",
-        "subtotal",
-        "total_tax",
-        "total",
-        "amount_due",
-        "currency",
-        "currency_rate",
-        "original_subtotal",
-        "original_total_tax",
-        "original_total",
-        "original_amount_due",
-    )
+    # the staged header columns: the compared ones, named as an import's documents name them
+    cols = ("table", "xero_id", *(c.format(party="contact", date="issue_date") for c in _DOC_COMPARED))
     arrays = {c: [d[c] for d in documents] for c in cols}
     line_cols = (
         "description",

@@ -199,11 +199,7 @@ def _apply(tdb, eng, world, op) -> None:
 def _check(tdb) -> None:
     assert oracle.stored_pnl(tdb) == oracle.pnl_rows(tdb)
     assert oracle.metrics_table(tdb) == oracle.project_sums(tdb)
-    phases = {
-        (r["p"], r["ph"]): (r["revenue"], r["costs"], r["estimate_revenue"], r["estimate_costs"])
-        for r in tdb.rows("""SELECT project_id::text AS p, build_phase_id::text AS ph, revenue, costs,
-                                   estimate_revenue, estimate_costs FROM milestone.project_phase_metrics""")
-    }
+    phases = oracle.stored_phase_sums(tdb)
     assert phases == oracle.phase_sums(tdb)
     t = oracle.ledger_totals(tdb)
     assert t["revenue_projects"] + t["revenue_unallocated"] == t["revenue_lines"] == t["revenue_subtotals"]
