@@ -42,10 +42,11 @@ def _template() -> go.layout.Template:
     return go.layout.Template(layout=layout, data=data)
 
 
-# Every figure names this template. Not plotly's global default: Streamlit sets that to its own
-# theme when its plotly element is first imported, so the look would depend on import order.
-# Named, the small template costs ~1 ms of validation per figure (plotly_white cost ~0.1 s).
-_TEMPLATE = _template()
+# Every figure starts from this template as plotly's default (go.Figure applies the default
+# without validating it; naming it in each figure's layout would cost ~1 ms of validation per
+# figure, plotly_white ~0.1 s). `import streamlit` sets the default to its own theme, so _figure
+# sets ours again whenever it is not the default: the look never depends on import order.
+pio.templates["milestone"] = _template()
 
 
 def _f(series: pd.Series) -> list[float]:
@@ -61,6 +62,8 @@ def _labels(values) -> list[str]:
 def _figure(data, title: str, height: int = 380, money_axis: str = "y", **layout) -> go.Figure:
     """The figure in one constructor call, its layout complete: building it with update_layout /
     update_xaxes afterwards costs about five times as much (plotly validates each update)."""
+    if pio.templates.default != "milestone":
+        pio.templates.default = "milestone"
     axis = dict(tickprefix="£", tickformat=",.0f", separatethousands=True)
     if money_axis in ("x", "y"):
         layout[f"{money_axis}axis"] = {**axis, **layout.get(f"{money_axis}axis", {})}
@@ -71,7 +74,6 @@ def _figure(data, title: str, height: int = 380, money_axis: str = "y", **layout
             height=height,
             margin=dict(l=10, r=10, t=60, b=10),
             legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-            template=_TEMPLATE,
         )
         | layout,
     )

@@ -47,13 +47,13 @@ def test_margin_chart_leaves_out_projects_without_revenue_and_colours_losses_red
     assert fig.layout.xaxis.ticksuffix == "%" and fig.layout.xaxis.tickprefix is None
 
 
-def test_money_axes_are_pounds_and_every_figure_names_the_small_template():
+def test_money_axes_are_pounds_and_every_figure_starts_from_the_small_template():
     import streamlit.elements.plotly_chart  # noqa: F401 - sets plotly's global default to Streamlit's theme
 
     monthly = pd.DataFrame({"month": [date(2026, 1, 1)], "revenue": [D("10")], "costs": [D("4")]})
     fig = charts.monthly_revenue_costs(monthly)
     assert fig.layout.yaxis.tickprefix == "£" and fig.layout.yaxis.tickformat == ",.0f"
-    assert fig.layout.template.layout.plot_bgcolor == "white"  # ours, named by every figure, whatever the import order
+    assert fig.layout.template.layout.plot_bgcolor == "white"  # ours, whatever the import order
     assert len(fig.layout.template.to_plotly_json().__repr__()) < 2000  # not the whole of plotly_white
     assert charts.profit_by_client(_projects()).layout.xaxis.tickprefix == "£"
 
